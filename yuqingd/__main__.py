@@ -1,0 +1,3 @@
+from yuqingd.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""Command line: ``yuqingd run|check|plugins|ack``. Exit 78 (EX_CONFIG) on a config error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import trio
+
+from yuqingd import __version__
+from yuqingd.config import default_config_path, load_config
+from yuqingd.control import ControlError, request
+from yuqingd.located import ConfigError, msg
+from yuqingd.log import configure_logging
+from yuqingd.plugins import Plugins, get_plugin_manager
+
+EX_OK = 0
+EX_FAILURE = 1
+EX_USAGE = 64
+EX_UNAVAILABLE = 69
+EX_CONFIG = 78
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EX_USAGE
+    return args.func(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="yuqingd", description="舆情监测与升级守护进程")
+    parser.add_argument("--version", action="version", version=f"yuqingd {__version__}")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--config",
+            type=Path,
+            default=None,
+            help="config file (default: $YUQINGD_CONFIG or /etc/yuqingd/yuqingd.yaml)",
+        )
+        return p
+
+    run = with_config(sub.add_parser("run", help="run the daemon in the foreground"))
+    run.set_defaults(func=cmd_run)
+    check = with_config(sub.add_parser("check", help="validate config, rules and plugin sections"))
+    check.set_defaults(func=cmd_check)
+    plugins = sub.add_parser("plugins", help="list loaded plugins and their versions")
+    plugins.set_defaults(func=cmd_plugins)
+    ack = with_config(sub.add_parser("ack", help="acknowledge an incident (stops escalation)"))
+    ack.add_argument("incident", help="incident id, e.g. 20261126-001")
+    ack.add_argument("--by", required=True, help="who acknowledges (name)")
+    ack.add_argument("--note", default="", help="note for the record")
+    ack.set_defaults(func=cmd_ack)
+    status = with_config(sub.add_parser("status", help="ask the running daemon for its status"))
+    status.set_defaults(func=cmd_status)
+    return parser
+
+
+def _config_path(args) -> Path:
+    return args.config or default_config_path()
+
+
+def _plugins() -> Plugins:
+    return Plugins(get_plugin_manager())
+
+
+def _report(exc: ConfigError) -> int:
+    for error in exc.errors:
+        print(error, file=sys.stderr)
+    print(
+        msg(f"配置有 {len(exc.errors)} 处错误", f"{len(exc.errors)} error(s) in the config"),
+        file=sys.stderr,
+    )
+    return EX_CONFIG
+
+
+def cmd_check(args) -> int:
+    path = _config_path(args)
+    try:
+        config = load_config(path, _plugins())
+    except ConfigError as exc:
+        return _report(exc)
+    print(
+        msg(
+            f"{path}: 配置正确（{len(config.ruleset.rules)} 条规则，"
+            f"{len(config.sources)} 个信息源，"
+            f"{len(config.notifiers)} 个通知渠道）",
+            f"{path}: OK ({len(config.ruleset.rules)} rules, {len(config.sources)} sources, "
+            f"{len(config.notifiers)} notifiers)",
+        )
+    )
+    return EX_OK
+
+
+def cmd_run(args) -> int:
+    from yuqingd.daemon import serve
+
+    path = _config_path(args)
+    plugins = _plugins()
+    try:
+        config = load_config(path, plugins)
+    except ConfigError as exc:
+        configure_logging()
+        return _report(exc)
+    configure_logging(config.file.log.format, config.file.log.level)
+    try:
+        trio.run(serve, path, plugins)
+    except ConfigError as exc:  # the file changed between the check above and start-up
+        return _report(exc)
+    except ControlError as exc:
+        print(f"yuqingd: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    return EX_OK
+
+
+def cmd_plugins(args) -> int:
+    for info in _plugins().describe():
+        kinds = [f"source:{k}" for k in info.source_kinds]
+        kinds += [f"notifier:{k}" for k in info.notifier_kinds]
+        print(f"{info.name}\t{info.version}\t{' '.join(kinds)}")
+    return EX_OK
+
+
+def _control(args, payload: dict) -> tuple[int, dict]:
+    try:
+        config = load_config(_config_path(args), _plugins())
+    except ConfigError as exc:
+        return _report(exc), {}
+    try:
+        return EX_OK, request(config.control_socket, payload)
+    except ControlError as exc:
+        print(f"yuqingd: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE, {}
+
+
+def cmd_ack(args) -> int:
+    code, reply = _control(
+        args, {"command": "ack", "incident": args.incident, "by": args.by, "note": args.note}
+    )
+    if code:
+        return code
+    if not reply.get("ok"):
+        print(f"yuqingd: {reply.get('error')}", file=sys.stderr)
+        return EX_FAILURE
+    print(
+        msg(
+            f"事件 {reply['incident']} 已确认（{reply['acked_at']}），升级已停止",
+            f"incident {reply['incident']} acknowledged at {reply['acked_at']}; escalation stopped",
+        )
+    )
+    return EX_OK
+
+
+def cmd_status(args) -> int:
+    code, reply = _control(args, {"command": "status"})
+    if code:
+        return code
+    print(reply.get("status", ""))
+    for incident in reply.get("incidents", []):
+        print(
+            f"{incident['id']}\t{incident['status']}\tL{incident['level']}\t"
+            f"{incident['severity']}\t{incident['rule']}\t{incident['key']}\t"
+            f"{incident['opened_at']}"
+        )
+    return EX_OK

@@ -1,0 +1,248 @@
+"""Load and validate the daemon's config and everything it names.
+
+The same function backs ``yuqingd check``, start-up and reload, so a file that passes ``check`` is
+exactly a file the daemon accepts. Every problem is collected and reported with its location.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from yuqingd.clock import DEFAULT_TIMEZONE
+from yuqingd.located import (
+    ConfigError,
+    LocatedDocument,
+    LocatedError,
+    did_you_mean,
+    load_yaml,
+    msg,
+    validation_errors,
+)
+from yuqingd.notifiers import NotifierKind, NotifierSpec
+from yuqingd.plugins import Plugins
+from yuqingd.rules.loader import RuleSet, load_rules
+from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration
+from yuqingd.sources import SourceKind, SourceSpec
+
+DEFAULT_CONFIG_PATH = Path("/etc/yuqingd/yuqingd.yaml")
+CONFIG_ENV = "YUQINGD_CONFIG"
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+
+
+class PluginEntry(BaseModel):
+    """A ``sources:``/``notifiers:`` entry: ``name`` and ``kind`` here, the rest is the kind's."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: NonEmptyStr
+    kind: NonEmptyStr
+
+
+class Role(BaseModel):
+    """A duty role (值班员, 办公室主任 …): who holds it and which notifiers reach them."""
+
+    model_config = STRICT
+    person: NonEmptyStr
+    channels: Annotated[list[NonEmptyStr], Field(min_length=1)]
+
+
+class LogSettings(BaseModel):
+    model_config = STRICT
+    format: Literal["auto", "console", "json", "journal"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class DeliverySettings(BaseModel):
+    model_config = STRICT
+    timeout: PositiveDuration = 30.0  # one send() may take this long before it counts as failed
+    max_backoff: PositiveDuration = 600.0
+
+
+class SupervisorSettings(BaseModel):
+    model_config = STRICT
+    # A source that neither emits nor calls ctx.heartbeat() for this long is restarted.
+    stall_after: PositiveDuration = 1800.0
+    max_backoff: PositiveDuration = 300.0
+
+
+class ConfigFile(BaseModel):
+    model_config = STRICT
+    timezone: NonEmptyStr = DEFAULT_TIMEZONE
+    state_dir: NonEmptyStr = "/var/lib/yuqingd"
+    control_socket: NonEmptyStr | None = None  # default: <state_dir>/control.sock
+    rules: list[NonEmptyStr] = []
+    sources: list[PluginEntry] = []
+    notifiers: list[PluginEntry] = []
+    roles: dict[NonEmptyStr, Role] = {}
+    log: LogSettings = LogSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    supervisor: SupervisorSettings = SupervisorSettings()
+    shutdown_grace: PositiveDuration = 10.0
+    status_every: PositiveDuration = 10.0
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"未知时区 '{value}'（示例: Asia/Shanghai）") from None
+        return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """A fully validated configuration: the file, the plugin specs and the rule set."""
+
+    path: Path
+    file: ConfigFile
+    state_dir: Path
+    control_socket: Path
+    sources: tuple[SourceSpec, ...]
+    notifiers: tuple[NotifierSpec, ...]
+    ruleset: RuleSet
+    source_kinds: dict[str, SourceKind]
+    notifier_kinds: dict[str, NotifierKind]
+
+    @property
+    def roles(self) -> dict[str, Role]:
+        return self.file.roles
+
+    @property
+    def database(self) -> Path:
+        return self.state_dir / "yuqingd.sqlite3"
+
+
+def load_config(path: Path, plugins: Plugins) -> Config:
+    """Validate ``path`` and every file and plugin section it names; raise ConfigError with
+    every problem found."""
+    path = Path(path)
+    doc = load_yaml(path)
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError([doc.at((), msg("配置文件顶层应为映射", "config must be a mapping"))])
+    try:
+        cfg = ConfigFile.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ConfigError(validation_errors(exc, doc, ConfigFile)) from None
+
+    base = path.parent.resolve()
+    errors: list[LocatedError] = []
+    source_kinds = _kinds(plugins.source_kinds(), doc, "sources", cfg.sources, errors)
+    notifier_kinds = _kinds(plugins.notifier_kinds(), doc, "notifiers", cfg.notifiers, errors)
+    sources = tuple(
+        SourceSpec(e.name, e.kind, opts, base)
+        for e, opts in _plugin_options(doc, "sources", cfg.sources, source_kinds, errors)
+    )
+    notifiers = tuple(
+        NotifierSpec(e.name, e.kind, opts, base)
+        for e, opts in _plugin_options(doc, "notifiers", cfg.notifiers, notifier_kinds, errors)
+    )
+    notifier_names = {e.name for e in cfg.notifiers}
+    for role_name, role in cfg.roles.items():
+        for j, channel in enumerate(role.channels):
+            if channel not in notifier_names:
+                errors.append(
+                    doc.at(
+                        ("roles", role_name, "channels", j),
+                        msg(f"未定义的通知渠道 '{channel}'", f"undefined notifier '{channel}'")
+                        + did_you_mean(channel, notifier_names),
+                    )
+                )
+
+    rule_paths = []
+    for i, name in enumerate(cfg.rules):
+        rule_path = (base / name).resolve()
+        if rule_path.is_file():
+            rule_paths.append(rule_path)
+        else:
+            errors.append(
+                doc.at(("rules", i), msg(f"规则文件不存在: {name}", f"rule file not found: {name}"))
+            )
+    ruleset = None
+    try:
+        ruleset = load_rules(rule_paths, cfg.roles)
+    except ConfigError as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise ConfigError(errors)
+    assert ruleset is not None
+    state_dir = (base / cfg.state_dir).resolve()
+    return Config(
+        path=path,
+        file=cfg,
+        state_dir=state_dir,
+        control_socket=(base / cfg.control_socket).resolve()
+        if cfg.control_socket
+        else state_dir / "control.sock",
+        sources=sources,
+        notifiers=notifiers,
+        ruleset=ruleset,
+        source_kinds=source_kinds,
+        notifier_kinds=notifier_kinds,
+    )
+
+
+def _kinds(offered: dict, doc: LocatedDocument, section: str, entries, errors) -> dict:
+    """Resolve each entry's ``kind`` to exactly one plugin's kind; report unknown and clashes."""
+    kinds = {}
+    for name, providers in offered.items():
+        if len(providers) > 1:
+            plugins_named = ", ".join(p for p, _ in providers)
+            errors.append(
+                doc.at(
+                    (section,),
+                    msg(
+                        f"类型 '{name}' 由多个插件提供: {plugins_named}",
+                        f"kind '{name}' is offered by several plugins: {plugins_named}",
+                    ),
+                )
+            )
+        kinds[name] = providers[0][1]
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        if entry.kind not in kinds:
+            errors.append(
+                doc.at(
+                    (section, i, "kind"),
+                    msg(
+                        f"未知类型 '{entry.kind}'（已安装: {', '.join(sorted(kinds)) or '无'}）",
+                        f"unknown kind '{entry.kind}' "
+                        f"(installed: {', '.join(sorted(kinds)) or 'none'})",
+                    )
+                    + did_you_mean(entry.kind, kinds),
+                )
+            )
+        if entry.name in seen:
+            errors.append(
+                doc.at(
+                    (section, i, "name"),
+                    msg(f"名称 '{entry.name}' 重复", f"duplicate name '{entry.name}'"),
+                )
+            )
+        seen.add(entry.name)
+    return kinds
+
+
+def _plugin_options(doc, section: str, entries, kinds: dict, errors) -> list[tuple[Any, Any]]:
+    """Validate each entry's own options with its kind's model (the plugin's schema)."""
+    out = []
+    for i, entry in enumerate(entries):
+        kind = kinds.get(entry.kind)
+        if kind is None:
+            continue
+        options = dict(entry.model_extra or {})
+        try:
+            out.append((entry, kind.options.model_validate(options)))
+        except pydantic.ValidationError as exc:
+            errors.extend(validation_errors(exc, doc, kind.options, prefix=(section, i)))
+    return out

@@ -1,0 +1,286 @@
+"""The root of the running daemon: start subsystems, READY, signals, reload, drain."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+import trio
+
+from yuqingd.clock import Clock
+from yuqingd.config import Config, load_config
+from yuqingd.control import ControlServer
+from yuqingd.delivery.outbox import ChannelWorker, Delivery
+from yuqingd.escalation.deadlines import DeadlineScheduler
+from yuqingd.escalation.incidents import AckError, Escalation
+from yuqingd.located import ConfigError
+from yuqingd.pipeline.stage import Pipeline
+from yuqingd.plugins import Plugins
+from yuqingd.store.sqlite import Store
+from yuqingd.supervisor import SourceSupervisor
+from yuqingd.systemd import SystemdNotifier
+
+log = structlog.get_logger("yuqingd.daemon")
+
+PIPELINE_BUFFER = 256
+
+
+class Daemon:
+    """One running yuqingd. ``run`` starts everything and returns after a clean shutdown."""
+
+    def __init__(
+        self,
+        config: Config,
+        plugins: Plugins,
+        *,
+        clock: Clock | None = None,
+        notifier: SystemdNotifier | None = None,
+        http: httpx.AsyncClient | None = None,
+    ):
+        self.config = config
+        self.plugins = plugins
+        self.clock = clock or Clock(config.file.timezone)
+        self.sd = notifier or SystemdNotifier()
+        self._http = http
+        self.store: Store | None = None
+        self.reload_error: str | None = None
+        self.started = trio.Event()
+        self._stop = trio.Event()
+        self._reload_requested = False
+
+    # public controls (tests call these; signals map onto them) -----------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def reload(self) -> bool:
+        """Re-read config and rules; on any error keep what runs and say why."""
+        self.sd.reloading()
+        try:
+            new = load_config(self.config.path, self.plugins)
+        except ConfigError as exc:
+            self.reload_error = f"重新加载失败，继续使用原配置：{len(exc.errors)} 处错误"
+            for error in exc.errors:
+                log.error("reload.config_error", error=str(error))
+            log.error("reload.rejected", errors=len(exc.errors))
+            self.sd.notify("READY=1", f"STATUS={self.status_line()}")
+            return False
+        if new.state_dir != self.config.state_dir:
+            log.warning("reload.state_dir_ignored", reason="state_dir changes need a restart")
+        self.reload_error = None
+        await self._apply(new)
+        log.info("reload.done", rules=len(new.ruleset.rules), sources=len(new.sources))
+        self.sd.notify("READY=1", f"STATUS={self.status_line()}")
+        return True
+
+    # running ------------------------------------------------------------------------------
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        self.clock.start()
+        self.store = Store(self.config.database)
+        self.escalation = Escalation(self.store, self.clock)
+        self.delivery = Delivery(self.store, self.clock)
+        self.scheduler = DeadlineScheduler(self.escalation, self.clock, self.delivery.wake)
+        self.pipeline = Pipeline(self.store, self.clock, self.escalation, self._after_incident)
+        self._send, receive = trio.open_memory_channel(PIPELINE_BUFFER)
+        http = self._http or httpx.AsyncClient(
+            timeout=httpx.Timeout(20.0, connect=10.0),
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            follow_redirects=True,
+            headers={"User-Agent": "yuqingd"},
+        )
+        self.http = http
+        try:
+            async with trio.open_nursery() as core:
+                self._core = core
+                await core.start(ControlServer(self.config.control_socket, self.handle).run)
+                await core.start(self.scheduler.run)
+                self._notifier_scope: trio.CancelScope | None = None
+                self._sources: SourceSupervisor | None = None
+                self.pipeline_done = trio.Event()
+                core.start_soon(self._run_pipeline, receive)
+                await self._apply(self.config)
+                await core.start(self.sd.run_watchdog)
+                core.start_soon(self._status_loop)
+                self.sd.ready(self.status_line())
+                log.info(
+                    "daemon.ready",
+                    sources=len(self.config.sources),
+                    rules=len(self.config.ruleset.rules),
+                    db=str(self.config.database),
+                )
+                self.started.set()
+                task_status.started()
+                await self._stop.wait()
+                await self._shutdown()
+                core.cancel_scope.cancel()
+        finally:
+            if self._http is None:
+                with trio.CancelScope(shield=True):
+                    await http.aclose()
+            self.store.close()
+
+    async def _run_pipeline(self, receive) -> None:
+        await self.pipeline.run(receive)
+        self.pipeline_done.set()
+
+    async def _apply(self, config: Config) -> None:
+        """Make ``config`` the running one: rules, roles, notifiers and sources."""
+        old = self.config
+        self.config = config
+        self.pipeline.set_rules(config.ruleset)
+        self.escalation.configure(config.roles, config.ruleset.chains)
+        if self._notifier_scope is None or config.notifiers != old.notifiers:
+            await self._restart_notifiers(config)
+        if self._sources is None or config.sources != old.sources:
+            await self._restart_sources(config)
+
+    async def _restart_notifiers(self, config: Config) -> None:
+        if self._notifier_scope is not None:
+            self._notifier_scope.cancel()
+        workers = {
+            spec.name: ChannelWorker(
+                spec.name,
+                config.notifier_kinds[spec.kind].create(spec),
+                self.store,
+                self.clock,
+                config.file.delivery.timeout,
+                config.file.delivery.max_backoff,
+            )
+            for spec in config.notifiers
+        }
+        self.delivery.workers = workers
+        self._notifier_scope = await self._core.start(self._run_workers, list(workers.values()))
+
+    async def _run_workers(
+        self, workers: list[ChannelWorker], *, task_status=trio.TASK_STATUS_IGNORED
+    ) -> None:
+        with trio.CancelScope() as scope:
+            async with trio.open_nursery() as nursery:
+                for worker in workers:
+                    await nursery.start(worker.run)
+                task_status.started(scope)
+
+    async def _restart_sources(self, config: Config) -> None:
+        if self._sources is not None:
+            self._sources.stop()
+        self._sources = SourceSupervisor(
+            config.sources,
+            config.source_kinds,
+            send=self._send.clone(),
+            store=self.store,
+            clock=self.clock,
+            http=self.http,
+            stall_after=config.file.supervisor.stall_after,
+            max_backoff=config.file.supervisor.max_backoff,
+        )
+        await self._core.start(self._sources.run)
+
+    async def _shutdown(self) -> None:
+        """Stop fetching, let the pipeline finish what it holds, deliver what is due — all
+        within ``shutdown_grace``; whatever is left stays in the store for the next start."""
+        self.sd.stopping()
+        log.info("daemon.stopping", grace=self.config.file.shutdown_grace)
+        with trio.move_on_after(self.config.file.shutdown_grace, shield=True) as scope:
+            if self._sources is not None:
+                self._sources.stop()
+            await self._send.aclose()
+            await self.pipeline_done.wait()
+            self.escalation.fire_due(self.clock.time())
+            await self.delivery.drain()
+        log.info(
+            "daemon.stopped",
+            drained=not scope.cancelled_caught,
+            undelivered=self.store.undelivered_count() if self.store else None,
+        )
+
+    def _after_incident(self) -> None:
+        self.scheduler.changed.set()
+        self.delivery.wake()
+
+    # control socket -----------------------------------------------------------------------
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        command = request.get("command")
+        if command == "ack":
+            by = str(request.get("by") or "").strip()
+            if not by:
+                return {"ok": False, "error": "需要 --by 姓名"}
+            try:
+                incident = self.escalation.acknowledge(
+                    str(request.get("incident")),
+                    by,
+                    str(request.get("note") or ""),
+                    self.clock.time(),
+                )
+            except AckError as exc:
+                return {"ok": False, "error": str(exc)}
+            self._after_incident()
+            return {
+                "ok": True,
+                "incident": incident.id,
+                "status": incident.status,
+                "acked_at": self.clock.format(incident.acked_at or 0),
+            }
+        if command == "status":
+            return {
+                "ok": True,
+                "status": self.status_line(),
+                "incidents": [
+                    {
+                        "id": i.id,
+                        "rule": i.rule_id,
+                        "key": i.group_key,
+                        "severity": i.severity,
+                        "status": i.status,
+                        "level": i.level,
+                        "opened_at": self.clock.format(i.opened_at),
+                    }
+                    for i in self.store.incidents()
+                ],
+            }
+        return {"ok": False, "error": f"unknown command {command!r}"}
+
+    # status -------------------------------------------------------------------------------
+
+    def status_line(self) -> str:
+        health = self._sources.health if self._sources else {}
+        healthy = sum(1 for h in health.values() if h.healthy)
+        open_count = len(self.store.incidents("open")) if self.store else 0
+        errors = [
+            f"{name}: {h.last_error}"
+            for name, h in health.items()
+            if h.last_error and not h.healthy
+        ]
+        last = self.reload_error or (errors[0] if errors else None) or self.delivery.last_error
+        text = (
+            f"信息源 {healthy}/{len(health)} 正常，未确认事件 {open_count}，"
+            f"已处理 {self.pipeline.processed} 条"
+        )
+        return text + (f"；最近错误：{last}" if last else "")
+
+    async def _status_loop(self) -> None:
+        while True:
+            self.sd.status(self.status_line())
+            await trio.sleep(self.config.file.status_every)
+
+
+async def serve(config_path: Path, plugins: Plugins) -> None:
+    """Run under signals: SIGHUP reloads, SIGTERM/SIGINT drain and stop."""
+    with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
+        config = load_config(config_path, plugins)
+        daemon = Daemon(config, plugins)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(daemon.run)
+
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    log.info("signal.reload")
+                    await daemon.reload()
+                else:
+                    log.info("signal.stop", signal=signal.Signals(signum).name)
+                    daemon.request_stop()
+                    break

@@ -1,0 +1,36 @@
+"""Durations as policy staff write them: ``30s``, ``15m``, ``1h30m``, ``2d``."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds in ``text``; a bare number is seconds. Raises ValueError with a Chinese message."""
+    if isinstance(text, bool):
+        raise ValueError(f"时长格式错误: {text!r}（示例: 30s, 15m, 1h30m, 2d）")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError(f"时长不能为负数: {text}")
+        return float(text)
+    compact = str(text).strip().replace(" ", "")
+    parts = _PART.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise ValueError(f"时长格式错误: {text!r}（示例: 30s, 15m, 1h30m, 2d）")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def format_duration(seconds: float) -> str:
+    """Shortest readable form, the inverse of :func:`parse_duration` for whole units."""
+    remaining = int(round(seconds))
+    if remaining == 0:
+        return "0s"
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, remaining = divmod(remaining, size)
+        if count:
+            out.append(f"{count}{unit}")
+    return "".join(out)

@@ -1,0 +1,231 @@
+"""Incidents and their escalation ladders.
+
+Every state change writes, in the same transaction, the deadlines it starts and the
+notifications it owes (to the outbox), so a crash can neither lose nor repeat them.
+
+Ladder semantics: on opening, level 1 is notified. A level with ``ack_within`` that is not
+acknowledged in time escalates to the next level (counted from the moment it was notified); on
+the last level, ``repeat_every`` re-notifies that level until someone acknowledges. A deadline
+that fell due while the daemon was down fires at start, and the next one counts from then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import structlog
+
+from yuqingd.clock import Clock
+from yuqingd.config import Role
+from yuqingd.escalation.messages import acknowledged_text, incident_text
+from yuqingd.model import Notification, Recipient
+from yuqingd.rules.model import ChainLevel, Rule
+from yuqingd.store.sqlite import IncidentRow, Store
+
+log = structlog.get_logger("yuqingd.escalation")
+
+
+class AckError(Exception):
+    """An acknowledgement that cannot be applied; the message is for the person who tried."""
+
+
+class Escalation:
+    def __init__(self, store: Store, clock: Clock):
+        self.store = store
+        self.clock = clock
+        self.roles: Mapping[str, Role] = {}
+        self.chains: Mapping[str, tuple[ChainLevel, ...]] = {}
+
+    def configure(self, roles: Mapping[str, Role], chains: Mapping[str, tuple[ChainLevel, ...]]):
+        """Take a (re)loaded config. Open incidents keep the chain they were opened with;
+        roles are looked up when a notification is written, so roster changes apply at once."""
+        self.roles = roles
+        self.chains = chains
+
+    # opening ------------------------------------------------------------------------------
+
+    def open(self, rule: Rule, key: str, items: list[tuple[str, str, float]], at: float) -> str:
+        """Open an incident for ``rule``/``key`` with the items in its window; inside the
+        caller's transaction."""
+        day = self.clock.to_datetime(at).strftime("%Y%m%d")
+        incident_id = self.store.next_incident_id(day)
+        chain = [level.model_dump() for level in self.chains[rule.then.incident.chain]]
+        self.store.add_incident(
+            incident_id, rule.id, key, rule.title, rule.then.incident.severity, chain, at
+        )
+        for source, item_id, item_at in items:
+            self.store.attach_item(incident_id, source, item_id, item_at)
+        self.store.audit(at, "opened", "yuqingd", incident_id, f"rule={rule.id} key={key}")
+        incident = self.store.incident(incident_id)
+        assert incident is not None
+        self._notify(incident, "incident.opened", 1, at, tag="open")
+        self._schedule(incident, 1, at)
+        log.warning(
+            "incident.opened",
+            incident=incident_id,
+            rule=rule.id,
+            key=key,
+            severity=incident.severity,
+            items=len(items),
+        )
+        return incident_id
+
+    # deadlines ----------------------------------------------------------------------------
+
+    def fire_due(self, now: float) -> int:
+        """Act on every deadline due at ``now``, oldest first; returns how many fired."""
+        fired = 0
+        with self.store.transaction():
+            for deadline in self.store.due_deadlines(now):
+                self.store.settle_deadline(deadline.id, now)
+                incident = self.store.incident(deadline.incident_id)
+                fired += 1
+                if incident is None or incident.status != "open":
+                    continue
+                late = now - deadline.due_at
+                self._on_missed(incident, deadline.kind, deadline.level, deadline.id, now, late)
+        return fired
+
+    def _on_missed(
+        self,
+        incident: IncidentRow,
+        kind: str,
+        level: int,
+        deadline_id: int,
+        now: float,
+        late: float,
+    ) -> None:
+        chain = incident.chain
+        if kind == "ack" and level < len(chain):
+            self.store.set_level(incident.id, level + 1)
+            self.store.audit(
+                now,
+                "escalated",
+                "yuqingd",
+                incident.id,
+                f"level {level} → {level + 1}; late by {late:.0f}s",
+            )
+            self._notify(incident, "incident.escalated", level + 1, now, tag=f"d{deadline_id}")
+            self._schedule(incident, level + 1, now)
+            log.warning(
+                "incident.escalated",
+                incident=incident.id,
+                level=level + 1,
+                late_seconds=round(late, 3),
+            )
+        elif chain[level - 1].get("repeat_every"):
+            self.store.audit(now, "repeated", "yuqingd", incident.id, f"level {level}")
+            self._notify(incident, "incident.repeated", level, now, tag=f"d{deadline_id}")
+            self.store.add_deadline(
+                incident.id, "repeat", level, now + chain[level - 1]["repeat_every"]
+            )
+            log.warning("incident.repeated", incident=incident.id, level=level)
+        else:
+            self.store.audit(
+                now,
+                "unacknowledged",
+                "yuqingd",
+                incident.id,
+                f"last level {level} did not acknowledge",
+            )
+            log.error("incident.unacknowledged", incident=incident.id, level=level)
+
+    def _schedule(self, incident: IncidentRow, level: int, now: float) -> None:
+        step = incident.chain[level - 1]
+        if step.get("ack_within"):
+            self.store.add_deadline(incident.id, "ack", level, now + step["ack_within"])
+        elif step.get("repeat_every"):
+            self.store.add_deadline(incident.id, "repeat", level, now + step["repeat_every"])
+
+    # acknowledgement ----------------------------------------------------------------------
+
+    def acknowledge(self, incident_id: str, by: str, note: str, now: float) -> IncidentRow:
+        """Stop the ladder: record who acknowledged, cancel pending deadlines, tell those
+        already notified."""
+        with self.store.transaction():
+            incident = self.store.incident(incident_id)
+            if incident is None:
+                raise AckError(f"没有编号为 {incident_id} 的事件")
+            if incident.status != "open":
+                raise AckError(
+                    f"事件 {incident_id} 已由 {incident.acked_by} 于 "
+                    f"{self.clock.format(incident.acked_at or 0)} 确认"
+                )
+            self.store.acknowledge(incident_id, by, note, now)
+            self.store.audit(now, "acknowledged", by, incident_id, note)
+            text = acknowledged_text(
+                incident_id=incident_id,
+                title=incident.title,
+                by=by,
+                note=note,
+                at=self.clock.format(now),
+            )
+            for level in range(1, incident.level + 1):
+                self._enqueue(incident, "incident.acknowledged", level, now, "ack", text)
+            acked = self.store.incident(incident_id)
+        log.info("incident.acknowledged", incident=incident_id, by=by, level=incident.level)
+        assert acked is not None
+        return acked
+
+    # notifications ------------------------------------------------------------------------
+
+    def _notify(self, incident: IncidentRow, kind: str, level: int, at: float, tag: str) -> None:
+        step = incident.chain[level - 1]
+        role_name = step["notify"]
+        role = self.roles.get(role_name)
+        previous = None
+        if kind == "incident.escalated":
+            prev_role = incident.chain[level - 2]["notify"]
+            prev = self.roles.get(prev_role)
+            previous = (prev_role, prev.person if prev else "?")
+        items = [
+            {"title": r["title"], "url": r["url"]} for r in self.store.incident_items(incident.id)
+        ]
+        text = incident_text(
+            kind=kind,
+            incident_id=incident.id,
+            title=incident.title,
+            severity=incident.severity,
+            key=incident.group_key,
+            level=level,
+            role=role_name,
+            person=role.person if role else "?",
+            ack_within=step.get("ack_within"),
+            previous=previous,
+            items=items,
+            item_count=incident.item_count,
+            at=self.clock.format(at),
+        )
+        self._enqueue(incident, kind, level, at, tag, text, items)
+
+    def _enqueue(
+        self,
+        incident: IncidentRow,
+        kind: str,
+        level: int,
+        at: float,
+        tag: str,
+        text: str,
+        items: list[dict[str, str]] | None = None,
+    ) -> None:
+        role_name = incident.chain[level - 1]["notify"]
+        role = self.roles.get(role_name)
+        if role is None:
+            log.error("notification.no_role", incident=incident.id, role=role_name)
+            return
+        for channel in role.channels:
+            notification = Notification(
+                id=f"{incident.id}:{kind}:L{level}:{tag}:{channel}",
+                kind=kind,
+                channel=channel,
+                incident=incident.id,
+                rule=incident.rule_id,
+                title=incident.title,
+                severity=incident.severity,
+                level=level,
+                to=(Recipient(role_name, role.person),),
+                at=self.clock.format(at),
+                text=text,
+                items=tuple(items or ()),
+            )
+            self.store.enqueue(notification.id, channel, notification.as_dict(), at)

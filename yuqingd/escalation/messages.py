@@ -1,0 +1,53 @@
+"""The Chinese texts duty officers and leaders receive."""
+
+from __future__ import annotations
+
+from yuqingd.durations import format_duration
+
+
+def incident_text(
+    *,
+    kind: str,
+    incident_id: str,
+    title: str,
+    severity: str,
+    key: str,
+    level: int,
+    role: str,
+    person: str,
+    ack_within: float | None,
+    previous: tuple[str, str] | None,
+    items: list[dict[str, str]],
+    item_count: int,
+    at: str,
+) -> str:
+    heading = {
+        "incident.opened": "【舆情事件】",
+        "incident.escalated": "【舆情事件升级】",
+        "incident.repeated": "【舆情事件提醒】",
+    }[kind]
+    lines = [
+        f"{heading}{title}（{severity}）",
+        f"事件编号：{incident_id}",
+        f"监测对象：{key}",
+        f"相关信息：{item_count} 条",
+    ]
+    if previous:
+        lines.append(f"第{level - 1}级（{previous[0]} {previous[1]}）未按时确认，已升级。")
+    lines.append(f"通知：第{level}级 {role} {person}")
+    if ack_within:
+        lines.append(
+            f"请在 {format_duration(ack_within)} 内确认：yuqingd ack {incident_id} --by {person}"
+        )
+    else:
+        lines.append(f"请尽快确认：yuqingd ack {incident_id} --by {person}")
+    if items:
+        lines.append("最新信息：")
+        lines += [f"- {i['title']} {i['url']}".rstrip() for i in items]
+    lines.append(f"时间：{at}")
+    return "\n".join(lines)
+
+
+def acknowledged_text(*, incident_id: str, title: str, by: str, note: str, at: str) -> str:
+    text = f"【事件已确认】{title}\n事件编号：{incident_id}\n确认人：{by}\n时间：{at}"
+    return text + (f"\n备注：{note}" if note else "")

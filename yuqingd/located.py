@@ -1,0 +1,256 @@
+"""YAML loading that remembers where every value came from, and errors that say so.
+
+Every problem found in a config or rule file becomes a :class:`LocatedError` printed as
+``FILE:LINE:COL: message``. Messages are Chinese first; ``LANG=en*`` switches them to English.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydantic
+import yaml
+
+Loc = tuple[str | int, ...]
+
+
+def english() -> bool:
+    """Whether messages for people should be English (LANG/LC_ALL start with 'en')."""
+    lang = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+    return lang.startswith("en")
+
+
+def msg(zh: str, en: str) -> str:
+    return en if english() else zh
+
+
+@dataclass(frozen=True, order=True)
+class LocatedError:
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+
+
+class ConfigError(Exception):
+    """A config or rule file was rejected; carries every error found, sorted by place."""
+
+    def __init__(self, errors: Iterable[LocatedError]):
+        self.errors = sorted(set(errors))
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+@dataclass
+class LocatedDocument:
+    """A parsed YAML file with the (line, col) of every key and value, by path."""
+
+    path: Path
+    data: typing.Any
+    value_marks: dict[Loc, tuple[int, int]]
+    key_marks: dict[Loc, tuple[int, int]]
+
+    def at(self, loc: Loc, message: str, *, key: bool = False) -> LocatedError:
+        """An error at ``loc``, or at the nearest enclosing place that exists in the file."""
+        marks = self.key_marks if key else self.value_marks
+        probe = tuple(loc)
+        while probe:
+            if probe in marks:
+                line, col = marks[probe]
+                return LocatedError(str(self.path), line, col, message)
+            if probe in self.value_marks:
+                line, col = self.value_marks[probe]
+                return LocatedError(str(self.path), line, col, message)
+            probe = probe[:-1]
+        line, col = self.value_marks.get((), (1, 1))
+        return LocatedError(str(self.path), line, col, message)
+
+
+def load_yaml(path: Path) -> LocatedDocument:
+    """Parse ``path`` with the safe loader, keeping marks; raises ConfigError on bad YAML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            [LocatedError(str(path), 1, 1, msg(f"无法读取文件: {exc.strerror}", str(exc)))]
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [LocatedError(str(path), 1, 1, msg("文件不是 UTF-8 编码", "file is not UTF-8"))]
+        ) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "YAML error"
+        raise ConfigError(
+            [LocatedError(str(path), line, col, msg(f"YAML 语法错误: {problem}", problem))]
+        ) from exc
+    doc = LocatedDocument(path, None, {}, {})
+    errors: list[LocatedError] = []
+    if node is not None:
+        doc.data = _convert(node, (), doc, errors)
+    else:
+        doc.value_marks[()] = (1, 1)
+    if errors:
+        raise ConfigError(errors)
+    return doc
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _convert(node: yaml.Node, loc: Loc, doc: LocatedDocument, errors: list) -> typing.Any:
+    doc.value_marks[loc] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        out: dict = {}
+        for key_node, value_node in node.value:
+            key = yaml.SafeLoader(" ").construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool):
+                key = str(key)
+            if key in out:
+                errors.append(
+                    LocatedError(
+                        str(doc.path),
+                        *_mark(key_node),
+                        msg(f"重复的字段 '{key}'", f"duplicate key '{key}'"),
+                    )
+                )
+                continue
+            doc.key_marks[(*loc, key)] = _mark(key_node)
+            out[key] = _convert(value_node, (*loc, key), doc, errors)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(child, (*loc, i), doc, errors) for i, child in enumerate(node.value)]
+    return yaml.SafeLoader(" ").construct_object(node, deep=True)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """A '（是否想写 'x'？）' hint for the closest candidate, or ''."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return msg(f"（是否想写 '{close[0]}'？）", f" (did you mean '{close[0]}'?)")
+
+
+def validation_errors(
+    exc: pydantic.ValidationError,
+    doc: LocatedDocument,
+    model: type[pydantic.BaseModel],
+    prefix: Loc = (),
+) -> list[LocatedError]:
+    """Translate pydantic's errors into located, human messages."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = _clean_loc(err["loc"])
+        kind = err["type"]
+        where = (*prefix, *loc)
+        if kind == "extra_forbidden":
+            field = loc[-1]
+            allowed = allowed_fields(model, loc[:-1])
+            text = msg(f"未知字段 '{field}'", f"unknown field '{field}'") + did_you_mean(
+                str(field), allowed
+            )
+            out.append(doc.at(where, text, key=True))
+        elif kind == "missing":
+            out.append(
+                doc.at(
+                    where[:-1],
+                    msg(f"缺少必填字段 '{loc[-1]}'", f"missing required field '{loc[-1]}'"),
+                )
+            )
+        else:
+            out.append(doc.at(where, _message(err)))
+    return out
+
+
+def _clean_loc(loc: Sequence) -> Loc:
+    # pydantic adds tags for unions and function validators ('function-after[...]'); drop them.
+    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("union"))))
+
+
+_ZH_MESSAGES = {
+    "string_type": "应为字符串",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "list_type": "应为列表",
+    "dict_type": "应为映射（key: value）",
+    "model_type": "应为映射（key: value）",
+    "model_attributes_type": "应为映射（key: value）",
+    "greater_than_equal": "数值过小",
+    "greater_than": "数值过小",
+    "string_too_short": "不能为空",
+    "too_short": "不能为空",
+}
+
+
+def _message(err: dict) -> str:
+    kind = err["type"]
+    if kind == "value_error":
+        # Our validators raise ValueError with a Chinese message already.
+        return str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        got = err.get("input")
+        return msg(
+            f"取值 {got!r} 无效，可选: {expected}", f"invalid value {got!r}, expected {expected}"
+        )
+    if english() or kind not in _ZH_MESSAGES:
+        return err["msg"]
+    return _ZH_MESSAGES[kind]
+
+
+def allowed_fields(model: type[pydantic.BaseModel], loc: Loc) -> list[str]:
+    """Field names (aliases when set) of the sub-model reached from ``model`` along ``loc``."""
+    current: typing.Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
+            field = current.model_fields.get(str(part)) or next(
+                (f for f in current.model_fields.values() if f.alias == part), None
+            )
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            args = typing.get_args(current)
+            origin = typing.get_origin(current)
+            if origin in (list, tuple, Sequence) and args:
+                current = args[0]
+            elif origin is dict and len(args) == 2:
+                current = args[1]
+            else:
+                return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def _unwrap(tp: typing.Any) -> typing.Any:
+    """Strip Annotated and Optional/Union-with-one-model down to the model or container."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            models = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(models) == 1:
+                tp = models[0]
+                continue
+        return tp

@@ -1,0 +1,102 @@
+"""What crosses channels and what is stored: frozen records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("一般", "较大", "重大", "特别重大")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One post/article/comment as a source found it."""
+
+    source: str
+    id: str  # guid or URL, unique within the source
+    title: str
+    text: str = ""
+    url: str = ""
+    author: str = ""  # hashed before it is stored
+    published_at: float | None = None  # epoch seconds
+    reposts: int = 0
+    comments: int = 0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Checked here, in the plugin's own task, so a malformed item cannot reach the pipeline.
+        for name in ("source", "id", "title", "text", "url", "author"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"Item.{name} must be a str, not {type(getattr(self, name))}")
+        if not self.id:
+            raise ValueError("Item.id must not be empty")
+        for name in ("reposts", "comments"):
+            if not isinstance(getattr(self, name), int):
+                raise TypeError(f"Item.{name} must be an int")
+
+
+@dataclass(frozen=True)
+class EntityHit:
+    entity: str
+    via: str  # the name or alias that matched
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """What the pipeline learned about an item, with a readable why."""
+
+    entities: tuple[EntityHit, ...]
+    sentiment: str  # negative | neutral | positive
+    sentiment_score: float
+    negative_words: tuple[str, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    role: str
+    person: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message to one channel; ``id`` is stable across retries (an idempotency key)."""
+
+    id: str
+    kind: str  # incident.opened | incident.escalated | incident.repeated | incident.acknowledged
+    channel: str
+    incident: str
+    rule: str
+    title: str
+    severity: str
+    level: int
+    to: tuple[Recipient, ...]
+    at: str  # ISO 8601 with offset
+    text: str  # the Chinese message a duty officer reads
+    items: tuple[dict[str, str], ...] = ()  # {"title", "url"} of the newest items
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "channel": self.channel,
+            "incident": self.incident,
+            "rule": self.rule,
+            "title": self.title,
+            "severity": self.severity,
+            "level": self.level,
+            "to": [{"role": r.role, "person": r.person} for r in self.to],
+            "at": self.at,
+            "text": self.text,
+            "items": [dict(i) for i in self.items],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Notification:
+        return cls(
+            **{
+                **data,
+                "to": tuple(Recipient(**r) for r in data["to"]),
+                "items": tuple(data.get("items", ())),
+            }
+        )

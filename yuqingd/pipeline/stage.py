@@ -1,0 +1,107 @@
+"""The pipeline task: enrich each item, store it, match rules, count windows, open incidents.
+
+One item is one transaction: the item, its source cursor, its rule hits and any incident it
+opens (with the incident's deadlines and notifications) are committed together or not at all.
+
+Window semantics: a rule's ``threshold: {count: N, within: W, per: entity}`` holds when, for one
+entity, N matching items arrived at the daemon within the last W, the newest included (an item
+that arrived exactly W ago still counts). Windows slide: every new item looks back W from its own
+arrival time. Arrival time, not the post's published time, is what counts, so a source catching
+up on old posts does not open incidents for the past.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import structlog
+import trio
+
+from yuqingd.clock import Clock
+from yuqingd.escalation.incidents import Escalation
+from yuqingd.model import Item
+from yuqingd.pipeline.enrich import Enricher
+from yuqingd.rules.engine import DurableMatcher, Matcher
+from yuqingd.rules.loader import RuleSet
+from yuqingd.store.sqlite import Store
+
+log = structlog.get_logger("yuqingd.pipeline")
+
+
+def hash_author(author: str) -> str:
+    """Authors are kept only as a hash: enough to see one account posting repeatedly."""
+    return hashlib.sha256(author.encode()).hexdigest()[:16] if author else ""
+
+
+class Pipeline:
+    def __init__(self, store: Store, clock: Clock, escalation: Escalation, on_incident):
+        self.store = store
+        self.clock = clock
+        self.escalation = escalation
+        self._on_incident = on_incident  # wakes the scheduler and delivery after a commit
+        self.ruleset: RuleSet | None = None
+        self.matcher: Matcher | None = None
+        self.enricher: Enricher | None = None
+        self.processed = 0
+        self.idle = trio.Event()
+
+    def set_rules(self, ruleset: RuleSet) -> None:
+        """Swap in a (re)loaded rule set; windows live in the store and so survive."""
+        self.enricher = Enricher(ruleset)
+        self.matcher = DurableMatcher(ruleset.rules)
+        self.ruleset = ruleset
+
+    async def run(
+        self, receive: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Process items until every sender has closed (the shutdown drain), then return."""
+        task_status.started()
+        async with receive:
+            async for item, cursor in receive:
+                if self.process(item, cursor):
+                    self._on_incident()
+                await trio.lowlevel.checkpoint()
+
+    def process(self, item: Item, cursor: str | None) -> list[str]:
+        """Handle one item; returns the ids of incidents it opened."""
+        assert self.enricher and self.matcher and self.ruleset
+        now = self.clock.time()
+        enrichment = self.enricher.enrich(item)
+        opened: list[str] = []
+        with self.store.transaction():
+            if cursor is not None:
+                self.store.set_cursor(item.source, cursor, now)
+            if not self.store.add_item(item, enrichment, hash_author(item.author), now):
+                log.debug("item.duplicate", source=item.source, item=item.id)
+                return []
+            self.processed += 1
+            log.info(
+                "item.stored",
+                source=item.source,
+                item=item.id,
+                title=item.title,
+                sentiment=enrichment.sentiment,
+                why=enrichment.why,
+            )
+            for hit in enrichment.entities:
+                fact = {"entity": hit.entity, "sentiment": enrichment.sentiment}
+                for rule_id in self.matcher.match(fact):
+                    incident = self._count(rule_id, hit.entity, item, now)
+                    if incident:
+                        opened.append(incident)
+        return opened
+
+    def _count(self, rule_id: str, key: str, item: Item, now: float) -> str | None:
+        rule = self.ruleset.rule(rule_id) if self.ruleset else None
+        assert rule is not None
+        self.store.add_hit(rule.id, key, item, now)
+        active = self.store.active_incident(rule.id, key)
+        if active:
+            self.store.attach_item(active.id, item.source, item.id, now)
+            log.info("incident.item_attached", incident=active.id, rule=rule.id, key=key)
+            return None
+        since = now - rule.threshold.within
+        if self.store.count_hits(rule.id, key, since) < rule.threshold.count:
+            return None
+        window = self.store.hits_in_window(rule.id, key, since)
+        return self.escalation.open(rule, key, window, now)

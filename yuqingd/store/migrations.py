@@ -1,0 +1,90 @@
+"""Versioned schema migrations; ``PRAGMA user_version`` records how far a database has come.
+
+Append new steps; never edit one that has shipped.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: the walking skeleton
+    """
+    CREATE TABLE items (
+        source       TEXT NOT NULL,
+        item_id      TEXT NOT NULL,
+        url          TEXT NOT NULL,
+        title        TEXT NOT NULL,
+        text         TEXT NOT NULL,
+        author_hash  TEXT NOT NULL,
+        published_at REAL,
+        fetched_at   REAL NOT NULL,
+        entities     TEXT NOT NULL,   -- JSON [{"entity", "via"}]
+        sentiment    TEXT NOT NULL,
+        why          TEXT NOT NULL,
+        PRIMARY KEY (source, item_id)
+    );
+    CREATE TABLE source_cursors (
+        source     TEXT PRIMARY KEY,
+        cursor     TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE rule_hits (
+        rule_id   TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        source    TEXT NOT NULL,
+        item_id   TEXT NOT NULL,
+        at        REAL NOT NULL,
+        PRIMARY KEY (rule_id, group_key, source, item_id)
+    );
+    CREATE INDEX rule_hits_window ON rule_hits (rule_id, group_key, at);
+    CREATE TABLE incidents (
+        id         TEXT PRIMARY KEY,
+        rule_id    TEXT NOT NULL,
+        group_key  TEXT NOT NULL,
+        title      TEXT NOT NULL,
+        severity   TEXT NOT NULL,
+        chain      TEXT NOT NULL,     -- JSON snapshot of the escalation levels at opening
+        level      INTEGER NOT NULL,  -- 1-based level last notified
+        status     TEXT NOT NULL,     -- open | acknowledged
+        opened_at  REAL NOT NULL,
+        acked_at   REAL,
+        acked_by   TEXT,
+        ack_note   TEXT
+    );
+    CREATE UNIQUE INDEX incidents_one_active
+        ON incidents (rule_id, group_key) WHERE status IN ('open', 'acknowledged');
+    CREATE TABLE incident_items (
+        incident_id TEXT NOT NULL REFERENCES incidents (id),
+        source      TEXT NOT NULL,
+        item_id     TEXT NOT NULL,
+        at          REAL NOT NULL,
+        PRIMARY KEY (incident_id, source, item_id)
+    );
+    CREATE TABLE deadlines (
+        id          INTEGER PRIMARY KEY,
+        incident_id TEXT NOT NULL REFERENCES incidents (id),
+        kind        TEXT NOT NULL,    -- ack | repeat
+        level       INTEGER NOT NULL,
+        due_at      REAL NOT NULL,
+        state       TEXT NOT NULL DEFAULT 'pending',  -- pending | fired | cancelled
+        settled_at  REAL
+    );
+    CREATE INDEX deadlines_due ON deadlines (state, due_at);
+    CREATE TABLE outbox (
+        id              TEXT PRIMARY KEY,  -- stable: also the notification's idempotency key
+        channel         TEXT NOT NULL,
+        payload         TEXT NOT NULL,     -- JSON Notification
+        created_at      REAL NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        delivered_at    REAL,
+        last_error      TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (channel, delivered_at, next_attempt_at);
+    CREATE TABLE audit (
+        id          INTEGER PRIMARY KEY,
+        at          REAL NOT NULL,
+        incident_id TEXT,
+        action      TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        note        TEXT NOT NULL DEFAULT ''
+    );
+    """,
+]

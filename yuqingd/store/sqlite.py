@@ -1,0 +1,331 @@
+"""The SQLite store (WAL): every item, incident, deadline and outgoing notification is written
+here, in one transaction with the change that caused it, before anything acts on it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from yuqingd.model import Enrichment, Item
+from yuqingd.store.migrations import MIGRATIONS
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    id: str
+    rule_id: str
+    group_key: str
+    title: str
+    severity: str
+    chain: list[dict[str, Any]]
+    level: int
+    status: str
+    opened_at: float
+    acked_at: float | None
+    acked_by: str | None
+    item_count: int
+
+
+@dataclass(frozen=True)
+class DeadlineRow:
+    id: int
+    incident_id: str
+    kind: str
+    level: int
+    due_at: float
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: str
+    channel: str
+    payload: dict[str, Any]
+    attempts: int
+    next_attempt_at: float
+
+
+class Store:
+    """Synchronous SQLite access; called from the trio thread (local, millisecond writes)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")  # a committed alert survives power loss too
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={number}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing; nested use joins the outer transaction."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # items and cursors ---------------------------------------------------------------------
+
+    def add_item(self, item: Item, enrichment: Enrichment, author_hash: str, at: float) -> bool:
+        """Store a new item; False when (source, id) was seen before."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                item.source,
+                item.id,
+                item.url,
+                item.title,
+                item.text,
+                author_hash,
+                item.published_at,
+                at,
+                json.dumps(
+                    [{"entity": h.entity, "via": h.via} for h in enrichment.entities],
+                    ensure_ascii=False,
+                ),
+                enrichment.sentiment,
+                enrichment.why,
+            ),
+        )
+        return cur.rowcount == 1
+
+    def item_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    def cursor(self, source: str) -> str | None:
+        row = self.db.execute(
+            "SELECT cursor FROM source_cursors WHERE source=?", (source,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def set_cursor(self, source: str, cursor: str, at: float) -> None:
+        self.db.execute(
+            "INSERT INTO source_cursors VALUES (?,?,?) "
+            "ON CONFLICT(source) DO UPDATE SET cursor=excluded.cursor, "
+            "updated_at=excluded.updated_at",
+            (source, cursor, at),
+        )
+
+    # windows ------------------------------------------------------------------------------
+
+    def add_hit(self, rule_id: str, key: str, item: Item, at: float) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO rule_hits VALUES (?,?,?,?,?)",
+            (rule_id, key, item.source, item.id, at),
+        )
+
+    def count_hits(self, rule_id: str, key: str, since: float) -> int:
+        return self.db.execute(
+            "SELECT count(*) FROM rule_hits WHERE rule_id=? AND group_key=? AND at>=?",
+            (rule_id, key, since),
+        ).fetchone()[0]
+
+    def hits_in_window(self, rule_id: str, key: str, since: float) -> list[tuple[str, str, float]]:
+        return [
+            (r["source"], r["item_id"], r["at"])
+            for r in self.db.execute(
+                "SELECT source, item_id, at FROM rule_hits "
+                "WHERE rule_id=? AND group_key=? AND at>=? ORDER BY at",
+                (rule_id, key, since),
+            )
+        ]
+
+    # incidents ----------------------------------------------------------------------------
+
+    def _incident(self, row: sqlite3.Row) -> IncidentRow:
+        count = self.db.execute(
+            "SELECT count(*) FROM incident_items WHERE incident_id=?", (row["id"],)
+        ).fetchone()[0]
+        return IncidentRow(
+            id=row["id"],
+            rule_id=row["rule_id"],
+            group_key=row["group_key"],
+            title=row["title"],
+            severity=row["severity"],
+            chain=json.loads(row["chain"]),
+            level=row["level"],
+            status=row["status"],
+            opened_at=row["opened_at"],
+            acked_at=row["acked_at"],
+            acked_by=row["acked_by"],
+            item_count=count,
+        )
+
+    def active_incident(self, rule_id: str, key: str) -> IncidentRow | None:
+        row = self.db.execute(
+            "SELECT * FROM incidents WHERE rule_id=? AND group_key=? "
+            "AND status IN ('open','acknowledged')",
+            (rule_id, key),
+        ).fetchone()
+        return self._incident(row) if row else None
+
+    def incident(self, incident_id: str) -> IncidentRow | None:
+        row = self.db.execute("SELECT * FROM incidents WHERE id=?", (incident_id,)).fetchone()
+        return self._incident(row) if row else None
+
+    def incidents(self, status: str | None = None) -> list[IncidentRow]:
+        rows = self.db.execute(
+            "SELECT * FROM incidents WHERE ?1 IS NULL OR status=?1 ORDER BY opened_at, id",
+            (status,),
+        )
+        return [self._incident(r) for r in rows.fetchall()]
+
+    def next_incident_id(self, day: str) -> str:
+        """``YYYYMMDD-NNN``, numbered per day: short enough to type in ``yuqingd ack``."""
+        count = self.db.execute(
+            "SELECT count(*) FROM incidents WHERE id LIKE ?", (f"{day}-%",)
+        ).fetchone()[0]
+        return f"{day}-{count + 1:03d}"
+
+    def add_incident(
+        self,
+        incident_id: str,
+        rule_id: str,
+        key: str,
+        title: str,
+        severity: str,
+        chain: list[dict[str, Any]],
+        at: float,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO incidents (id, rule_id, group_key, title, severity, chain, level, status,"
+            " opened_at) VALUES (?,?,?,?,?,?,1,'open',?)",
+            (incident_id, rule_id, key, title, severity, json.dumps(chain, ensure_ascii=False), at),
+        )
+
+    def attach_item(self, incident_id: str, source: str, item_id: str, at: float) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO incident_items VALUES (?,?,?,?)",
+            (incident_id, source, item_id, at),
+        )
+
+    def incident_items(self, incident_id: str, newest: int = 5) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT i.* FROM incident_items x JOIN items i USING (source, item_id) "
+            "WHERE x.incident_id=? ORDER BY x.at DESC LIMIT ?",
+            (incident_id, newest),
+        ).fetchall()
+
+    def set_level(self, incident_id: str, level: int) -> None:
+        self.db.execute("UPDATE incidents SET level=? WHERE id=?", (level, incident_id))
+
+    def acknowledge(self, incident_id: str, by: str, note: str, at: float) -> None:
+        self.db.execute(
+            "UPDATE incidents SET status='acknowledged', acked_at=?, acked_by=?, ack_note=? "
+            "WHERE id=?",
+            (at, by, note, incident_id),
+        )
+        self.db.execute(
+            "UPDATE deadlines SET state='cancelled', settled_at=? "
+            "WHERE incident_id=? AND state='pending'",
+            (at, incident_id),
+        )
+
+    # deadlines ----------------------------------------------------------------------------
+
+    def add_deadline(self, incident_id: str, kind: str, level: int, due_at: float) -> None:
+        self.db.execute(
+            "INSERT INTO deadlines (incident_id, kind, level, due_at) VALUES (?,?,?,?)",
+            (incident_id, kind, level, due_at),
+        )
+
+    def next_deadline(self) -> float | None:
+        row = self.db.execute("SELECT min(due_at) FROM deadlines WHERE state='pending'").fetchone()
+        return row[0]
+
+    def due_deadlines(self, now: float) -> list[DeadlineRow]:
+        return [
+            DeadlineRow(r["id"], r["incident_id"], r["kind"], r["level"], r["due_at"])
+            for r in self.db.execute(
+                "SELECT * FROM deadlines WHERE state='pending' AND due_at<=? ORDER BY due_at, id",
+                (now,),
+            )
+        ]
+
+    def settle_deadline(self, deadline_id: int, at: float) -> None:
+        self.db.execute(
+            "UPDATE deadlines SET state='fired', settled_at=? WHERE id=?", (at, deadline_id)
+        )
+
+    # outbox -------------------------------------------------------------------------------
+
+    def enqueue(self, notification_id: str, channel: str, payload: dict, at: float) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO outbox (id, channel, payload, created_at, next_attempt_at) "
+            "VALUES (?,?,?,?,?)",
+            (notification_id, channel, json.dumps(payload, ensure_ascii=False), at, at),
+        )
+
+    def pending_outbox(self, channel: str, now: float, limit: int = 50) -> list[OutboxRow]:
+        return [
+            OutboxRow(
+                r["id"], r["channel"], json.loads(r["payload"]), r["attempts"], r["next_attempt_at"]
+            )
+            for r in self.db.execute(
+                "SELECT * FROM outbox WHERE channel=? AND delivered_at IS NULL "
+                "AND next_attempt_at<=? ORDER BY created_at, id LIMIT ?",
+                (channel, now, limit),
+            )
+        ]
+
+    def next_retry(self, channel: str) -> float | None:
+        return self.db.execute(
+            "SELECT min(next_attempt_at) FROM outbox WHERE channel=? AND delivered_at IS NULL",
+            (channel,),
+        ).fetchone()[0]
+
+    def undelivered_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()[
+            0
+        ]
+
+    def mark_delivered(self, notification_id: str, at: float) -> None:
+        self.db.execute(
+            "UPDATE outbox SET delivered_at=?, attempts=attempts+1 WHERE id=?",
+            (at, notification_id),
+        )
+
+    def mark_failed(self, notification_id: str, error: str, retry_at: float) -> None:
+        self.db.execute(
+            "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt_at=? WHERE id=?",
+            (error[:500], retry_at, notification_id),
+        )
+
+    # audit --------------------------------------------------------------------------------
+
+    def audit(
+        self, at: float, action: str, actor: str, incident_id: str | None = None, note: str = ""
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO audit (at, incident_id, action, actor, note) VALUES (?,?,?,?,?)",
+            (at, incident_id, action, actor, note),
+        )
