@@ -130,23 +130,19 @@ def load_config(path: Path, plugins: Plugins) -> Config:
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError([doc.at((), msg("配置文件顶层应为映射", "config must be a mapping"))])
+    errors: list[LocatedError] = []
     try:
         cfg = ConfigFile.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ConfigError(validation_errors(exc, doc, ConfigFile)) from None
+        # Still check the plugin sections, so one run of `check` lists every error.
+        errors.extend(validation_errors(exc, doc, ConfigFile))
+        _plugin_sections(doc, _entries(data.get("sources")), _entries(data.get("notifiers")),
+                         plugins, errors)
+        raise ConfigError(errors) from None
 
     base = path.parent.resolve()
-    errors: list[LocatedError] = []
-    source_kinds = _kinds(plugins.source_kinds(), doc, "sources", cfg.sources, errors)
-    notifier_kinds = _kinds(plugins.notifier_kinds(), doc, "notifiers", cfg.notifiers, errors)
-    sources = tuple(
-        SourceSpec(e.name, e.kind, opts, base)
-        for e, opts in _plugin_options(doc, "sources", cfg.sources, source_kinds, errors)
-    )
-    notifiers = tuple(
-        NotifierSpec(e.name, e.kind, opts, base)
-        for e, opts in _plugin_options(doc, "notifiers", cfg.notifiers, notifier_kinds, errors)
-    )
+    sources, notifiers, source_kinds, notifier_kinds = _plugin_sections(
+        doc, cfg.sources, cfg.notifiers, plugins, errors)
     notifier_names = {e.name for e in cfg.notifiers}
     for role_name, role in cfg.roles.items():
         for j, channel in enumerate(role.channels):
@@ -192,6 +188,32 @@ def load_config(path: Path, plugins: Plugins) -> Config:
     )
 
 
+def _entries(raw: Any) -> list[PluginEntry | None]:
+    """Best-effort entries from an unvalidated section (None where an entry is unusable)."""
+    out: list[PluginEntry | None] = []
+    for entry in raw if isinstance(raw, list) else []:
+        try:
+            out.append(PluginEntry.model_validate(entry))
+        except pydantic.ValidationError:
+            out.append(None)
+    return out
+
+
+def _plugin_sections(doc, source_entries, notifier_entries, plugins: Plugins, errors):
+    base = doc.path.parent.resolve()
+    source_kinds = _kinds(plugins.source_kinds(), doc, "sources", source_entries, errors)
+    notifier_kinds = _kinds(plugins.notifier_kinds(), doc, "notifiers", notifier_entries, errors)
+    sources = tuple(
+        SourceSpec(e.name, e.kind, opts, base)
+        for e, opts in _plugin_options(doc, "sources", source_entries, source_kinds, errors)
+    )
+    notifiers = tuple(
+        NotifierSpec(e.name, e.kind, opts, base)
+        for e, opts in _plugin_options(doc, "notifiers", notifier_entries, notifier_kinds, errors)
+    )
+    return sources, notifiers, source_kinds, notifier_kinds
+
+
 def _kinds(offered: dict, doc: LocatedDocument, section: str, entries, errors) -> dict:
     """Resolve each entry's ``kind`` to exactly one plugin's kind; report unknown and clashes."""
     kinds = {}
@@ -210,6 +232,8 @@ def _kinds(offered: dict, doc: LocatedDocument, section: str, entries, errors) -
         kinds[name] = providers[0][1]
     seen: set[str] = set()
     for i, entry in enumerate(entries):
+        if entry is None:
+            continue
         if entry.kind not in kinds:
             errors.append(
                 doc.at(
@@ -237,7 +261,7 @@ def _plugin_options(doc, section: str, entries, kinds: dict, errors) -> list[tup
     """Validate each entry's own options with its kind's model (the plugin's schema)."""
     out = []
     for i, entry in enumerate(entries):
-        kind = kinds.get(entry.kind)
+        kind = kinds.get(entry.kind) if entry is not None else None
         if kind is None:
             continue
         options = dict(entry.model_extra or {})

@@ -137,7 +137,7 @@ def _convert(node: yaml.Node, loc: Loc, doc: LocatedDocument, errors: list) -> t
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """A '（是否想写 'x'？）' hint for the closest candidate, or ''."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.5)
     if not close:
         return ""
     return msg(f"（是否想写 '{close[0]}'？）", f" (did you mean '{close[0]}'?)")

@@ -125,7 +125,14 @@ class SourceSupervisor:
                 await source.run(ctx)
                 nursery.cancel_scope.cancel()
         except Exception as exc:  # a plugin's bug must not take the daemon down
-            return f"{type(exc).__name__}: {exc}"
+            return _describe(exc)
         if stalled:
             return f"stalled: no item or heartbeat for {self.stall_after:g}s"
         return None
+
+
+def _describe(exc: BaseException) -> str:
+    """The plugin's own error, not the nursery's ExceptionGroup around it."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"

@@ -69,8 +69,10 @@ class RssSource:
         feed = feedparser.parse(
             response.content, response_headers={k.lower(): v for k, v in response.headers.items()}
         )
-        if feed.bozo and not feed.entries:
-            raise FeedError(f"not a feed: {feed.get('bozo_exception')}")
+        if not feed.entries and (feed.bozo or not feed.get("version")):
+            # An HTML page is bozo; an empty body or well-formed XHTML is not, but has no version.
+            why = feed.get("bozo_exception") or "no RSS or Atom document in the response"
+            raise FeedError(f"not a feed: {why}")
         new_validators = {
             k: v
             for k, v in (
@@ -79,14 +81,21 @@ class RssSource:
             )
             if v
         }
-        cursor = json.dumps(new_validators)
-        entries = list(feed.entries)
-        log.info("rss.fetched", url=self.options.url, entries=len(entries))
-        for entry in reversed(entries):  # feeds list newest first; emit in time order
-            item = _item(ctx.name, entry)
-            if item is not None:
-                await ctx.emit(item, cursor=cursor)
+        log.info("rss.fetched", url=self.options.url, entries=len(feed.entries))
+        items = _in_time_order([it for entry in feed.entries if (it := _item(ctx.name, entry))])
+        for n, item in enumerate(items, 1):
+            # The new validators go with the last item only: committed earlier, a restart in
+            # mid-feed would get a 304 and never see the rest.
+            await ctx.emit(item, cursor=json.dumps(new_validators) if n == len(items) else None)
         return new_validators
+
+
+def _in_time_order(items: list[Item]) -> list[Item]:
+    """Oldest first: by date when every item has one, else the reverse of document order."""
+    items = items[::-1]  # most feeds list newest first
+    if all(item.published_at is not None for item in items):
+        items.sort(key=lambda item: item.published_at or 0.0)  # stable: ties keep feed order
+    return items
 
 
 def _item(source: str, entry) -> Item | None:

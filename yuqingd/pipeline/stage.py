@@ -27,6 +27,9 @@ from yuqingd.store.sqlite import Store
 
 log = structlog.get_logger("yuqingd.pipeline")
 
+# Float epoch arithmetic must not drop an item that arrived exactly ``within`` ago.
+WINDOW_EPSILON = 1e-6
+
 
 def hash_author(author: str) -> str:
     """Authors are kept only as a hash: enough to see one account posting repeatedly."""
@@ -100,7 +103,7 @@ class Pipeline:
             self.store.attach_item(active.id, item.source, item.id, now)
             log.info("incident.item_attached", incident=active.id, rule=rule.id, key=key)
             return None
-        since = now - rule.threshold.within
+        since = now - rule.threshold.within - WINDOW_EPSILON
         if self.store.count_hits(rule.id, key, since) < rule.threshold.count:
             return None
         window = self.store.hits_in_window(rule.id, key, since)

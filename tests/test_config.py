@@ -1,0 +1,142 @@
+"""Config and rule files: every error reported with FILE:LINE:COL, in Chinese, exit 78."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from yuqingd.config import load_config
+from yuqingd.located import ConfigError
+from yuqingd.plugins import Plugins, get_plugin_manager
+from yuqingd.testing import Harness
+
+from .conftest import CONFIG, REPO, RULES
+
+
+def errors_of(path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, Plugins(get_plugin_manager(extra=(Harness(),))))
+    return [str(e) for e in info.value.errors]
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "yuqingd", *args], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def test_config_valid_file_loads(make_config):
+    """The fixture config loads: one rule, one source, one notifier, three roles."""
+    config = load_config(make_config(), Plugins(get_plugin_manager(extra=(Harness(),))))
+    assert [r.id for r in config.ruleset.rules] == ["negative-burst"]
+    assert [s.kind for s in config.sources] == ["scripted"]
+    assert set(config.roles) == {"值班员", "办公室主任", "组长"}
+
+
+def test_config_unknown_key_has_location_and_suggestion(make_config):
+    """A misspelt key is reported at its line and column with a 'did you mean'."""
+    path = make_config(CONFIG + "shutdown_grase: 5s\n")
+    line = CONFIG.count("\n") + 1
+    assert errors_of(path) == [
+        f"{path}:{line}:1: 未知字段 'shutdown_grase'（是否想写 'shutdown_grace'？）"
+    ]
+
+
+def test_config_reports_every_error_not_just_the_first(make_config, tmp_path):
+    """Errors in the config and in a rule file are all listed, each with its place."""
+    config = CONFIG.replace("kind: capture", "kind: captur").replace(
+        "张明, channels: [duty-phone]", "张明, channels: [duty-phon]")
+    rules = (RULES.replace("within: 1h", "within: 1 hour")
+             .replace("chain: major", "chain: majr")
+             .replace("{notify: 组长,", "{notify: 组场,")
+             .replace("    match:", "    treshold: 3\n    match:"))
+    path = make_config(config, rules)
+    errors = errors_of(path)
+    rules_path = tmp_path / "rules.yaml"
+    assert (f"{path}:8:30: 未知类型 'captur'（已安装: capture, console, jsonl）"
+            "（是否想写 'capture'？）") in errors
+    assert any(e.startswith(f"{path}:10:") and "未定义的通知渠道 'duty-phon'" in e
+               and "是否想写 'duty-phone'" in e for e in errors)
+    assert any(e.startswith(f"{rules_path}:15:5: 未知字段 'treshold'（是否想写 'threshold'？）")
+               for e in errors)
+    assert f"{rules_path}:17:35: 时长格式错误: '1 hour'（示例: 30s, 15m, 1h30m, 2d）" in errors
+    assert len(errors) == 4  # the chain/role typos are checked once the file parses
+
+
+def test_rules_cross_references_are_checked(make_config, tmp_path):
+    """An undefined chain, role or watched name in a rule file is located, with a suggestion."""
+    rules = (RULES.replace("chain: major", "chain: majr")
+             .replace("{notify: 组长,", "{notify: 组场,")
+             .replace("entity: any", "entity: 六处学"))
+    path = make_config(rules=rules)
+    rules_path = tmp_path / "rules.yaml"
+    assert errors_of(path) == [
+        f"{rules_path}:11:16: 配置中未定义角色 '组场'（是否想写 '组长'？）",
+        f"{rules_path}:15:21: 监测名单中没有 '六处学'（或写 any）（是否想写 '六处学校'？）",
+        f"{rules_path}:18:39: 未定义的升级链 'majr'（是否想写 'major'？）",
+    ]
+
+
+def test_plugin_section_is_validated_by_the_plugin_schema(make_config):
+    """A source's own options are checked by its kind's schema, located in the config file."""
+    config = CONFIG.replace("{{name: forum, kind: scripted}}",
+                            "{{name: demo, kind: replay, pth: x.jsonl, speed: fast}}")
+    path = make_config(config)
+    assert errors_of(path) == [
+        f"{path}:6:5: 缺少必填字段 'path'",
+        f"{path}:6:32: 未知字段 'pth'（是否想写 'path'？）",
+        f"{path}:6:53: 应为数字",
+    ]
+
+
+def test_yaml_syntax_error_is_located(make_config):
+    """Broken YAML is reported at the place the parser stopped, not as a traceback."""
+    path = make_config(CONFIG + "roles: [unclosed\n")
+    (error,) = errors_of(path)
+    assert error.startswith(f"{path}:") and "YAML 语法错误" in error
+
+
+def test_duplicate_key_is_an_error(make_config):
+    """A key written twice is an error (YAML would silently keep the last one)."""
+    path = make_config(CONFIG + "timezone: UTC\n")
+    (error,) = errors_of(path)
+    assert error == f"{path}:{CONFIG.count(chr(10)) + 1}:1: 重复的字段 'timezone'"
+
+
+def test_english_messages_with_lang(make_config, monkeypatch):
+    """LANG=en_US.UTF-8 switches messages to English."""
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    path = make_config(CONFIG + "shutdown_grase: 5s\n")
+    (error,) = errors_of(path)
+    assert error.endswith("unknown field 'shutdown_grase' (did you mean 'shutdown_grace'?)")
+
+
+def test_cli_check_exits_78_and_prints_every_error(tmp_path):
+    """`yuqingd check` prints FILE:LINE:COL lines and exits 78 on a bad config."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("state_dir: x\nsources:\n  - {name: a, kind: rss, url: ftp://x}\nrulez: []\n",
+                    encoding="utf-8")
+    result = run_cli("check", "--config", str(path))
+    assert result.returncode == 78
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{path}:3:31: url 应以 http:// 或 https:// 开头: 'ftp://x'"
+    assert f"{path}:4:1: 未知字段 'rulez'（是否想写 'rules'？）" in lines
+    assert lines[-1] == "配置有 2 处错误"
+
+
+def test_cli_check_accepts_the_demo_config():
+    """The bundled demo config passes `yuqingd check` with exit 0."""
+    result = run_cli("check", "--config", str(REPO / "etc/demo/yuqingd.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "配置正确" in result.stdout
+
+
+def test_cli_config_path_from_environment(tmp_path):
+    """YUQINGD_CONFIG names the config when --config is not given."""
+    import os
+
+    path = tmp_path / "missing.yaml"
+    result = run_cli("check", env={**os.environ, "YUQINGD_CONFIG": str(path)})
+    assert result.returncode == 78
+    assert result.stderr.startswith(f"{path}:1:1: 无法读取文件")
