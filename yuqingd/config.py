@@ -136,13 +136,15 @@ def load_config(path: Path, plugins: Plugins) -> Config:
     except pydantic.ValidationError as exc:
         # Still check the plugin sections, so one run of `check` lists every error.
         errors.extend(validation_errors(exc, doc, ConfigFile))
-        _plugin_sections(doc, _entries(data.get("sources")), _entries(data.get("notifiers")),
-                         plugins, errors)
+        _plugin_sections(
+            doc, _entries(data.get("sources")), _entries(data.get("notifiers")), plugins, errors
+        )
         raise ConfigError(errors) from None
 
     base = path.parent.resolve()
     sources, notifiers, source_kinds, notifier_kinds = _plugin_sections(
-        doc, cfg.sources, cfg.notifiers, plugins, errors)
+        doc, cfg.sources, cfg.notifiers, plugins, errors
+    )
     notifier_names = {e.name for e in cfg.notifiers}
     for role_name, role in cfg.roles.items():
         for j, channel in enumerate(role.channels):

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import structlog
 import trio
+import trio.lowlevel
 
 from yuqingd.clock import Clock
 from yuqingd.config import Config, load_config
@@ -189,7 +190,8 @@ class Daemon:
                 self._sources.stop()
             await self._send.aclose()
             await self.pipeline_done.wait()
-            self.escalation.fire_due(self.clock.time())
+            self.scheduler.changed.set()  # incidents the drained items opened
+            await trio.lowlevel.checkpoint()
             await self.delivery.drain()
         log.info(
             "daemon.stopped",
@@ -229,6 +231,7 @@ class Daemon:
             return {
                 "ok": True,
                 "status": self.status_line(),
+                "rules": [r.id for r in self.config.ruleset.rules],
                 "incidents": [
                     {
                         "id": i.id,

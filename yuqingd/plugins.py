@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from importlib import metadata
@@ -13,6 +14,7 @@ from yuqingd.notifiers import NotifierKind
 from yuqingd.sources import SourceKind
 
 DISABLED_ENV = "YUQINGD_DISABLED_PLUGINS"
+EXTRA_ENV = "YUQINGD_PLUGINS"  # comma-separated modules to load as plugins (like PYTEST_PLUGINS)
 
 
 def get_plugin_manager(
@@ -21,19 +23,26 @@ def get_plugin_manager(
     """A fresh plugin manager: entry points of group ``yuqingd`` plus ``extra`` plugin objects.
 
     Plugins named in ``blocked`` or in ``$YUQINGD_DISABLED_PLUGINS`` (comma separated) are not
-    loaded.
+    loaded. Modules named in ``$YUQINGD_PLUGINS`` are imported and registered too, which lets a
+    plugin author try a plugin before packaging it.
     """
     pm = pluggy.PluginManager("yuqingd")
     pm.add_hookspecs(hookspecs)
-    env_blocked = [n.strip() for n in os.environ.get(DISABLED_ENV, "").split(",") if n.strip()]
-    for name in (*blocked, *env_blocked):
+    for name in (*blocked, *_names(os.environ.get(DISABLED_ENV, ""))):
         pm.set_blocked(name)
     if load_entrypoints:
         pm.load_setuptools_entrypoints("yuqingd")
+    for module in _names(os.environ.get(EXTRA_ENV, "")):
+        if not pm.is_blocked(module):
+            pm.register(importlib.import_module(module), name=module)
     for plugin in extra:
         pm.register(plugin)
     pm.check_pending()
     return pm
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 @dataclass(frozen=True)

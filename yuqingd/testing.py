@@ -49,8 +49,9 @@ class Harness:
     def post(self, id: str, title: str, text: str = "", url: str = "", **fields) -> None:
         """Queue an item for the scripted source (its ``source`` is set by the core)."""
         url = url or f"https://forum.example/t/{id}"
-        self._send.send_nowait(Item(source="scripted", id=id, title=title, text=text, url=url,
-                                    **fields))
+        self._send.send_nowait(
+            Item(source="scripted", id=id, title=title, text=text, url=url, **fields)
+        )
 
     def kinds(self, channel: str | None = None) -> list[tuple[str, int]]:
         return [(n.kind, n.level) for n in self.sent if channel is None or n.channel == channel]
@@ -112,5 +113,3 @@ async def running_daemon(
             yield daemon
         finally:
             daemon.request_stop()
-
-

@@ -43,11 +43,26 @@ class ChannelWorker:
         self.max_backoff = max_backoff
         self.wakeup = Wakeup()
         self.last_error: str | None = None
+        self.stopping = False
+        self.finished = trio.Event()
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Deliver as notifications fall due; after :meth:`stop`, return once nothing is due."""
         task_status.started()
+        try:
+            await self._loop()
+        finally:
+            self.finished.set()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.wakeup.set()
+
+    async def _loop(self) -> None:
         while True:
             await self.deliver_due()
+            if self.stopping:
+                return
             retry = self.store.next_retry(self.name)
             with trio.move_on_at(self.clock.trio_deadline(retry) if retry else math.inf):
                 await self.wakeup.wait()
@@ -103,9 +118,12 @@ class Delivery:
             worker.wakeup.set()
 
     async def drain(self) -> None:
-        """One last pass over everything due, for shutdown."""
-        for worker in list(self.workers.values()):
-            await worker.deliver_due()
+        """Let every worker deliver what is due now, then stop (the caller bounds the time).
+        Workers do this themselves, so nothing is sent twice by two tasks at once."""
+        for worker in self.workers.values():
+            worker.stop()
+        for worker in self.workers.values():
+            await worker.finished.wait()
 
     @property
     def last_error(self) -> str | None:
