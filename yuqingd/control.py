@@ -19,6 +19,8 @@ from typing import Any
 import structlog
 import trio
 
+from yuqingd.located import msg
+
 log = structlog.get_logger("yuqingd.control")
 
 MAX_REQUEST = 64 * 1024
@@ -49,7 +51,12 @@ class ControlServer:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self.path.exists():
             if await _answers(self.path):
-                raise ControlError(f"another yuqingd is already listening on {self.path}")
+                raise ControlError(
+                    msg(
+                        f"已有 yuqingd 在 {self.path} 上运行",
+                        f"another yuqingd is already listening on {self.path}",
+                    )
+                )
             self.path.unlink()  # stale, left by a crash
         sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
         old_umask = os.umask(0o177)
@@ -127,15 +134,27 @@ def request(path: Path, payload: dict[str, Any], timeout: float = 10.0) -> dict[
                 break
             data += chunk
     except FileNotFoundError:
-        raise ControlError(f"yuqingd is not running (no control socket at {path})") from None
+        raise ControlError(
+            msg(
+                f"yuqingd 未运行（找不到控制套接字 {path}）",
+                f"yuqingd is not running (no control socket at {path})",
+            )
+        ) from None
     except PermissionError:
         raise ControlError(
-            f"no permission to use {path} (run as root or the yuqingd user)"
+            msg(
+                f"无权使用 {path}（请以 root 或 yuqingd 用户运行）",
+                f"no permission to use {path} (run as root or the yuqingd user)",
+            )
         ) from None
     except OSError as exc:
-        raise ControlError(f"cannot reach yuqingd at {path}: {exc}") from None
+        raise ControlError(
+            msg(f"无法连接 yuqingd（{path}）：{exc}", f"cannot reach yuqingd at {path}: {exc}")
+        ) from None
     finally:
         sock.close()
     if not data:
-        raise ControlError("yuqingd closed the connection without answering")
+        raise ControlError(
+            msg("yuqingd 未应答即关闭了连接", "yuqingd closed the connection without answering")
+        )
     return json.loads(data.split(b"\n", 1)[0])

@@ -98,12 +98,13 @@ class Daemon:
             async with trio.open_nursery() as core:
                 self._core = core
                 await core.start(ControlServer(self.config.control_socket, self.handle).run)
-                await core.start(self.scheduler.run)
                 self._notifier_scope: trio.CancelScope | None = None
                 self._sources: SourceSupervisor | None = None
                 self.pipeline_done = trio.Event()
                 core.start_soon(self._run_pipeline, receive)
                 await self._apply(self.config)
+                # After _apply: deadlines that fell due while down need the roles to notify.
+                await core.start(self.scheduler.run)
                 await core.start(self.sd.run_watchdog)
                 core.start_soon(self._status_loop)
                 self.sd.ready(self.status_line())

@@ -1,0 +1,62 @@
+"""`yuqingd ack` and `yuqingd status` talk to the running daemon over its control socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+
+from .service.configs import write_setup
+from .service.process import DaemonProcess, wait_until
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "yuqingd", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_control_cli_ack_stops_escalation_and_is_recorded(tmp_path, short_dir):
+    """`yuqingd ack ID --by NAME --note …` acknowledges; the record and the alert say who."""
+    sock = short_dir / "control.sock"
+    config = write_setup(tmp_path, sock, ack_within="1h")
+    alerts = tmp_path / "alerts.jsonl"
+    daemon = DaemonProcess(config, short_dir)
+    try:
+        daemon.start()
+        daemon.wait_message("READY=1")
+        assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+        wait_until(lambda: alerts.exists() and alerts.read_text().count("\n") == 2,
+                   what="two incidents")
+        incident = json.loads(alerts.read_text().splitlines()[0])["incident"]
+
+        result = cli("ack", incident, "--by", "张明", "--note", "已电话联系校长",
+                     "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"事件 {incident} 已确认")
+
+        again = cli("ack", incident, "--by", "李华", "--config", str(config))
+        assert again.returncode == 1 and f"事件 {incident} 已由 张明" in again.stderr
+
+        status = cli("status", "--config", str(config))
+        rows = [line.split("\t") for line in status.stdout.splitlines()[1:]]
+        assert {(r[0], r[1]) for r in rows} >= {(incident, "acknowledged")}
+
+        wait_until(lambda: "incident.acknowledged" in alerts.read_text(), what="ack notice")
+        notice = json.loads(alerts.read_text().splitlines()[-1])
+        assert "确认人：张明" in notice["text"] and "已电话联系校长" in notice["text"]
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait_exit() == 0
+    finally:
+        daemon.close()
+    assert not sock.exists()
+
+
+def test_control_cli_reports_a_daemon_that_is_not_running(tmp_path, short_dir):
+    """Without a running daemon, `yuqingd ack` says so and exits 69."""
+    config = write_setup(tmp_path, short_dir / "control.sock")
+    result = cli("ack", "20260510-001", "--by", "张明", "--config", str(config))
+    assert result.returncode == 69
+    assert "yuqingd 未运行" in result.stderr
