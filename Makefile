@@ -1,0 +1,12 @@
+# The two commands of the README. Both set up what they need on a fresh Debian machine.
+.PHONY: demo test setup
+
+demo:
+	packaging/dev/bootstrap.sh
+	rm -rf var/demo
+	.venv/bin/yuqingd run --config etc/demo/yuqingd.yaml
+
+test:
+	packaging/dev/bootstrap.sh test
+	.venv/bin/ruff check .
+	.venv/bin/python -m pytest -q

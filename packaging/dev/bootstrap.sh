@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Prepare a checkout on a fresh Debian machine: system packages, .venv, the package itself.
+# Usage: packaging/dev/bootstrap.sh [pip extra, e.g. test]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+extra="${1:-}"
+
+need_apt=()
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+pkg-config --exists libsystemd 2>/dev/null || need_apt+=(libsystemd-dev)
+command -v cc >/dev/null || need_apt+=(gcc)               # durable-rules is built from source
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)  # the unit checks in the tests
+
+pick_python() {
+    # durable-rules 2.0.28 does not import on Python 3.13+: take the first 3.11 or 3.12.
+    for candidate in "${PYTHON:-}" python3.12 python3.11 python3; do
+        [ -n "$candidate" ] && command -v "$candidate" >/dev/null || continue
+        if "$candidate" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 13)))'
+        then echo "$candidate"; return; fi
+    done
+}
+python="$(pick_python)"
+if [ -z "$python" ]; then
+    need_apt+=(python3 python3-dev python3-venv)
+elif ! "$python" -c 'import ensurepip, sysconfig, os, sys
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null
+then
+    need_apt+=(python3-dev python3-venv)
+fi
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "bootstrap: installing ${need_apt[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    [ -n "$python" ] || python="$(pick_python)"
+fi
+[ -n "$python" ] || { echo "bootstrap: no Python 3.11 or 3.12 found" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+spec="."
+[ -n "$extra" ] && spec=".[$extra]"
+.venv/bin/python -m pip install -q -e "$spec"
+.venv/bin/python -c 'import durable.engine, systemd.daemon, yuqingd' \
+    || { echo "bootstrap: the install is incomplete" >&2; exit 1; }
