@@ -1,0 +1,59 @@
+"""The SQLite store: WAL, versioned migrations, dedupe, atomic transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from yuqingd.model import Enrichment, Item
+from yuqingd.store.migrations import MIGRATIONS
+from yuqingd.store.sqlite import Store
+
+NOTHING = Enrichment((), "neutral", 0.0, (), "")
+
+
+def test_store_new_database_is_wal_and_fully_migrated(tmp_path):
+    """A new state file is created in WAL mode at the newest schema version."""
+    store = Store(tmp_path / "state" / "y.sqlite3")
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.schema_version == len(MIGRATIONS)
+    store.close()
+
+
+def test_store_reopening_keeps_data_and_does_not_migrate_twice(tmp_path):
+    """Opening an existing file keeps its rows and re-runs no migration."""
+    path = tmp_path / "y.sqlite3"
+    store = Store(path)
+    assert store.add_item(Item("forum", "1", "标题"), NOTHING, "", 1.0)
+    store.close()
+    store = Store(path)
+    assert store.item_count() == 1 and store.schema_version == len(MIGRATIONS)
+    store.close()
+
+
+def test_store_items_are_deduplicated_by_source_and_id(tmp_path):
+    """The same (source, id) is stored once; the same id from another source is another item."""
+    store = Store(tmp_path / "y.sqlite3")
+    assert store.add_item(Item("forum", "1", "a"), NOTHING, "", 1.0)
+    assert not store.add_item(Item("forum", "1", "a again"), NOTHING, "", 2.0)
+    assert store.add_item(Item("news", "1", "b"), NOTHING, "", 3.0)
+    assert store.item_count() == 2
+
+
+def test_store_transaction_is_all_or_nothing(tmp_path):
+    """An error inside a transaction leaves no partial write behind."""
+    store = Store(tmp_path / "y.sqlite3")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store.add_item(Item("forum", "1", "a"), NOTHING, "", 1.0)
+        store.set_cursor("forum", "1", 1.0)
+        store.db.execute("INSERT INTO incident_items VALUES ('missing', 'forum', '1', 1.0)")
+    assert store.item_count() == 0 and store.cursor("forum") is None
+
+
+def test_store_only_one_active_incident_per_rule_and_key(tmp_path):
+    """The schema itself refuses a second open incident for the same rule and key."""
+    store = Store(tmp_path / "y.sqlite3")
+    store.add_incident("20260510-001", "r", "六处学校", "t", "较大", [], 1.0)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_incident("20260510-002", "r", "六处学校", "t", "较大", [], 2.0)
