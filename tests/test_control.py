@@ -40,7 +40,9 @@ def test_control_cli_ack_stops_escalation_and_is_recorded(tmp_path, short_dir):
         again = cli("ack", incident, "--by", "李华", "--config", str(config))
         assert again.returncode == 1 and f"事件 {incident} 已由 张明" in again.stderr
 
+        (tmp_path / "rules.yaml").write_text("rules: [oops\n")  # an edit not yet reloaded
         status = cli("status", "--config", str(config))
+        assert status.returncode == 0, status.stderr
         rows = [line.split("\t") for line in status.stdout.splitlines()[1:]]
         assert {(r[0], r[1]) for r in rows} >= {(incident, "acknowledged")}
 

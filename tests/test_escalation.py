@@ -152,14 +152,14 @@ async def test_acknowledge_stops_escalation(make_config, autojump_clock):
         await settle()
         (incident,) = daemon.store.incidents()
         await trio.sleep(10 * MINUTE)
-        reply = daemon.handle({"command": "ack", "incident": incident.id, "by": "张明",
+        reply = await daemon.handle({"command": "ack", "incident": incident.id, "by": "张明",
                                "note": "已联系学校核实"})
         assert reply["ok"], reply
         await trio.sleep(5 * 60 * MINUTE)
         assert harness.kinds() == [("incident.opened", 1), ("incident.acknowledged", 1)]
         acked = daemon.store.incident(incident.id)
         assert (acked.status, acked.acked_by) == ("acknowledged", "张明")
-        again = daemon.handle({"command": "ack", "incident": incident.id, "by": "李华"})
+        again = await daemon.handle({"command": "ack", "incident": incident.id, "by": "李华"})
         assert not again["ok"] and "张明" in again["error"]
 
 
@@ -167,5 +167,5 @@ async def test_ack_of_unknown_incident_is_refused(make_config, autojump_clock):
     """Acknowledging an id that does not exist says so and changes nothing."""
     harness = Harness()
     async with running_daemon(make_config(), harness) as daemon:
-        reply = daemon.handle({"command": "ack", "incident": "20260510-999", "by": "张明"})
+        reply = await daemon.handle({"command": "ack", "incident": "20260510-999", "by": "张明"})
         assert reply == {"ok": False, "error": "没有编号为 20260510-999 的事件"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -89,6 +91,19 @@ def test_service_reload_applies_good_rules_and_keeps_running_rules_on_bad(
     assert len(errors) == 2 and all(e.startswith(f"{rules}:") for e in errors)
     assert "时长格式错误: '1小时'" in errors[0]
     assert daemon.proc.poll() is None
+
+    # `yuqingd reload` waits for the outcome and prints it, unlike an asynchronous SIGHUP.
+    result = subprocess.run([sys.executable, "-m", "yuqingd", "reload", "--config",
+                             str(tmp_path / "yuqingd.yaml")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 78
+    assert result.stderr.startswith(f"{rules}:") and "重新加载失败" in result.stderr
+    rules.write_text(RULES % {"ack_within": "1h"}, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "yuqingd", "reload", "--config",
+                             str(tmp_path / "yuqingd.yaml")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and "已重新加载" in result.stdout
+    assert request(sock, {"command": "status"})["rules"] == ["negative-burst"]
 
 
 def test_service_sigterm_drains_in_flight_notifications_and_exits_0(daemon_factory, tmp_path):

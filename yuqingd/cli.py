@@ -9,7 +9,7 @@ from pathlib import Path
 import trio
 
 from yuqingd import __version__
-from yuqingd.config import default_config_path, load_config
+from yuqingd.config import control_socket_path, default_config_path, load_config
 from yuqingd.control import ControlError, request
 from yuqingd.located import ConfigError, msg
 from yuqingd.log import configure_logging
@@ -55,8 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     ack.add_argument("incident", help="incident id, e.g. 20261126-001")
     ack.add_argument("--by", required=True, help="who acknowledges (name)")
     ack.add_argument("--note", default="", help="note for the record")
+    ack.add_argument("--socket", type=Path, help="control socket (default: from the config)")
     ack.set_defaults(func=cmd_ack)
+    reload = with_config(
+        sub.add_parser("reload", help="reload config and rules, wait for the result")
+    )
+    reload.add_argument("--socket", type=Path, help="control socket (default: from the config)")
+    reload.set_defaults(func=cmd_reload)
     status = with_config(sub.add_parser("status", help="ask the running daemon for its status"))
+    status.add_argument("--socket", type=Path, help="control socket (default: from the config)")
     status.set_defaults(func=cmd_status)
     return parser
 
@@ -128,11 +135,11 @@ def cmd_plugins(args) -> int:
 
 def _control(args, payload: dict) -> tuple[int, dict]:
     try:
-        config = load_config(_config_path(args), _plugins())
+        socket = args.socket or control_socket_path(_config_path(args))
     except ConfigError as exc:
         return _report(exc), {}
     try:
-        return EX_OK, request(config.control_socket, payload)
+        return EX_OK, request(socket, payload)
     except ControlError as exc:
         print(f"yuqingd: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE, {}
@@ -153,6 +160,20 @@ def cmd_ack(args) -> int:
             f"incident {reply['incident']} acknowledged at {reply['acked_at']}; escalation stopped",
         )
     )
+    return EX_OK
+
+
+def cmd_reload(args) -> int:
+    """Like `systemctl reload`, but returns only once the daemon has applied or refused it."""
+    code, reply = _control(args, {"command": "reload"})
+    if code:
+        return code
+    if not reply.get("ok"):
+        for error in reply.get("errors", []):
+            print(error, file=sys.stderr)
+        print(f"yuqingd: {reply.get('error')}", file=sys.stderr)
+        return EX_CONFIG
+    print(msg("已重新加载配置和规则", "config and rules reloaded"))
     return EX_OK
 
 

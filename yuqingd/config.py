@@ -190,6 +190,19 @@ def load_config(path: Path, plugins: Plugins) -> Config:
     )
 
 
+def control_socket_path(path: Path) -> Path:
+    """Where the running daemon listens, read from the config without validating the rest:
+    ``yuqingd ack`` must work while someone's unreloaded edit has broken a rule file."""
+    path = Path(path)
+    data = load_yaml(path).data
+    data = data if isinstance(data, dict) else {}
+    base = path.parent.resolve()
+    if isinstance(data.get("control_socket"), str):
+        return (base / data["control_socket"]).resolve()
+    state_dir = data.get("state_dir") if isinstance(data.get("state_dir"), str) else None
+    return (base / (state_dir or ConfigFile().state_dir)).resolve() / "control.sock"
+
+
 def _entries(raw: Any) -> list[PluginEntry | None]:
     """Best-effort entries from an unvalidated section (None where an entry is unusable)."""
     out: list[PluginEntry | None] = []

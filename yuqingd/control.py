@@ -12,7 +12,7 @@ import json
 import os
 import socket as stdlib_socket
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ log = structlog.get_logger("yuqingd.control")
 
 MAX_REQUEST = 64 * 1024
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class ControlError(Exception):
@@ -77,7 +77,7 @@ class ControlServer:
             try:
                 with trio.fail_after(10):
                     request = json.loads(await _read_line(stream))
-                response = self.handler(request)
+                response = await self.handler(request)
             except (ValueError, trio.TooSlowError) as exc:
                 response = {"ok": False, "error": f"bad request: {exc}"}
             except Exception as exc:

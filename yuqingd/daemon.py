@@ -48,6 +48,7 @@ class Daemon:
         self._http = http
         self.store: Store | None = None
         self.reload_error: str | None = None
+        self.reload_errors: list[str] = []
         self.started = trio.Event()
         self._stop = trio.Event()
         self._reload_requested = False
@@ -64,6 +65,7 @@ class Daemon:
             new = load_config(self.config.path, self.plugins)
         except ConfigError as exc:
             self.reload_error = f"重新加载失败，继续使用原配置：{len(exc.errors)} 处错误"
+            self.reload_errors = [str(e) for e in exc.errors]
             for error in exc.errors:
                 log.error("reload.config_error", error=str(error))
             log.error("reload.rejected", errors=len(exc.errors))
@@ -72,6 +74,7 @@ class Daemon:
         if new.state_dir != self.config.state_dir:
             log.warning("reload.state_dir_ignored", reason="state_dir changes need a restart")
         self.reload_error = None
+        self.reload_errors = []
         await self._apply(new)
         log.info("reload.done", rules=len(new.ruleset.rules), sources=len(new.sources))
         self.sd.notify("READY=1", f"STATUS={self.status_line()}")
@@ -206,7 +209,7 @@ class Daemon:
 
     # control socket -----------------------------------------------------------------------
 
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+    async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         command = request.get("command")
         if command == "ack":
             by = str(request.get("by") or "").strip()
@@ -228,6 +231,9 @@ class Daemon:
                 "status": incident.status,
                 "acked_at": self.clock.format(incident.acked_at or 0),
             }
+        if command == "reload":
+            ok = await self.reload()
+            return {"ok": ok, "error": self.reload_error, "errors": self.reload_errors}
         if command == "status":
             return {
                 "ok": True,
