@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from yuqingd import hookimpl
 from yuqingd.config import load_config
 from yuqingd.located import ConfigError
 from yuqingd.plugins import Plugins, get_plugin_manager
@@ -140,3 +141,29 @@ def test_cli_config_path_from_environment(tmp_path):
     result = run_cli("check", env={**os.environ, "YUQINGD_CONFIG": str(path)})
     assert result.returncode == 78
     assert result.stderr.startswith(f"{path}:1:1: 无法读取文件")
+
+
+def test_config_schema_error_does_not_hide_rule_file_errors(make_config, tmp_path):
+    """A bad key in the config still lets `check` report the errors in the rule files."""
+    rules = RULES.replace("chain: major", "chain: majr")
+    path = make_config(CONFIG + "shutdown_grase: 5s\n", rules)
+    errors = errors_of(path)
+    assert len(errors) == 2
+    assert errors[0].startswith(f"{tmp_path / 'rules.yaml'}:18:39: 未定义的升级链 'majr'")
+    assert "shutdown_grase" in errors[1]
+
+
+def test_config_plugin_hook_error_is_reported_not_a_traceback(make_config):
+    """A plugin whose hook raises makes `check` fail with a message naming the plugin."""
+
+    class Broken:
+        @hookimpl
+        def yuqingd_source_kinds(self):
+            raise RuntimeError("missing dependency lxml")
+
+    manager = get_plugin_manager(extra=(Harness(),))
+    manager.register(Broken(), name="yuqingd-broken")
+    with pytest.raises(ConfigError) as info:
+        load_config(make_config(), Plugins(manager))
+    (error,) = [str(e) for e in info.value.errors]
+    assert ":1:1: 插件 'yuqingd-broken' 出错" in error and "missing dependency lxml" in error

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
+
+import pytest
 
 from .service.configs import write_setup
 from .service.process import DaemonProcess, wait_until
@@ -62,3 +65,37 @@ def test_control_cli_reports_a_daemon_that_is_not_running(tmp_path, short_dir):
     result = cli("ack", "20260510-001", "--by", "张明", "--config", str(config))
     assert result.returncode == 69
     assert "yuqingd 未运行" in result.stderr
+
+
+def test_control_socket_refuses_other_users(tmp_path, short_dir):
+    """Even if the socket file were opened up, a process of another user is refused."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another user")
+    sock = short_dir / "control.sock"
+    config = write_setup(tmp_path, sock)
+    daemon = DaemonProcess(config, short_dir)
+    try:
+        daemon.start()
+        daemon.wait_message("READY=1")
+        os.chmod(sock, 0o666)
+        os.chmod(short_dir, 0o755)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child becomes 'nobody' and asks for the status
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                client.connect(str(sock))
+                client.sendall(b'{"command": "status"}\n')
+                os.write(write, client.recv(4096))
+            finally:
+                os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        answer = json.loads(os.read(read, 4096))
+        assert answer == {"ok": False, "error": "permission denied"}
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait_exit() == 0
+    finally:
+        daemon.close()

@@ -89,3 +89,24 @@ def test_crash_deadline_due_while_down_fires_right_after_start(tmp_path, short_d
     assert kinds == [("incident.opened", 1)] * 2 + [("incident.escalated", 2)] * 2
     assert all(3600 <= e["late_seconds"] < 3700 for e in escalated)
     assert query(db, "SELECT count(*) FROM deadlines WHERE state='pending'") == [(2,)]  # level 2
+
+
+def test_crash_delivered_notifications_are_not_sent_again_after_kill9(tmp_path, short_dir):
+    """A channel that keeps no record of its own (no dedupe) is not sent, after a kill -9 and
+    restart, anything the outbox had marked delivered."""
+    sends = tmp_path / "sends.log"
+    config = write_setup(tmp_path, short_dir / "control.sock", slow=f"delay: 0, log: '{sends}'")
+    db = tmp_path / "state" / "yuqingd.sqlite3"
+    for _ in range(2):
+        daemon = DaemonProcess(config, short_dir)
+        try:
+            daemon.start()
+            daemon.wait_message("READY=1")
+            wait_until(lambda: query(db, "SELECT count(*) FROM outbox WHERE channel='slow' "
+                                         "AND delivered_at IS NOT NULL") == [(2,)],
+                       what="both notifications delivered")
+            daemon.kill9()
+        finally:
+            daemon.close()
+    lines = sends.read_text(encoding="utf-8").split()
+    assert len(lines) == 2 and len(set(lines)) == 2

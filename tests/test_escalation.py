@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import trio
 
 from yuqingd.testing import Harness, running_daemon
@@ -169,3 +171,69 @@ async def test_ack_of_unknown_incident_is_refused(make_config, autojump_clock):
     async with running_daemon(make_config(), harness) as daemon:
         reply = await daemon.handle({"command": "ack", "incident": "20260510-999", "by": "张明"})
         assert reply == {"ok": False, "error": "没有编号为 20260510-999 的事件"}
+
+
+async def test_acknowledged_incident_closes_after_a_quiet_window(make_config, autojump_clock):
+    """After an ack, matches keep attaching while they come; after a quiet hour the incident
+    closes and a later burst opens a new one (the rule is not muted for that school)."""
+    harness = Harness()
+    async with running_daemon(make_config(), harness) as daemon:
+        for n in range(3):
+            negative(harness, n)
+        await settle()
+        (first,) = daemon.store.incidents()
+        await daemon.handle({"command": "ack", "incident": first.id, "by": "张明"})
+        await trio.sleep(30 * MINUTE)
+        negative(harness, 3)  # still active: attaches
+        await settle()
+        assert daemon.store.incident(first.id).item_count == 4
+        await trio.sleep(24 * 60 * MINUTE)  # a day later, a new burst
+        for n in range(10, 13):
+            negative(harness, n)
+        await settle()
+        incidents = daemon.store.incidents()
+        assert [i.status for i in incidents] == ["closed", "open"]
+        assert incidents[1].item_count == 3
+        assert harness.kinds()[-1] == ("incident.opened", 1)
+
+
+async def test_old_posts_caught_up_at_once_open_nothing(make_config, autojump_clock):
+    """Posts published long ago and fetched together (a first poll, a catch-up) do not count as
+    a burst now; recent posts fetched late still do."""
+    harness = Harness()
+    async with running_daemon(make_config(), harness) as daemon:
+        now = daemon.clock.time()
+        for n in range(5):
+            harness.post(f"old-{n}", f"六处学校体罚学生 {n}", published_at=now - 86400 * 30 - n)
+        await settle()
+        assert daemon.store.item_count() == 5 and daemon.store.incidents() == []
+        for n in range(3):
+            harness.post(f"late-{n}", f"六处学校体罚学生 {n}", published_at=now - 600)
+        await settle()
+        assert len(daemon.store.incidents()) == 1
+
+
+async def test_unprocessable_item_is_set_aside_and_the_daemon_goes_on(make_config,
+                                                                      autojump_clock):
+    """An item that makes processing fail is kept as a dead letter; later items still count."""
+    harness = Harness()
+    async with running_daemon(make_config(), harness) as daemon:
+        real_enrich = daemon.pipeline.enricher.enrich
+
+        def enrich(item):
+            if "boom" in item.title:
+                raise ValueError("enricher bug")
+            return real_enrich(item)
+
+        daemon.pipeline.enricher.enrich = enrich
+        harness.post("bad", "boom 六处学校体罚")
+        harness.post("broken-text", json.loads('"六处学校体罚学生\\ud83d"'))  # half an emoji
+        for n in range(2):
+            negative(harness, n)
+        await settle()
+        assert daemon.store.dead_letter_count() == 1
+        assert daemon.store.item_count() == 3
+        assert len(daemon.store.incidents()) == 1
+        title = daemon.store.db.execute(
+            "SELECT title FROM items WHERE item_id='broken-text'").fetchone()[0]
+        assert title == "六处学校体罚学生\ufffd"

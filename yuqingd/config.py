@@ -26,7 +26,7 @@ from yuqingd.located import (
     validation_errors,
 )
 from yuqingd.notifiers import NotifierKind, NotifierSpec
-from yuqingd.plugins import Plugins
+from yuqingd.plugins import PluginError, Plugins
 from yuqingd.rules.loader import RuleSet, load_rules
 from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration
 from yuqingd.sources import SourceKind, SourceSpec
@@ -130,6 +130,13 @@ def load_config(path: Path, plugins: Plugins) -> Config:
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError([doc.at((), msg("配置文件顶层应为映射", "config must be a mapping"))])
+    try:
+        return _load(path, doc, data, plugins)
+    except PluginError as exc:
+        raise ConfigError([doc.at((), msg(f"插件 '{exc.plugin}' 出错: {exc}", str(exc)))]) from exc
+
+
+def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Config:
     errors: list[LocatedError] = []
     try:
         cfg = ConfigFile.model_validate(data)
@@ -139,6 +146,10 @@ def load_config(path: Path, plugins: Plugins) -> Config:
         _plugin_sections(
             doc, _entries(data.get("sources")), _entries(data.get("notifiers")), plugins, errors
         )
+        # …and the rule files, with whatever roles the file names.
+        rules = data.get("rules") if isinstance(data.get("rules"), list) else []
+        roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
+        _load_rule_files(doc, [r for r in rules if isinstance(r, str)], roles, errors)
         raise ConfigError(errors) from None
 
     base = path.parent.resolve()
@@ -157,20 +168,7 @@ def load_config(path: Path, plugins: Plugins) -> Config:
                     )
                 )
 
-    rule_paths = []
-    for i, name in enumerate(cfg.rules):
-        rule_path = (base / name).resolve()
-        if rule_path.is_file():
-            rule_paths.append(rule_path)
-        else:
-            errors.append(
-                doc.at(("rules", i), msg(f"规则文件不存在: {name}", f"rule file not found: {name}"))
-            )
-    ruleset = None
-    try:
-        ruleset = load_rules(rule_paths, cfg.roles)
-    except ConfigError as exc:
-        errors.extend(exc.errors)
+    ruleset = _load_rule_files(doc, cfg.rules, cfg.roles, errors)
     if errors:
         raise ConfigError(errors)
     assert ruleset is not None
@@ -201,6 +199,24 @@ def control_socket_path(path: Path) -> Path:
         return (base / data["control_socket"]).resolve()
     state_dir = data.get("state_dir") if isinstance(data.get("state_dir"), str) else None
     return (base / (state_dir or ConfigFile().state_dir)).resolve() / "control.sock"
+
+
+def _load_rule_files(doc: LocatedDocument, names: list[str], roles, errors) -> RuleSet | None:
+    base = doc.path.parent.resolve()
+    rule_paths = []
+    for i, name in enumerate(names):
+        rule_path = (base / name).resolve()
+        if rule_path.is_file():
+            rule_paths.append(rule_path)
+        else:
+            errors.append(
+                doc.at(("rules", i), msg(f"规则文件不存在: {name}", f"rule file not found: {name}"))
+            )
+    try:
+        return load_rules(rule_paths, roles)
+    except ConfigError as exc:
+        errors.extend(exc.errors)
+        return None
 
 
 def _entries(raw: Any) -> list[PluginEntry | None]:

@@ -17,7 +17,8 @@ from yuqingd.control import ControlServer
 from yuqingd.delivery.outbox import ChannelWorker, Delivery
 from yuqingd.escalation.deadlines import DeadlineScheduler
 from yuqingd.escalation.incidents import AckError, Escalation
-from yuqingd.located import ConfigError
+from yuqingd.located import ConfigError, LocatedError
+from yuqingd.log import configure_logging
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
 from yuqingd.store.sqlite import Store
@@ -51,7 +52,7 @@ class Daemon:
         self.reload_errors: list[str] = []
         self.started = trio.Event()
         self._stop = trio.Event()
-        self._reload_requested = False
+        self._reload_lock = trio.Lock()
 
     # public controls (tests call these; signals map onto them) -----------------------------
 
@@ -59,26 +60,57 @@ class Daemon:
         self._stop.set()
 
     async def reload(self) -> bool:
-        """Re-read config and rules; on any error keep what runs and say why."""
-        self.sd.reloading()
-        try:
-            new = load_config(self.config.path, self.plugins)
-        except ConfigError as exc:
-            self.reload_error = f"重新加载失败，继续使用原配置：{len(exc.errors)} 处错误"
-            self.reload_errors = [str(e) for e in exc.errors]
-            for error in exc.errors:
-                log.error("reload.config_error", error=str(error))
-            log.error("reload.rejected", errors=len(exc.errors))
+        """Re-read config and rules; on any error keep what runs and say why. Reloads are
+        serialised, and a reload that cannot be applied whole is not applied at all."""
+        async with self._reload_lock:
+            self.sd.reloading()
+            try:
+                new = load_config(self.config.path, self.plugins)
+                self._check_reloadable(new)
+                await self._apply(new)
+            except ConfigError as exc:
+                self.reload_error = f"重新加载失败，继续使用原配置：{len(exc.errors)} 处错误"
+                self.reload_errors = [str(e) for e in exc.errors]
+                for error in exc.errors:
+                    log.error("reload.config_error", error=str(error))
+                log.error("reload.rejected", errors=len(exc.errors))
+            else:
+                self.reload_error = None
+                self.reload_errors = []
+                log.info("reload.done", rules=len(new.ruleset.rules), sources=len(new.sources))
             self.sd.notify("READY=1", f"STATUS={self.status_line()}")
-            return False
-        if new.state_dir != self.config.state_dir:
-            log.warning("reload.state_dir_ignored", reason="state_dir changes need a restart")
-        self.reload_error = None
-        self.reload_errors = []
-        await self._apply(new)
-        log.info("reload.done", rules=len(new.ruleset.rules), sources=len(new.sources))
-        self.sd.notify("READY=1", f"STATUS={self.status_line()}")
-        return True
+            return self.reload_error is None
+
+    def _check_reloadable(self, new: Config) -> None:
+        """Refuse what a reload cannot change safely, with the reason."""
+        path = str(new.path)
+        problems = [
+            LocatedError(path, 1, 1, f"{what} 的修改需要重启服务才能生效（{old} → {now}）")
+            for what, old, now in (
+                ("state_dir", self.config.state_dir, new.state_dir),
+                ("control_socket", self.config.control_socket, new.control_socket),
+                ("timezone", self.config.file.timezone, new.file.timezone),
+            )
+            if old != now
+        ]
+        for incident in self.store.incidents():
+            if incident.status == "closed":
+                continue
+            for step in incident.chain:
+                if step["notify"] not in new.roles:
+                    problems.append(
+                        LocatedError(
+                            path,
+                            1,
+                            1,
+                            (
+                                f"角色 '{step['notify']}' 已从 roles 删除，"
+                                f"但未关闭的事件 {incident.id} 的升级链仍要通知它"
+                            ),
+                        )
+                    )
+        if problems:
+            raise ConfigError(problems)
 
     # running ------------------------------------------------------------------------------
 
@@ -101,7 +133,6 @@ class Daemon:
             async with trio.open_nursery() as core:
                 self._core = core
                 await core.start(ControlServer(self.config.control_socket, self.handle).run)
-                self._notifier_scope: trio.CancelScope | None = None
                 self._sources: SourceSupervisor | None = None
                 self.pipeline_done = trio.Event()
                 core.start_soon(self._run_pipeline, receive)
@@ -133,41 +164,68 @@ class Daemon:
         self.pipeline_done.set()
 
     async def _apply(self, config: Config) -> None:
-        """Make ``config`` the running one: rules, roles, notifiers and sources."""
+        """Make ``config`` the running one: rules, roles, notifiers and sources. Notifiers are
+        built first, so a plugin that fails to build one leaves everything as it was."""
         old = self.config
+        workers = self._build_workers(config)
         self.config = config
+        if config.file.log != old.file.log:
+            configure_logging(config.file.log.format, config.file.log.level)
         self.pipeline.set_rules(config.ruleset)
         self.escalation.configure(config.roles, config.ruleset.chains)
-        if self._notifier_scope is None or config.notifiers != old.notifiers:
-            await self._restart_notifiers(config)
+        await self._replace_workers(workers)
         if self._sources is None or config.sources != old.sources:
             await self._restart_sources(config)
+        else:
+            self._sources.stall_after = config.file.supervisor.stall_after
+            self._sources.max_backoff = config.file.supervisor.max_backoff
 
-    async def _restart_notifiers(self, config: Config) -> None:
-        if self._notifier_scope is not None:
-            self._notifier_scope.cancel()
-        workers = {
-            spec.name: ChannelWorker(
-                spec.name,
-                config.notifier_kinds[spec.kind].create(spec),
-                self.store,
-                self.clock,
-                config.file.delivery.timeout,
-                config.file.delivery.max_backoff,
+    def _build_workers(self, config: Config) -> dict[str, ChannelWorker]:
+        """Workers for ``config``: running ones kept where their notifier is unchanged."""
+        workers, errors = {}, []
+        settings = config.file.delivery
+        for spec in config.notifiers:
+            running = self.delivery.workers.get(spec.name)
+            if running is not None and running.spec == spec:
+                running.timeout, running.max_backoff = settings.timeout, settings.max_backoff
+                workers[spec.name] = running
+                continue
+            try:
+                notifier = config.notifier_kinds[spec.kind].create(spec)
+            except Exception as exc:  # a plugin that cannot build must not take us down
+                errors.append(
+                    LocatedError(
+                        str(config.path),
+                        1,
+                        1,
+                        (
+                            f"通知渠道 '{spec.name}'（{spec.kind}）无法创建: "
+                            f"{type(exc).__name__}: {exc}"
+                        ),
+                    )
+                )
+                continue
+            workers[spec.name] = ChannelWorker(
+                spec, notifier, self.store, self.clock, settings.timeout, settings.max_backoff
             )
-            for spec in config.notifiers
-        }
-        self.delivery.workers = workers
-        self._notifier_scope = await self._core.start(self._run_workers, list(workers.values()))
+        if errors:
+            raise ConfigError(errors)
+        return workers
 
-    async def _run_workers(
-        self, workers: list[ChannelWorker], *, task_status=trio.TASK_STATUS_IGNORED
-    ) -> None:
-        with trio.CancelScope() as scope:
-            async with trio.open_nursery() as nursery:
-                for worker in workers:
-                    await nursery.start(worker.run)
-                task_status.started(scope)
+    async def _replace_workers(self, workers: dict[str, ChannelWorker]) -> None:
+        """Retire workers no longer wanted (letting an in-flight send finish, so nothing is
+        sent twice), then start the new ones."""
+        retired = [w for name, w in self.delivery.workers.items() if workers.get(name) is not w]
+        for worker in retired:
+            worker.stop()
+        for worker in retired:
+            with trio.move_on_after(worker.timeout + 1):
+                await worker.finished.wait()
+            worker.cancel_scope.cancel()
+        for worker in workers.values():
+            if not worker.running:
+                await self._core.start(worker.run)
+        self.delivery.workers = workers
 
     async def _restart_sources(self, config: Config) -> None:
         if self._sources is not None:
@@ -210,6 +268,8 @@ class Daemon:
     # control socket -----------------------------------------------------------------------
 
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        if not self.started.is_set() or self._stop.is_set():
+            return {"ok": False, "error": "yuqingd 正在启动或停止，请稍后再试"}
         command = request.get("command")
         if command == "ack":
             by = str(request.get("by") or "").strip()

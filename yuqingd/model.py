@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 SEVERITIES = ("一般", "较大", "重大", "特别重大")
@@ -33,6 +35,27 @@ class Item:
         for name in ("reposts", "comments"):
             if not isinstance(getattr(self, name), int):
                 raise TypeError(f"Item.{name} must be an int")
+        published = self.published_at
+        if published is not None and not (
+            isinstance(published, int | float) and math.isfinite(published)
+        ):
+            raise TypeError("Item.published_at must be epoch seconds (float) or None")
+
+    def cleaned(self, *, source: str) -> Item:
+        """A copy from ``source`` whose text is valid UTF-8 (lone surrogates, as left by
+        scrapers cutting an emoji in half, become U+FFFD)."""
+        fixed = {
+            name: _valid_text(getattr(self, name))
+            for name in ("id", "title", "text", "url", "author")
+        }
+        return replace(self, source=source, **fixed)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(text: str) -> str:
+    return _SURROGATES.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,14 @@ def _names(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
+class PluginError(Exception):
+    """A plugin's hook raised."""
+
+    def __init__(self, plugin: str, hook: str, error: BaseException):
+        self.plugin = plugin
+        super().__init__(f"plugin '{plugin}' failed in {hook}: {type(error).__name__}: {error}")
+
+
 @dataclass(frozen=True)
 class PluginInfo:
     name: str
@@ -71,7 +79,11 @@ class Plugins:
         caller = getattr(self.pm.hook, hook_name)
         for impl in caller.get_hookimpls():
             plugin_name = self.pm.get_name(impl.plugin) or repr(impl.plugin)
-            for kind in impl.function() or ():
+            try:
+                kinds = list(impl.function() or ())
+            except Exception as exc:  # a plugin's bug is reported, not a traceback
+                raise PluginError(plugin_name, hook_name, exc) from exc
+            for kind in kinds:
                 out.setdefault(kind.name, []).append((plugin_name, kind))
         return out
 

@@ -8,12 +8,13 @@ systemd restarts it.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import httpx
 import structlog
 import trio
 
+from yuqingd.backoff import backoff
 from yuqingd.clock import Clock
 from yuqingd.model import Item
 from yuqingd.sources import SourceContext, SourceKind, SourceSpec
@@ -70,7 +71,10 @@ class SourceSupervisor:
         failures = 0
         with structlog.contextvars.bound_contextvars(source=spec.name):
             while True:
+                started = trio.current_time()
                 error = await self._run_once(spec, health)
+                if trio.current_time() - started >= self.max_backoff:
+                    failures = 0  # it ran fine for a while: this is not a crash loop
                 if error is None:
                     failures = 0
                     log.info("source.finished")
@@ -80,7 +84,7 @@ class SourceSupervisor:
                 health.healthy = False
                 health.restarts += 1
                 health.last_error = error
-                wait = min(self.max_backoff, 2.0 ** min(failures, 30))
+                wait = backoff(failures, self.max_backoff)
                 log.error("source.failed", error=error, restart_in=wait, failures=failures)
                 await trio.sleep(wait)
 
@@ -94,9 +98,9 @@ class SourceSupervisor:
             health.healthy = True
 
         async def emit(item: Item, cursor: str | None) -> None:
-            if item.source != spec.name:
-                item = replace(item, source=spec.name)
-            await self.send.send((item, cursor))
+            # Cleaned here, in the plugin's task: text the store cannot encode must not reach
+            # the pipeline (a crash there would repeat on the same item after every restart).
+            await self.send.send((item.cleaned(source=spec.name), cursor))
 
         ctx = SourceContext(
             spec.name,

@@ -13,6 +13,7 @@ class SlowOptions(BaseModel):
     model_config = STRICT
     delay: float = 0.2
     hang: bool = False
+    log: str = ""  # append every send's id here (no dedupe: shows what the core resends)
 
 
 class SlowNotifier:
@@ -20,6 +21,9 @@ class SlowNotifier:
         self.options = spec.options
 
     async def send(self, notification):
+        if self.options.log:
+            with open(self.options.log, "a", encoding="utf-8") as f:  # noqa: ASYNC230
+                f.write(notification.id + "\n")
         if self.options.hang:
             await trio.sleep_forever()
         await trio.sleep(self.options.delay)

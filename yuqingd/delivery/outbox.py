@@ -11,31 +11,28 @@ import math
 import structlog
 import trio
 
+from yuqingd.backoff import backoff
 from yuqingd.clock import Clock
 from yuqingd.model import Notification
-from yuqingd.notifiers import Notifier
+from yuqingd.notifiers import Notifier, NotifierSpec
 from yuqingd.store.sqlite import Store
 from yuqingd.wakeup import Wakeup
 
 log = structlog.get_logger("yuqingd.delivery")
 
 
-def backoff(attempts: int, maximum: float) -> float:
-    """Seconds before retry number ``attempts`` (1, 2, 4 … capped)."""
-    return min(maximum, 2.0 ** min(attempts, 30))
-
-
 class ChannelWorker:
     def __init__(
         self,
-        name: str,
+        spec: NotifierSpec,
         notifier: Notifier,
         store: Store,
         clock: Clock,
         timeout: float,
         max_backoff: float,
     ):
-        self.name = name
+        self.spec = spec
+        self.name = spec.name
         self.notifier = notifier
         self.store = store
         self.clock = clock
@@ -44,13 +41,17 @@ class ChannelWorker:
         self.wakeup = Wakeup()
         self.last_error: str | None = None
         self.stopping = False
+        self.running = False
         self.finished = trio.Event()
+        self.cancel_scope = trio.CancelScope()
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Deliver as notifications fall due; after :meth:`stop`, return once nothing is due."""
+        self.running = True
         task_status.started()
         try:
-            await self._loop()
+            with self.cancel_scope:
+                await self._loop()
         finally:
             self.finished.set()
 
@@ -93,6 +94,7 @@ class ChannelWorker:
                     )
                 else:
                     self.store.mark_delivered(row.id, self.clock.time())
+                    self.last_error = None
                     delivered += 1
                     log.info(
                         "notification.delivered",

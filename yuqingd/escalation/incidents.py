@@ -167,6 +167,12 @@ class Escalation:
         assert acked is not None
         return acked
 
+    def close(self, incident_id: str, now: float, *, by: str = "yuqingd", note: str = "") -> None:
+        """Close an incident (inside the caller's transaction): no more items, no deadlines."""
+        self.store.close_incident(incident_id, now)
+        self.store.audit(now, "closed", by, incident_id, note)
+        log.info("incident.closed", incident=incident_id, by=by, note=note)
+
     # notifications ------------------------------------------------------------------------
 
     def _notify(self, incident: IncidentRow, kind: str, level: int, at: float, tag: str) -> None:

@@ -4,15 +4,21 @@ One item is one transaction: the item, its source cursor, its rule hits and any 
 opens (with the incident's deadlines and notifications) are committed together or not at all.
 
 Window semantics: a rule's ``threshold: {count: N, within: W, per: entity}`` holds when, for one
-entity, N matching items arrived at the daemon within the last W, the newest included (an item
-that arrived exactly W ago still counts). Windows slide: every new item looks back W from its own
-arrival time. Arrival time, not the post's published time, is what counts, so a source catching
-up on old posts does not open incidents for the past.
+entity, N matching items fall within the last W before the newest one's arrival (an item exactly
+W old still counts). Windows slide: every new item looks back W from its own arrival. An item
+counts at its publication time when the source gives one earlier than its arrival, else at its
+arrival; so a source catching up on old posts does not open incidents for the past.
+
+An open (unacknowledged) incident collects every further match of its rule and key. Once
+acknowledged, it keeps collecting while matches keep coming; after a whole window without one it
+is closed, and a later burst opens a new incident.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import sqlite3
 
 import structlog
 import trio
@@ -46,12 +52,13 @@ class Pipeline:
         self.matcher: Matcher | None = None
         self.enricher: Enricher | None = None
         self.processed = 0
-        self.idle = trio.Event()
 
     def set_rules(self, ruleset: RuleSet) -> None:
         """Swap in a (re)loaded rule set; windows live in the store and so survive."""
         self.enricher = Enricher(ruleset)
-        self.matcher = DurableMatcher(ruleset.rules)
+        if self.ruleset is None or self.ruleset.rules != ruleset.rules:
+            # durable-rules leaks each ruleset it builds (~0.5 MB here): build only on change.
+            self.matcher = DurableMatcher(ruleset.rules)
         self.ruleset = ruleset
 
     async def run(
@@ -61,9 +68,28 @@ class Pipeline:
         task_status.started()
         async with receive:
             async for item, cursor in receive:
-                if self.process(item, cursor):
+                try:
+                    opened = self.process(item, cursor)
+                except sqlite3.OperationalError:
+                    raise  # the store itself fails (disk full…): exit, systemd restarts us
+                except Exception as exc:
+                    self._set_aside(item, cursor, exc)
+                    continue
+                if opened:
                     self._on_incident()
                 await trio.lowlevel.checkpoint()
+
+    def _set_aside(self, item: Item, cursor: str | None, exc: Exception) -> None:
+        """Keep an item we failed to process (a bug, bad data) and move on, instead of dying
+        on it again after every restart."""
+        log.exception("item.failed", source=item.source, item=item.id, error=str(exc))
+        now = self.clock.time()
+        with self.store.transaction():
+            self.store.add_dead_letter(
+                now, item.source, item.id, f"{type(exc).__name__}: {exc}", dataclasses.asdict(item)
+            )
+            if cursor is not None:
+                self.store.set_cursor(item.source, cursor, now)
 
     def process(self, item: Item, cursor: str | None) -> list[str]:
         """Handle one item; returns the ids of incidents it opened."""
@@ -86,19 +112,23 @@ class Pipeline:
                 sentiment=enrichment.sentiment,
                 why=enrichment.why,
             )
+            # A post counts at its publication time when that is known and earlier.
+            at = min(now, item.published_at) if item.published_at is not None else now
             for hit in enrichment.entities:
                 fact = {"entity": hit.entity, "sentiment": enrichment.sentiment}
                 for rule_id in self.matcher.match(fact):
-                    incident = self._count(rule_id, hit.entity, item, now)
+                    incident = self._count(rule_id, hit.entity, item, at, now)
                     if incident:
                         opened.append(incident)
         return opened
 
-    def _count(self, rule_id: str, key: str, item: Item, now: float) -> str | None:
+    def _count(self, rule_id: str, key: str, item: Item, at: float, now: float) -> str | None:
         rule = self.ruleset.rule(rule_id) if self.ruleset else None
         assert rule is not None
-        self.store.add_hit(rule.id, key, item, now)
+        self.store.add_hit(rule.id, key, item, at)
         active = self.store.active_incident(rule.id, key)
+        if active and self._settled(active, rule.threshold.within, now):
+            active = None
         if active:
             self.store.attach_item(active.id, item.source, item.id, now)
             log.info("incident.item_attached", incident=active.id, rule=rule.id, key=key)
@@ -108,3 +138,14 @@ class Pipeline:
             return None
         window = self.store.hits_in_window(rule.id, key, since)
         return self.escalation.open(rule, key, window, now)
+
+    def _settled(self, incident, within: float, now: float) -> bool:
+        """An acknowledged incident that has been quiet for a whole window is over: close it,
+        so a later burst opens a new incident instead of vanishing into the old one."""
+        if incident.status != "acknowledged":
+            return False
+        last = max(incident.acked_at or 0, self.store.last_item_at(incident.id) or 0)
+        if now - last <= within:
+            return False
+        self.escalation.close(incident.id, now, note=f"确认后 {within:g}s 内无新信息，自动关闭")
+        return True

@@ -87,4 +87,15 @@ MIGRATIONS: list[str] = [
         note        TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 2: items that could not be processed are kept, not lost
+    """
+    CREATE TABLE dead_letters (
+        id      INTEGER PRIMARY KEY,
+        at      REAL NOT NULL,
+        source  TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        error   TEXT NOT NULL,
+        item    TEXT NOT NULL   -- JSON of the item as the source gave it
+    );
+    """,
 ]

@@ -235,6 +235,19 @@ class Store:
             (incident_id, newest),
         ).fetchall()
 
+    def last_item_at(self, incident_id: str) -> float | None:
+        return self.db.execute(
+            "SELECT max(at) FROM incident_items WHERE incident_id=?", (incident_id,)
+        ).fetchone()[0]
+
+    def close_incident(self, incident_id: str, at: float) -> None:
+        self.db.execute("UPDATE incidents SET status='closed' WHERE id=?", (incident_id,))
+        self.db.execute(
+            "UPDATE deadlines SET state='cancelled', settled_at=? "
+            "WHERE incident_id=? AND state='pending'",
+            (at, incident_id),
+        )
+
     def set_level(self, incident_id: str, level: int) -> None:
         self.db.execute("UPDATE incidents SET level=? WHERE id=?", (level, incident_id))
 
@@ -319,6 +332,17 @@ class Store:
             "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt_at=? WHERE id=?",
             (error[:500], retry_at, notification_id),
         )
+
+    def add_dead_letter(
+        self, at: float, source: str, item_id: str, error: str, item: dict[str, Any]
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO dead_letters (at, source, item_id, error, item) VALUES (?,?,?,?,?)",
+            (at, source, item_id, error[:2000], json.dumps(item, ensure_ascii=False, default=str)),
+        )
+
+    def dead_letter_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
 
     # audit --------------------------------------------------------------------------------
 
