@@ -167,3 +167,20 @@ def test_config_plugin_hook_error_is_reported_not_a_traceback(make_config):
         load_config(make_config(), Plugins(manager))
     (error,) = [str(e) for e in info.value.errors]
     assert ":1:1: 插件 'yuqingd-broken' 出错" in error and "missing dependency lxml" in error
+
+
+def test_rules_ladder_that_would_stop_early_is_rejected(make_config, tmp_path):
+    """A middle level without ack_within (or with repeat_every) would end the ladder: refused."""
+    rules = RULES.replace("{notify: 办公室主任, ack_within: 30m}", "{notify: 办公室主任}")
+    errors = errors_of(make_config(rules=rules))
+    assert errors == [f"{tmp_path / 'rules.yaml'}:9:5: 第2级需要 ack_within，否则升级链到此为止，"
+                      "后面的级别永远不会被通知"]
+
+
+@pytest.mark.parametrize("pack", sorted((REPO / "rules").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_rule_packs_are_valid(pack):
+    """Every rule pack under rules/ loads with the standard duty roles."""
+    from yuqingd.rules.loader import load_rules
+
+    ruleset = load_rules([pack], {"值班员", "办公室主任", "组长"})
+    assert ruleset.rules

@@ -9,6 +9,7 @@ import sys
 
 from yuqingd import hookspecs
 from yuqingd.plugins import Plugins, get_plugin_manager
+from yuqingd.testing import Harness
 
 BUILT_INS = {"replay": ("replay",), "rss": ("rss",), "console": (), "jsonl": ()}
 
@@ -53,3 +54,10 @@ def test_every_hook_is_documented_and_implemented_by_a_builtin():
         doc = inspect.getdoc(getattr(hookspecs, name)) or ""
         assert "Called" in doc, f"{name} does not say when it is called"
         assert getattr(pm.hook, name).get_hookimpls(), f"no built-in implements {name}"
+
+
+def test_plugin_author_fixture_is_available(yuqingd_harness):
+    """The `yuqingd_harness` fixture reaches any project that installs yuqingd (pytest11)."""
+    assert isinstance(yuqingd_harness, Harness)
+    yuqingd_harness.post("1", "标题")
+    assert yuqingd_harness._receive.receive_nowait().title == "标题"

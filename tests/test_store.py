@@ -8,7 +8,7 @@ import pytest
 
 from yuqingd.model import Enrichment, Item
 from yuqingd.store.migrations import MIGRATIONS
-from yuqingd.store.sqlite import Store
+from yuqingd.store.sqlite import StateInUse, Store
 
 NOTHING = Enrichment((), "neutral", 0.0, (), "")
 
@@ -57,3 +57,12 @@ def test_store_only_one_active_incident_per_rule_and_key(tmp_path):
     store.add_incident("20260510-001", "r", "六处学校", "t", "较大", [], 1.0)
     with pytest.raises(sqlite3.IntegrityError):
         store.add_incident("20260510-002", "r", "六处学校", "t", "较大", [], 2.0)
+
+
+def test_store_one_daemon_per_state_file(tmp_path):
+    """A second opener of the same database is refused while the first holds it."""
+    first = Store(tmp_path / "y.sqlite3")
+    with pytest.raises(StateInUse, match="另一个 yuqingd 正在使用"):
+        Store(tmp_path / "y.sqlite3")
+    first.close()
+    Store(tmp_path / "y.sqlite3").close()

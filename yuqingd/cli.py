@@ -14,6 +14,7 @@ from yuqingd.control import ControlError, request
 from yuqingd.located import ConfigError, msg
 from yuqingd.log import configure_logging
 from yuqingd.plugins import Plugins, get_plugin_manager
+from yuqingd.store.sqlite import StateInUse
 
 EX_OK = 0
 EX_FAILURE = 1
@@ -119,7 +120,7 @@ def cmd_run(args) -> int:
         trio.run(serve, path, plugins)
     except ConfigError as exc:  # the file changed between the check above and start-up
         return _report(exc)
-    except ControlError as exc:
+    except (ControlError, StateInUse) as exc:
         print(f"yuqingd: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
     return EX_OK

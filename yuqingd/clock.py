@@ -40,6 +40,21 @@ class Clock:
         self._anchor_trio = trio.current_time()
         self._anchor_epoch = time.time() if self._start_epoch is None else self._start_epoch
 
+    @property
+    def live(self) -> bool:
+        """True when following the real clock (not a fixed start, as in tests/simulation)."""
+        return self._start_epoch is None
+
+    def resync(self) -> float:
+        """Re-anchor to the real clock (NTP steps, suspend); returns the correction in
+        seconds. Does nothing for a clock with a fixed start."""
+        if not self.live or self._anchor_epoch is None:
+            return 0.0
+        drift = time.time() - self.time()
+        self._anchor_trio = trio.current_time()
+        self._anchor_epoch = time.time()
+        return drift
+
     def time(self) -> float:
         """Current epoch seconds (virtual under a MockClock)."""
         if self._anchor_epoch is None:

@@ -28,6 +28,7 @@ from yuqingd.systemd import SystemdNotifier
 log = structlog.get_logger("yuqingd.daemon")
 
 PIPELINE_BUFFER = 256
+CLOCK_RESYNC_EVERY = 60.0
 
 
 class Daemon:
@@ -141,6 +142,7 @@ class Daemon:
                 await core.start(self.scheduler.run)
                 await core.start(self.sd.run_watchdog)
                 core.start_soon(self._status_loop)
+                core.start_soon(self._resync_clock)
                 self.sd.ready(self.status_line())
                 log.info(
                     "daemon.ready",
@@ -331,6 +333,16 @@ class Daemon:
             f"已处理 {self.pipeline.processed} 条"
         )
         return text + (f"；最近错误：{last}" if last else "")
+
+    async def _resync_clock(self) -> None:
+        """Follow the wall clock when it is stepped (NTP at boot, suspend/resume)."""
+        while True:
+            await trio.sleep(CLOCK_RESYNC_EVERY)
+            drift = self.clock.resync()
+            if abs(drift) >= 1:
+                log.warning("clock.adjusted", seconds=round(drift, 3))
+                self.scheduler.changed.set()  # deadlines map to other trio times now
+                self.delivery.wake()
 
     async def _status_loop(self) -> None:
         while True:

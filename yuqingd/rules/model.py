@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration
 
@@ -38,6 +38,20 @@ class ChainLevel(BaseModel):
     notify: NonEmptyStr  # a role from the config's roles:
     ack_within: PositiveDuration | None = None
     repeat_every: PositiveDuration | None = None
+
+
+def _ladder(levels: list[ChainLevel]) -> list[ChainLevel]:
+    """Every level but the last must hand on after ``ack_within``; only the last may repeat."""
+    for number, level in enumerate(levels[:-1], start=1):
+        if level.ack_within is None:
+            raise ValueError(
+                f"第{number}级需要 ack_within，否则升级链到此为止，后面的级别永远不会被通知"
+            )
+        if level.repeat_every is not None:
+            raise ValueError(
+                f"第{number}级不是最后一级，不能写 repeat_every（只有最后一级可重复提醒）"
+            )
+    return levels
 
 
 class Match(BaseModel):
@@ -80,5 +94,7 @@ class Rule(BaseModel):
 class RuleFile(BaseModel):
     model_config = STRICT
     watchlist: Watchlist = Watchlist()
-    chains: dict[NonEmptyStr, Annotated[list[ChainLevel], Field(min_length=1)]] = {}
+    chains: dict[
+        NonEmptyStr, Annotated[list[ChainLevel], Field(min_length=1), AfterValidator(_ladder)]
+    ] = {}
     rules: list[Rule] = []

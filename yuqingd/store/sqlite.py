@@ -4,6 +4,7 @@ here, in one transaction with the change that caused it, before anything acts on
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from yuqingd.located import msg
 from yuqingd.model import Enrichment, Item
 from yuqingd.store.migrations import MIGRATIONS
 
@@ -49,13 +51,26 @@ class OutboxRow:
     next_attempt_at: float
 
 
+class StateInUse(Exception):
+    """Another process holds this state directory."""
+
+
 class Store:
     """Synchronous SQLite access; called from the trio thread (local, millisecond writes)."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # One daemon per database: two would both fire every deadline.
+        self._lock = open(path.with_name(path.name + ".lock"), "a")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise StateInUse(
+                msg(f"另一个 yuqingd 正在使用 {path}", f"another yuqingd is using {path}")
+            ) from None
+        self.db = sqlite3.connect(path, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # a committed alert survives power loss too
@@ -65,6 +80,7 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        self._lock.close()
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -81,10 +97,10 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """All-or-nothing; nested use joins the outer transaction."""
+        """All-or-nothing. Not re-entrant: a transaction must never span an ``await``, and
+        nesting is the first step towards that."""
         if self.db.in_transaction:
-            yield
-            return
+            raise RuntimeError("Store.transaction() is not re-entrant")
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
