@@ -62,7 +62,8 @@ def test_config_reports_every_error_not_just_the_first(make_config, tmp_path):
     assert any(e.startswith(f"{rules_path}:15:5: 未知字段 'treshold'（是否想写 'threshold'？）")
                for e in errors)
     assert f"{rules_path}:17:35: 时长格式错误: '1 hour'（示例: 30s, 15m, 1h30m, 2d）" in errors
-    assert len(errors) == 4  # the chain/role typos are checked once the file parses
+    assert f"{rules_path}:11:16: 配置中未定义角色 '组场'（是否想写 '组长'？）" in errors
+    assert len(errors) == 5  # the broken rule's own chain is checked once the rule parses
 
 
 def test_rules_cross_references_are_checked(make_config, tmp_path):

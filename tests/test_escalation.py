@@ -218,14 +218,14 @@ async def test_unprocessable_item_is_set_aside_and_the_daemon_goes_on(make_confi
     """An item that makes processing fail is kept as a dead letter; later items still count."""
     harness = Harness()
     async with running_daemon(make_config(), harness) as daemon:
-        real_enrich = daemon.pipeline.enricher.enrich
+        real_analyze = daemon.pipeline.analyzer.analyze
 
-        def enrich(item):
+        def analyze(item):
             if "boom" in item.title:
-                raise ValueError("enricher bug")
-            return real_enrich(item)
+                raise ValueError("analyzer bug")
+            return real_analyze(item)
 
-        daemon.pipeline.enricher.enrich = enrich
+        daemon.pipeline.analyzer.analyze = analyze
         harness.post("bad", "boom 六处学校体罚")
         harness.post("broken-text", json.loads('"六处学校体罚学生\\ud83d"'))  # half an emoji
         for n in range(2):

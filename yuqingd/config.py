@@ -27,7 +27,7 @@ from yuqingd.located import (
 )
 from yuqingd.notifiers import NotifierKind, NotifierSpec
 from yuqingd.plugins import PluginError, Plugins
-from yuqingd.rules.loader import RuleSet, load_rules
+from yuqingd.rules.loader import Names, RuleSet, load_rules
 from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration
 from yuqingd.sources import SourceKind, SourceSpec
 
@@ -87,6 +87,8 @@ class ConfigFile(BaseModel):
     delivery: DeliverySettings = DeliverySettings()
     supervisor: SupervisorSettings = SupervisorSettings()
     shutdown_grace: PositiveDuration = 10.0
+    # Rule matching: durable-rules where it imports (auto), or the pure-Python engine.
+    engine: Literal["auto", "durable", "python"] = "auto"
     status_every: PositiveDuration = 10.0
 
     @field_validator("timezone")
@@ -149,7 +151,8 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
         # …and the rule files, with whatever roles the file names.
         rules = data.get("rules") if isinstance(data.get("rules"), list) else []
         roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
-        _load_rule_files(doc, [r for r in rules if isinstance(r, str)], roles, errors)
+        _load_rule_files(doc, [r for r in rules if isinstance(r, str)], Names(
+            roles=frozenset(roles), timezone=str(data.get("timezone", DEFAULT_TIMEZONE))), errors)
         raise ConfigError(errors) from None
 
     base = path.parent.resolve()
@@ -168,7 +171,14 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
                     )
                 )
 
-    ruleset = _load_rule_files(doc, cfg.rules, cfg.roles, errors)
+    names = Names(
+        roles=frozenset(cfg.roles),
+        notifiers=frozenset(n.name for n in cfg.notifiers),
+        sources=frozenset(s.name for s in cfg.sources),
+        source_kinds=frozenset(s.kind for s in cfg.sources),
+        timezone=cfg.timezone,
+    )
+    ruleset = _load_rule_files(doc, cfg.rules, names, errors)
     if errors:
         raise ConfigError(errors)
     assert ruleset is not None
@@ -201,10 +211,11 @@ def control_socket_path(path: Path) -> Path:
     return (base / (state_dir or ConfigFile().state_dir)).resolve() / "control.sock"
 
 
-def _load_rule_files(doc: LocatedDocument, names: list[str], roles, errors) -> RuleSet | None:
+def _load_rule_files(doc: LocatedDocument, files: list[str], names: Names,
+                     errors) -> RuleSet | None:
     base = doc.path.parent.resolve()
     rule_paths = []
-    for i, name in enumerate(names):
+    for i, name in enumerate(files):
         rule_path = (base / name).resolve()
         if rule_path.is_file():
             rule_paths.append(rule_path)
@@ -213,7 +224,7 @@ def _load_rule_files(doc: LocatedDocument, names: list[str], roles, errors) -> R
                 doc.at(("rules", i), msg(f"规则文件不存在: {name}", f"rule file not found: {name}"))
             )
     try:
-        return load_rules(rule_paths, roles)
+        return load_rules(rule_paths, names.roles, names)
     except ConfigError as exc:
         errors.extend(exc.errors)
         return None

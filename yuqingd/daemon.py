@@ -15,12 +15,14 @@ from yuqingd.clock import Clock
 from yuqingd.config import Config, load_config
 from yuqingd.control import ControlServer
 from yuqingd.delivery.outbox import ChannelWorker, Delivery
-from yuqingd.escalation.deadlines import DeadlineScheduler
 from yuqingd.escalation.incidents import AckError, Escalation
+from yuqingd.events import Events
 from yuqingd.located import ConfigError, LocatedError
 from yuqingd.log import configure_logging
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
+from yuqingd.rules.runner import RuleRunner
+from yuqingd.scheduler import Scheduler
 from yuqingd.store.sqlite import Store
 from yuqingd.supervisor import SourceSupervisor
 from yuqingd.systemd import SystemdNotifier
@@ -42,8 +44,17 @@ class Daemon:
         clock: Clock | None = None,
         notifier: SystemdNotifier | None = None,
         http: httpx.AsyncClient | None = None,
+        events: Events | None = None,
+        database: Path | None = None,
+        simulation: bool = False,
     ):
+        """``simulation``: no control socket, sources, delivery or systemd; the caller feeds
+        items and actions (``yuqingd simulate`` and ``test-rules``)."""
         self.config = config
+        self.events = events or Events()
+        self.database = database or config.database
+        self.simulation = simulation
+        self.engine = None if config.file.engine == "auto" else config.file.engine
         self.plugins = plugins
         self.clock = clock or Clock(config.file.timezone)
         self.sd = notifier or SystemdNotifier()
@@ -117,11 +128,13 @@ class Daemon:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         self.clock.start()
-        self.store = Store(self.config.database)
-        self.escalation = Escalation(self.store, self.clock)
+        self.store = Store(self.database)
+        self.escalation = Escalation(self.store, self.clock, self.events)
+        self.runner = RuleRunner(self.store, self.clock, self.escalation, self.events,
+                                 engine=self.engine)
         self.delivery = Delivery(self.store, self.clock)
-        self.scheduler = DeadlineScheduler(self.escalation, self.clock, self.delivery.wake)
-        self.pipeline = Pipeline(self.store, self.clock, self.escalation, self._after_incident)
+        self.scheduler = Scheduler(self.clock, [self.escalation, self.runner], self.delivery.wake)
+        self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident)
         self._send, receive = trio.open_memory_channel(PIPELINE_BUFFER)
         http = self._http or httpx.AsyncClient(
             timeout=httpx.Timeout(20.0, connect=10.0),
@@ -133,22 +146,24 @@ class Daemon:
         try:
             async with trio.open_nursery() as core:
                 self._core = core
-                await core.start(ControlServer(self.config.control_socket, self.handle).run)
+                if not self.simulation:
+                    await core.start(ControlServer(self.config.control_socket, self.handle).run)
                 self._sources: SourceSupervisor | None = None
                 self.pipeline_done = trio.Event()
                 core.start_soon(self._run_pipeline, receive)
                 await self._apply(self.config)
                 # After _apply: deadlines that fell due while down need the roles to notify.
                 await core.start(self.scheduler.run)
-                await core.start(self.sd.run_watchdog)
-                core.start_soon(self._status_loop)
-                core.start_soon(self._resync_clock)
-                self.sd.ready(self.status_line())
+                if not self.simulation:
+                    await core.start(self.sd.run_watchdog)
+                    core.start_soon(self._status_loop)
+                    core.start_soon(self._resync_clock)
+                    self.sd.ready(self.status_line())
                 log.info(
                     "daemon.ready",
                     sources=len(self.config.sources),
                     rules=len(self.config.ruleset.rules),
-                    db=str(self.config.database),
+                    db=str(self.database),
                 )
                 self.started.set()
                 task_status.started()
@@ -169,13 +184,16 @@ class Daemon:
         """Make ``config`` the running one: rules, roles, notifiers and sources. Notifiers are
         built first, so a plugin that fails to build one leaves everything as it was."""
         old = self.config
-        workers = self._build_workers(config)
+        workers = {} if self.simulation else self._build_workers(config)
         self.config = config
         if config.file.log != old.file.log:
             configure_logging(config.file.log.format, config.file.log.level)
-        self.pipeline.set_rules(config.ruleset)
         self.escalation.configure(config.roles, config.ruleset.chains)
+        self.pipeline.set_rules(config.ruleset, {s.name: s.kind for s in config.sources})
+        self.scheduler.changed.set()  # schedules, flatlines and watches may have changed
         await self._replace_workers(workers)
+        if self.simulation:
+            return
         if self._sources is None or config.sources != old.sources:
             await self._restart_sources(config)
         else:

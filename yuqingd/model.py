@@ -73,6 +73,9 @@ class Enrichment:
     sentiment_score: float
     negative_words: tuple[str, ...]
     why: str
+    topics: tuple[str, ...] = ()
+    severity: str = "一般"
+    excluded_by: str = ""  # the exclusion word found, if any: such items match no rule
 
 
 @dataclass(frozen=True)

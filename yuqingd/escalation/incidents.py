@@ -18,6 +18,7 @@ import structlog
 from yuqingd.clock import Clock
 from yuqingd.config import Role
 from yuqingd.escalation.messages import acknowledged_text, incident_text
+from yuqingd.events import Events
 from yuqingd.model import Notification, Recipient
 from yuqingd.rules.model import ChainLevel, Rule
 from yuqingd.store.sqlite import IncidentRow, Store
@@ -30,9 +31,10 @@ class AckError(Exception):
 
 
 class Escalation:
-    def __init__(self, store: Store, clock: Clock):
+    def __init__(self, store: Store, clock: Clock, events: Events | None = None):
         self.store = store
         self.clock = clock
+        self.events = events or Events()
         self.roles: Mapping[str, Role] = {}
         self.chains: Mapping[str, tuple[ChainLevel, ...]] = {}
 
@@ -44,15 +46,17 @@ class Escalation:
 
     # opening ------------------------------------------------------------------------------
 
-    def open(self, rule: Rule, key: str, items: list[tuple[str, str, float]], at: float) -> str:
+    def open(self, rule: Rule, key: str, items: list[tuple[str, str, float]], at: float,
+             severity: str | None = None) -> str:
         """Open an incident for ``rule``/``key`` with the items in its window; inside the
-        caller's transaction."""
+        caller's transaction. ``severity`` overrides the rule's (key-date vigilance)."""
         day = self.clock.to_datetime(at).strftime("%Y%m%d")
         incident_id = self.store.next_incident_id(day)
         chain = [level.model_dump() for level in self.chains[rule.then.incident.chain]]
-        self.store.add_incident(
-            incident_id, rule.id, key, rule.title, rule.then.incident.severity, chain, at
-        )
+        severity = severity or rule.then.incident.severity
+        self.store.add_incident(incident_id, rule.id, key, rule.title, severity, chain, at)
+        self.events.emit("incident.opened", at, incident=incident_id, rule=rule.id, key=key,
+                         severity=severity, items=len(items))
         for source, item_id, item_at in items:
             self.store.attach_item(incident_id, source, item_id, item_at)
         self.store.audit(at, "opened", "yuqingd", incident_id, f"rule={rule.id} key={key}")
@@ -71,6 +75,9 @@ class Escalation:
         return incident_id
 
     # deadlines ----------------------------------------------------------------------------
+
+    def next_due(self) -> float | None:
+        return self.store.next_deadline()
 
     def fire_due(self, now: float) -> int:
         """Act on every deadline due at ``now``, oldest first; returns how many fired."""
@@ -105,6 +112,8 @@ class Escalation:
                 incident.id,
                 f"level {level} → {level + 1}; late by {late:.0f}s",
             )
+            self.events.emit("incident.escalated", now, incident=incident.id,
+                             rule=incident.rule_id, key=incident.group_key, level=level + 1)
             self._notify(incident, "incident.escalated", level + 1, now, tag=f"d{deadline_id}")
             self._schedule(incident, level + 1, now)
             log.warning(
@@ -115,6 +124,8 @@ class Escalation:
             )
         elif chain[level - 1].get("repeat_every"):
             self.store.audit(now, "repeated", "yuqingd", incident.id, f"level {level}")
+            self.events.emit("incident.repeated", now, incident=incident.id,
+                             rule=incident.rule_id, key=incident.group_key, level=level)
             self._notify(incident, "incident.repeated", level, now, tag=f"d{deadline_id}")
             self.store.add_deadline(
                 incident.id, "repeat", level, now + chain[level - 1]["repeat_every"]
@@ -128,6 +139,9 @@ class Escalation:
                 incident.id,
                 f"last level {level} did not acknowledge",
             )
+            self.events.emit("expectation.missed", now, what="ack", incident=incident.id,
+                             rule=incident.rule_id, level=level,
+                             who=chain[level - 1]["notify"])
             log.error("incident.unacknowledged", incident=incident.id, level=level)
 
     def _schedule(self, incident: IncidentRow, level: int, now: float) -> None:
@@ -153,6 +167,8 @@ class Escalation:
                 )
             self.store.acknowledge(incident_id, by, note, now)
             self.store.audit(now, "acknowledged", by, incident_id, note)
+            self.events.emit("incident.acknowledged", now, incident=incident_id,
+                             rule=incident.rule_id, key=incident.group_key, by=by, note=note)
             text = acknowledged_text(
                 incident_id=incident_id,
                 title=incident.title,
@@ -169,8 +185,11 @@ class Escalation:
 
     def close(self, incident_id: str, now: float, *, by: str = "yuqingd", note: str = "") -> None:
         """Close an incident (inside the caller's transaction): no more items, no deadlines."""
+        incident = self.store.incident(incident_id)
         self.store.close_incident(incident_id, now)
         self.store.audit(now, "closed", by, incident_id, note)
+        self.events.emit("incident.closed", now, incident=incident_id,
+                         rule=incident.rule_id if incident else None, by=by, note=note)
         log.info("incident.closed", incident=incident_id, by=by, note=note)
 
     # notifications ------------------------------------------------------------------------
@@ -234,4 +253,30 @@ class Escalation:
                 text=text,
                 items=tuple(items or ()),
             )
-            self.store.enqueue(notification.id, channel, notification.as_dict(), at)
+            self._send(notification, at)
+
+    def _send(self, notification: Notification, at: float) -> None:
+        self.store.enqueue(notification.id, notification.channel, notification.as_dict(), at)
+        self.events.emit("notification", at, id=notification.id, rule=notification.rule,
+                         incident=notification.incident or None, kind=notification.kind,
+                         level=notification.level, channel=notification.channel,
+                         to=[{"role": r.role, "person": r.person} for r in notification.to])
+
+    def notify(self, *, rule: Rule, key: str, roles: list[str], channels: list[str], text: str,
+               at: float, tag: str, items: list[dict[str, str]] | None = None) -> None:
+        """A plain notification from a rule (no incident): to each role's channels and to the
+        named channels."""
+        targets: list[tuple[str, tuple[Recipient, ...]]] = []
+        for role_name in roles:
+            role = self.roles.get(role_name)
+            if role is None:
+                log.error("notification.no_role", rule=rule.id, role=role_name)
+                continue
+            targets += [(c, (Recipient(role_name, role.person),)) for c in role.channels]
+        targets += [(c, ()) for c in channels]
+        for channel, to in dict(targets).items():
+            self._send(Notification(
+                id=f"{rule.id}:{key}:rule.notify:{tag}:{channel}", kind="rule.notify",
+                channel=channel, incident="", rule=rule.id, title=rule.title,
+                severity="", level=0, to=to, at=self.clock.format(at), text=text,
+                items=tuple(items or ())), at)

@@ -1,65 +1,48 @@
-"""The pipeline task: enrich each item, store it, match rules, count windows, open incidents.
+"""The pipeline task: analyse each item, store it, group it into a story, run the rules.
 
-One item is one transaction: the item, its source cursor, its rule hits and any incident it
-opens (with the incident's deadlines and notifications) are committed together or not at all.
+One item is one transaction: the item, its source cursor, its story, its rule hits and whatever
+the rules do (incidents with their deadlines and notifications, watches, tags) are committed
+together or not at all.
 
-Window semantics: a rule's ``threshold: {count: N, within: W, per: entity}`` holds when, for one
-entity, N matching items fall within the last W before the newest one's arrival (an item exactly
-W old still counts). Windows slide: every new item looks back W from its own arrival. An item
-counts at its publication time when the source gives one earlier than its arrival, else at its
-arrival; so a source catching up on old posts does not open incidents for the past.
-
-An open (unacknowledged) incident collects every further match of its rule and key. Once
-acknowledged, it keeps collecting while matches keep coming; after a whole window without one it
-is closed, and a later burst opens a new incident.
+An item counts in windows at its publication time when the source gives one earlier than its
+arrival, else at its arrival; so a source catching up on old posts does not open incidents for
+the past. Rule semantics are in :mod:`yuqingd.rules.runner`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import sqlite3
 
 import structlog
 import trio
 
 from yuqingd.clock import Clock
-from yuqingd.escalation.incidents import Escalation
 from yuqingd.model import Item
-from yuqingd.pipeline.enrich import Enricher
-from yuqingd.rules.engine import DurableMatcher, Matcher
+from yuqingd.pipeline.enrich import Analyzer
+from yuqingd.pipeline.stories import Stories
+from yuqingd.rules.compiler import hash_author
 from yuqingd.rules.loader import RuleSet
+from yuqingd.rules.runner import RuleRunner
 from yuqingd.store.sqlite import Store
 
 log = structlog.get_logger("yuqingd.pipeline")
 
-# Float epoch arithmetic must not drop an item that arrived exactly ``within`` ago.
-WINDOW_EPSILON = 1e-6
-
-
-def hash_author(author: str) -> str:
-    """Authors are kept only as a hash: enough to see one account posting repeatedly."""
-    return hashlib.sha256(author.encode()).hexdigest()[:16] if author else ""
-
 
 class Pipeline:
-    def __init__(self, store: Store, clock: Clock, escalation: Escalation, on_incident):
+    def __init__(self, store: Store, clock: Clock, runner: RuleRunner, on_change):
         self.store = store
         self.clock = clock
-        self.escalation = escalation
-        self._on_incident = on_incident  # wakes the scheduler and delivery after a commit
-        self.ruleset: RuleSet | None = None
-        self.matcher: Matcher | None = None
-        self.enricher: Enricher | None = None
+        self.runner = runner
+        self.stories = Stories(store)
+        self._on_change = on_change  # wakes the scheduler and delivery after a commit
+        self.analyzer: Analyzer | None = None
         self.processed = 0
 
-    def set_rules(self, ruleset: RuleSet) -> None:
+    def set_rules(self, ruleset: RuleSet, source_kinds: dict[str, str]) -> None:
         """Swap in a (re)loaded rule set; windows live in the store and so survive."""
-        self.enricher = Enricher(ruleset)
-        if self.ruleset is None or self.ruleset.rules != ruleset.rules:
-            # durable-rules leaks each ruleset it builds (~0.5 MB here): build only on change.
-            self.matcher = DurableMatcher(ruleset.rules)
-        self.ruleset = ruleset
+        self.analyzer = Analyzer(ruleset, source_kinds)
+        self.runner.set_rules(ruleset, tuple(source_kinds), self.clock.time())
 
     async def run(
         self, receive: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED
@@ -68,16 +51,19 @@ class Pipeline:
         task_status.started()
         async with receive:
             async for item, cursor in receive:
-                try:
-                    opened = self.process(item, cursor)
-                except sqlite3.OperationalError:
-                    raise  # the store itself fails (disk full…): exit, systemd restarts us
-                except Exception as exc:
-                    self._set_aside(item, cursor, exc)
-                    continue
-                if opened:
-                    self._on_incident()
+                self.handle(item, cursor)
                 await trio.lowlevel.checkpoint()
+
+    def handle(self, item: Item, cursor: str | None) -> None:
+        """Process one item, setting it aside if processing fails for a reason of its own."""
+        try:
+            self.process(item, cursor)
+        except sqlite3.OperationalError:
+            raise  # the store itself fails (disk full…): exit, systemd restarts us
+        except Exception as exc:
+            self._set_aside(item, cursor, exc)
+            return
+        self._on_change()
 
     def _set_aside(self, item: Item, cursor: str | None, exc: Exception) -> None:
         """Keep an item we failed to process (a bug, bad data) and move on, instead of dying
@@ -85,67 +71,28 @@ class Pipeline:
         log.exception("item.failed", source=item.source, item=item.id, error=str(exc))
         now = self.clock.time()
         with self.store.transaction():
-            self.store.add_dead_letter(
-                now, item.source, item.id, f"{type(exc).__name__}: {exc}", dataclasses.asdict(item)
-            )
+            self.store.add_dead_letter(now, item.source, item.id, f"{type(exc).__name__}: {exc}",
+                                       dataclasses.asdict(item))
             if cursor is not None:
                 self.store.set_cursor(item.source, cursor, now)
 
     def process(self, item: Item, cursor: str | None) -> list[str]:
         """Handle one item; returns the ids of incidents it opened."""
-        assert self.enricher and self.matcher and self.ruleset
+        assert self.analyzer is not None
         now = self.clock.time()
-        enrichment = self.enricher.enrich(item)
-        opened: list[str] = []
+        analysis = self.analyzer.analyze(item)
+        enrichment = analysis.enrichment
         with self.store.transaction():
             if cursor is not None:
                 self.store.set_cursor(item.source, cursor, now)
-            if not self.store.add_item(item, enrichment, hash_author(item.author), now):
+            if self.store.has_item(item.source, item.id):
                 log.debug("item.duplicate", source=item.source, item=item.id)
                 return []
+            story_id, new_story = self.stories.assign(item.title, item.text, now)
+            self.store.add_item(item, enrichment, hash_author(item.author), now, story_id)
             self.processed += 1
-            log.info(
-                "item.stored",
-                source=item.source,
-                item=item.id,
-                title=item.title,
-                sentiment=enrichment.sentiment,
-                why=enrichment.why,
-            )
-            # A post counts at its publication time when that is known and earlier.
+            log.info("item.stored", source=item.source, item=item.id, title=item.title,
+                     sentiment=enrichment.sentiment, severity=enrichment.severity,
+                     story=story_id, why=enrichment.why)
             at = min(now, item.published_at) if item.published_at is not None else now
-            for hit in enrichment.entities:
-                fact = {"entity": hit.entity, "sentiment": enrichment.sentiment}
-                for rule_id in self.matcher.match(fact):
-                    incident = self._count(rule_id, hit.entity, item, at, now)
-                    if incident:
-                        opened.append(incident)
-        return opened
-
-    def _count(self, rule_id: str, key: str, item: Item, at: float, now: float) -> str | None:
-        rule = self.ruleset.rule(rule_id) if self.ruleset else None
-        assert rule is not None
-        self.store.add_hit(rule.id, key, item, at)
-        active = self.store.active_incident(rule.id, key)
-        if active and self._settled(active, rule.threshold.within, now):
-            active = None
-        if active:
-            self.store.attach_item(active.id, item.source, item.id, now)
-            log.info("incident.item_attached", incident=active.id, rule=rule.id, key=key)
-            return None
-        since = now - rule.threshold.within - WINDOW_EPSILON
-        if self.store.count_hits(rule.id, key, since) < rule.threshold.count:
-            return None
-        window = self.store.hits_in_window(rule.id, key, since)
-        return self.escalation.open(rule, key, window, now)
-
-    def _settled(self, incident, within: float, now: float) -> bool:
-        """An acknowledged incident that has been quiet for a whole window is over: close it,
-        so a later burst opens a new incident instead of vanishing into the old one."""
-        if incident.status != "acknowledged":
-            return False
-        last = max(incident.acked_at or 0, self.store.last_item_at(incident.id) or 0)
-        if now - last <= within:
-            return False
-        self.escalation.close(incident.id, now, note=f"确认后 {within:g}s 内无新信息，自动关闭")
-        return True
+            return self.runner.on_item(item, analysis, at, now, story_id, new_story)

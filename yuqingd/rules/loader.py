@@ -1,10 +1,17 @@
-"""Rule files → one validated, merged :class:`RuleSet` (or every error, located)."""
+"""Rule files → one validated, merged, compiled :class:`RuleSet` (or every error, located).
+
+Each file is validated section by section, and each rule on its own, so one mistake does not hide
+the others: ``yuqingd check`` lists them all. Files are merged in the order the config lists them:
+lists and topics may be extended with ``{append: […]}`` from a later file, and ``overrides:``
+retunes a rule defined elsewhere, so a shipped pack is tuned locally without being copied.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pydantic
 
@@ -17,135 +24,323 @@ from yuqingd.located import (
     msg,
     validation_errors,
 )
-from yuqingd.rules.model import ChainLevel, Entity, Rule, RuleFile
+from yuqingd.rules.calendar import Calendar, KeyDateSpec
+from yuqingd.rules.compiler import CompiledRule, RuleCompiler, hash_author
+from yuqingd.rules.model import (
+    Append,
+    ChainLevel,
+    Entity,
+    Rule,
+    RuleFile,
+    RuleTest,
+    Topic,
+)
+
+Loc = tuple
+
+
+@dataclass(frozen=True)
+class TopicDef:
+    name: str
+    keywords: tuple[str, ...]
+    severity: str
 
 
 @dataclass(frozen=True)
 class RuleSet:
-    """Everything the rule files declare, merged across files."""
+    """Everything the rule files declare, merged, with lists expanded and rules compiled."""
 
-    rules: tuple[Rule, ...]
+    rules: tuple[CompiledRule, ...]  # enabled rules, overrides applied, in file order
     chains: dict[str, tuple[ChainLevel, ...]]
-    entities: tuple[Entity, ...]
+    entities: tuple[Entity, ...]  # aliases expanded
+    topics: dict[str, TopicDef]
+    exclude: tuple[str, ...]
     negative_words: tuple[str, ...]
     positive_words: tuple[str, ...]
+    calendar: Calendar
+    key_dates: tuple[str, ...]
+    author_lists: dict[str, frozenset[str]]  # list key → hashed authors
+    tests: tuple[tuple[Path, RuleTest], ...]
     files: tuple[Path, ...]
+    all_rule_ids: frozenset[str] = field(default_factory=frozenset)  # disabled ones too
 
-    def rule(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
+    def rule(self, rule_id: str) -> CompiledRule | None:
+        return next((r for r in self.rules if r.rule.id == rule_id), None)
 
 
-def load_rules(paths: Iterable[Path], roles: Iterable[str]) -> RuleSet:
-    """Load and cross-check rule files; ``roles`` are the role names the config defines."""
+@dataclass(frozen=True)
+class Names:
+    """What the config defines, for cross-checks (None: not checked, e.g. in unit tests)."""
+
+    roles: frozenset[str] = frozenset()
+    notifiers: frozenset[str] | None = None
+    sources: frozenset[str] | None = None
+    source_kinds: frozenset[str] | None = None
+    timezone: str = "Asia/Shanghai"
+
+
+def load_rules(paths: Iterable[Path], roles: Iterable[str], names: Names | None = None) -> RuleSet:
+    """Load, merge, cross-check and compile rule files."""
+    names = names or Names()
+    names = Names(frozenset(roles), names.notifiers, names.sources, names.source_kinds,
+                  names.timezone)
     errors: list[LocatedError] = []
-    parsed: list[tuple[LocatedDocument, RuleFile]] = []
-    for path in paths:
-        try:
-            doc = load_yaml(path)
-        except ConfigError as exc:
-            errors.extend(exc.errors)
-            continue
-        data = doc.data if doc.data is not None else {}
-        if not isinstance(data, dict):
-            errors.append(doc.at((), msg("规则文件顶层应为映射", "a rule file must be a mapping")))
-            continue
-        try:
-            parsed.append((doc, RuleFile.model_validate(data)))
-        except pydantic.ValidationError as exc:
-            errors.extend(validation_errors(exc, doc, RuleFile))
-    ruleset = _merge(parsed, errors)
-    _cross_check(parsed, ruleset, set(roles), errors)
+    files = [f for f in (_read(Path(p), names.timezone, errors) for p in paths) if f]
+    ruleset = _Merger(files, names, errors).merge()
     if errors:
         raise ConfigError(errors)
     return ruleset
 
 
-def _merge(parsed: list[tuple[LocatedDocument, RuleFile]], errors: list) -> RuleSet:
-    rules: dict[str, Rule] = {}
-    chains: dict[str, tuple[ChainLevel, ...]] = {}
-    entities: dict[str, Entity] = {}
-    negative: list[str] = []
-    positive: list[str] = []
-    for doc, rf in parsed:
-        for i, rule in enumerate(rf.rules):
-            if rule.id in rules:
-                errors.append(
-                    doc.at(
-                        ("rules", i, "id"),
-                        msg(
-                            f"规则 id '{rule.id}' 重复（规则 id 是状态的键，必须唯一）",
-                            f"duplicate rule id '{rule.id}' "
-                            "(rule ids key state and must be unique)",
-                        ),
-                    )
-                )
-            rules[rule.id] = rule
-        for name, levels in rf.chains.items():
-            if name in chains:
-                errors.append(
-                    doc.at(
-                        ("chains", name),
-                        msg(f"升级链 '{name}' 重复定义", f"chain '{name}' defined twice"),
-                        key=True,
-                    )
-                )
-            chains[name] = tuple(levels)
-        for i, entity in enumerate(rf.watchlist.entities):
-            if entity.name in entities:
-                errors.append(
-                    doc.at(
-                        ("watchlist", "entities", i, "name"),
-                        msg(f"监测对象 '{entity.name}' 重复", f"duplicate entity '{entity.name}'"),
-                    )
-                )
-            entities[entity.name] = entity
-        negative += rf.watchlist.negative_words
-        positive += rf.watchlist.positive_words
-    return RuleSet(
-        rules=tuple(rules.values()),
-        chains=chains,
-        entities=tuple(entities.values()),
-        negative_words=tuple(dict.fromkeys(negative)),
-        positive_words=tuple(dict.fromkeys(positive)),
-        files=tuple(doc.path for doc, _ in parsed),
-    )
+# reading ------------------------------------------------------------------------------------
 
 
-def _cross_check(parsed, ruleset: RuleSet, roles: set[str], errors: list) -> None:
-    entity_names = {e.name for e in ruleset.entities}
-    for doc, rf in parsed:
-        for i, rule in enumerate(rf.rules):
-            chain = rule.then.incident.chain
-            if chain not in ruleset.chains:
-                errors.append(
-                    doc.at(
-                        ("rules", i, "then", "incident", "chain"),
-                        msg(f"未定义的升级链 '{chain}'", f"undefined chain '{chain}'")
-                        + did_you_mean(chain, ruleset.chains),
-                    )
-                )
-            entity = rule.match.entity
-            if entity != "any" and entity not in entity_names:
-                errors.append(
-                    doc.at(
-                        ("rules", i, "match", "entity"),
-                        msg(
-                            f"监测名单中没有 '{entity}'（或写 any）",
-                            f"'{entity}' is not in the watch list (or write any)",
-                        )
-                        + did_you_mean(entity, entity_names),
-                    )
-                )
-        for name, levels in rf.chains.items():
-            for j, level in enumerate(levels):
-                if level.notify not in roles:
-                    errors.append(
-                        doc.at(
-                            ("chains", name, j, "notify"),
-                            msg(
-                                f"配置中未定义角色 '{level.notify}'",
-                                f"role '{level.notify}' is not defined in the config",
-                            )
-                            + did_you_mean(level.notify, roles),
-                        )
-                    )
+@dataclass
+class _File:
+    doc: LocatedDocument
+    sections: dict[str, Any]  # section → validated value (rules: list of (index, Rule))
+
+
+_LIST_SECTIONS = {"rules": Rule, "tests": RuleTest, "calendar": KeyDateSpec}
+
+
+def _read(path: Path, timezone: str, errors: list) -> _File | None:
+    try:
+        doc = load_yaml(path)
+    except ConfigError as exc:
+        errors.extend(exc.errors)
+        return None
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        errors.append(doc.at((), msg("规则文件顶层应为映射", "a rule file must be a mapping")))
+        return None
+    context = {"timezone": timezone}
+    sections: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _LIST_SECTIONS and isinstance(value, list):
+            model = _LIST_SECTIONS[key]
+            valid = []
+            for i, entry in enumerate(value):  # one bad rule does not hide the others
+                try:
+                    valid.append((i, model.model_validate(entry, context=context)))
+                except pydantic.ValidationError as exc:
+                    errors.extend(validation_errors(exc, doc, model, prefix=(key, i)))
+            sections[key] = valid
+            continue
+        try:
+            parsed = RuleFile.model_validate({key: value}, context=context)
+        except pydantic.ValidationError as exc:
+            errors.extend(validation_errors(exc, doc, RuleFile))
+            continue
+        sections[key] = getattr(parsed, key)
+    return _File(doc, sections)
+
+
+# merging ------------------------------------------------------------------------------------
+
+
+class _Merger:
+    def __init__(self, files: list[_File], names: Names, errors: list):
+        self.files = files
+        self.names = names
+        self.errors = errors
+        self.lists: dict[str, tuple[list[str], _File, Loc]] = {}
+
+    def error(self, f: _File, loc: Loc, zh: str, en: str, *, key: bool = False) -> None:
+        self.errors.append(f.doc.at(loc, msg(zh, en), key=key))
+
+    def merge(self) -> RuleSet:
+        self._merge_lists()
+        topics = self._merge_topics()
+        entities = self._merge_entities()
+        words = {k: tuple(self._concat(k)) for k in ("exclude", "negative_words",
+                                                      "positive_words")}
+        calendar_specs, key_dates = self._merge_calendar()
+        chains = self._merge_chains()
+        rules = self._merge_rules()
+        # Names a file defines but got wrong are still "defined": their own error is enough.
+        written = {k: set() for k in ("chains", "topics")}
+        for f in self.files:
+            for section, found in written.items():
+                raw = f.doc.data.get(section) if isinstance(f.doc.data, dict) else None
+                if section == "topics":
+                    watch = f.doc.data.get("watchlist") if isinstance(f.doc.data, dict) else None
+                    raw = watch.get("topics") if isinstance(watch, dict) else None
+                if isinstance(raw, dict):
+                    found.update(str(k) for k in raw)
+        compiler = RuleCompiler(
+            entities={e.name for e in entities}, topics=set(topics) | written["topics"],
+            key_dates=set(key_dates), chains=set(chains) | written["chains"], names=self.names,
+            expand=self._expand, error=self.error)
+        compiled = []
+        for f, i, rule in rules.values():
+            if rule.enabled:
+                cr = compiler.compile(rule, f, ("rules", i))
+                if cr is not None:
+                    compiled.append(cr)
+        self._check_chain_roles()
+        tests = tuple((f.doc.path, t) for f in self.files for _, t in f.sections.get("tests", []))
+        return RuleSet(
+            rules=tuple(compiled), chains=chains, entities=tuple(entities), topics=topics,
+            exclude=words["exclude"], negative_words=words["negative_words"],
+            positive_words=words["positive_words"], calendar=Calendar(calendar_specs),
+            key_dates=tuple(key_dates),
+            author_lists={k: frozenset(hash_author(a) for a in v)
+                          for k, v in compiler.author_lists.items()},
+            tests=tests, files=tuple(f.doc.path for f in self.files),
+            all_rule_ids=frozenset(rules),
+        )
+
+    # lists and expansion
+
+    def _merge_lists(self) -> None:
+        appends = []
+        for f in self.files:
+            for name, value in f.sections.get("lists", {}).items():
+                if isinstance(value, Append):
+                    appends.append((f, name, value))
+                elif name in self.lists:
+                    self.error(f, ("lists", name), f"列表 '{name}' 重复定义",
+                               f"list '{name}' defined twice", key=True)
+                else:
+                    self.lists[name] = (list(value), f, ("lists", name))
+        for f, name, value in appends:
+            if name not in self.lists:
+                self.error(f, ("lists", name), f"要追加的列表 '{name}' 未定义"
+                           + did_you_mean(name, self.lists), f"no list '{name}' to append to",
+                           key=True)
+            else:
+                self.lists[name][0].extend(value.append)
+
+    def _expand(self, words: Sequence[str], f: _File, loc: Loc, _seen=()) -> list[str]:
+        """Words with every "$list" replaced by that list's (expanded) words."""
+        out: list[str] = []
+        for i, word in enumerate(words):
+            if not word.startswith("$"):
+                out.append(word)
+                continue
+            name = word[1:]
+            if name in _seen:
+                self.error(f, (*loc, i), f"列表 '{name}' 循环引用自身",
+                           f"list '{name}' refers to itself")
+            elif name not in self.lists:
+                self.error(f, (*loc, i), f"未定义的列表 '{name}'" + did_you_mean(name, self.lists),
+                           f"undefined list '{name}'")
+            else:
+                words_of, lf, lloc = self.lists[name]
+                out.extend(self._expand(words_of, lf, lloc, (*_seen, name)))
+        return list(dict.fromkeys(out))
+
+    def _concat(self, section: str) -> list[str]:
+        out: list[str] = []
+        for f in self.files:
+            watch = f.sections.get("watchlist")
+            if watch is not None:
+                out += self._expand(getattr(watch, section), f, ("watchlist", section))
+        return list(dict.fromkeys(out))
+
+    # watch list
+
+    def _merge_topics(self) -> dict[str, TopicDef]:
+        defined: dict[str, tuple[list[str], str]] = {}
+        appends = []
+        for f in self.files:
+            watch = f.sections.get("watchlist")
+            for name, value in (watch.topics.items() if watch else ()):
+                loc = ("watchlist", "topics", name)
+                if isinstance(value, Append):
+                    appends.append((f, name, value, loc))
+                    continue
+                if name in defined:
+                    self.error(f, loc, f"主题 '{name}' 重复定义", f"topic '{name}' defined twice",
+                               key=True)
+                    continue
+                if isinstance(value, Topic):
+                    defined[name] = (self._expand(value.keywords, f, (*loc, "keywords")),
+                                     value.severity)
+                else:
+                    defined[name] = (self._expand(value, f, loc), "一般")
+        for f, name, value, loc in appends:
+            if name not in defined:
+                self.error(f, loc, f"要追加的主题 '{name}' 未定义" + did_you_mean(name, defined),
+                           f"no topic '{name}' to append to", key=True)
+            else:
+                defined[name][0].extend(self._expand(value.append, f, (*loc, "append")))
+        return {n: TopicDef(n, tuple(dict.fromkeys(k)), s) for n, (k, s) in defined.items()}
+
+    def _merge_entities(self) -> list[Entity]:
+        entities: dict[str, Entity] = {}
+        for f in self.files:
+            watch = f.sections.get("watchlist")
+            for i, entity in enumerate(watch.entities if watch else ()):
+                loc = ("watchlist", "entities", i)
+                if entity.name in entities:
+                    self.error(f, (*loc, "name"), f"监测对象 '{entity.name}' 重复",
+                               f"duplicate entity '{entity.name}'")
+                    continue
+                aliases = self._expand(entity.aliases, f, (*loc, "aliases"))
+                entities[entity.name] = Entity(name=entity.name, aliases=aliases)
+        return list(entities.values())
+
+    def _merge_calendar(self) -> tuple[list[KeyDateSpec], list[str]]:
+        specs, seen = [], {}
+        for f in self.files:
+            for i, spec in f.sections.get("calendar", []):
+                if spec.name in seen:
+                    self.error(f, ("calendar", i, "name"), f"重点日期 '{spec.name}' 重复定义",
+                               f"key date '{spec.name}' defined twice")
+                    continue
+                seen[spec.name] = spec
+                specs.append(spec)
+        return specs, list(seen)
+
+    def _merge_chains(self) -> dict[str, tuple[ChainLevel, ...]]:
+        chains: dict[str, tuple[ChainLevel, ...]] = {}
+        for f in self.files:
+            for name, levels in f.sections.get("chains", {}).items():
+                if name in chains:
+                    self.error(f, ("chains", name), f"升级链 '{name}' 重复定义",
+                               f"chain '{name}' defined twice", key=True)
+                chains[name] = tuple(levels)
+        return chains
+
+    def _check_chain_roles(self) -> None:
+        roles = self.names.roles
+        for f in self.files:
+            for name, levels in f.sections.get("chains", {}).items():
+                for j, level in enumerate(levels):
+                    if level.notify not in roles:
+                        self.error(f, ("chains", name, j, "notify"),
+                                   f"配置中未定义角色 '{level.notify}'"
+                                   + did_you_mean(level.notify, roles),
+                                   f"role '{level.notify}' is not defined in the config")
+
+    # rules
+
+    def _merge_rules(self) -> dict[str, tuple[_File, int, Rule]]:
+        rules: dict[str, tuple[_File, int, Rule]] = {}
+        for f in self.files:
+            for i, rule in f.sections.get("rules", []):
+                if rule.id in rules:
+                    self.error(f, ("rules", i, "id"),
+                               f"规则 id '{rule.id}' 重复（规则 id 是状态的键，必须唯一）",
+                               f"duplicate rule id '{rule.id}'")
+                    continue
+                rules[rule.id] = (f, i, rule)
+        for f in self.files:
+            for rule_id, override in f.sections.get("overrides", {}).items():
+                if rule_id not in rules:
+                    self.error(f, ("overrides", rule_id), f"要覆盖的规则 '{rule_id}' 不存在"
+                               + did_you_mean(rule_id, rules), f"no rule '{rule_id}' to override",
+                               key=True)
+                    continue
+                rf, i, rule = rules[rule_id]
+                changes = {k: getattr(override, k) for k in override.model_fields_set}
+                updated = rule.model_copy(update=changes)
+                try:
+                    updated._shape()  # an override cannot make a rule a file could not hold
+                except ValueError as exc:
+                    self.error(f, ("overrides", rule_id), str(exc), str(exc))
+                    continue
+                rules[rule_id] = (rf, i, updated)
+        return rules

@@ -1,19 +1,40 @@
-"""The rule-file language (one YAML file per rule set), as typed models.
+"""The rule-file language policy staff write, as typed models (the single source of truth:
+the loader validates with these, and ``yuqingd schema`` exports them as JSON Schema).
 
-A rule file may declare a watch list, escalation chains and rules; several files are merged
-(rule ids and chain names must be unique across them).
+A rule file may declare named lists, a watch list, key dates, escalation chains, rules, overrides
+of rules from other files, and tests. The files named by the config are merged in order.
+``docs/rule-language.md`` describes every field with examples.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration
+from yuqingd.rules.calendar import KeyDateSpec
+from yuqingd.rules.schedules import ScheduleExpr
+from yuqingd.schema_types import STRICT, Duration, NonEmptyStr, PositiveDuration
 
 Severity = Literal["一般", "较大", "重大", "特别重大"]
+SEVERITY_RANK: dict[str, int] = {"一般": 0, "较大": 1, "重大": 2, "特别重大": 3}
 Sentiment = Literal["negative", "neutral", "positive"]
+Vigilance = Literal["normal", "elevated", "high"]
+GroupBy = Literal["entity", "topic", "story", "source"]
+
+# A list of words or names; an entry "$name" splices in the named list from `lists:`.
+Words = list[NonEmptyStr]
+OneOrMany = NonEmptyStr | list[NonEmptyStr]
+
+RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class Append(BaseModel):
+    """Extend a list or topic defined in another (for instance a shipped) rule file."""
+
+    model_config = STRICT
+    append: Words
 
 
 class Entity(BaseModel):
@@ -21,14 +42,196 @@ class Entity(BaseModel):
 
     model_config = STRICT
     name: NonEmptyStr
-    aliases: list[NonEmptyStr] = []
+    aliases: Words = []
+
+
+class Topic(BaseModel):
+    """A category of concern: its keywords, and how serious a negative item about it is."""
+
+    model_config = STRICT
+    keywords: Words
+    severity: Severity = "一般"
 
 
 class Watchlist(BaseModel):
     model_config = STRICT
     entities: list[Entity] = []
-    negative_words: list[NonEmptyStr] = []
-    positive_words: list[NonEmptyStr] = []
+    topics: dict[NonEmptyStr, Words | Topic | Append] = {}
+    exclude: Words = []  # an item containing any of these is stored but matches no rule
+    negative_words: Words = []
+    positive_words: Words = []
+
+
+class Keywords(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    any_: Words = Field([], alias="any")
+    all_: Words = Field([], alias="all")
+    none: Words = []
+    in_: Literal["title", "text", "both"] = Field("both", alias="in")
+
+
+class Engagement(BaseModel):
+    """At least this many reposts / comments (each given bound must hold)."""
+
+    model_config = STRICT
+    reposts: int | None = Field(None, ge=0)
+    comments: int | None = Field(None, ge=0)
+
+
+class Match(BaseModel):
+    """Conditions on one item and its enrichment. All conditions given in one mapping must
+    hold; ``any``/``all``/``not`` combine nested mappings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    entity: OneOrMany | None = None  # 'any', a watched name, names, or "$list"
+    topic: OneOrMany | None = None  # 'any', a topic, topics
+    sentiment: Sentiment | list[Sentiment] | None = None
+    severity_at_least: Severity | None = None
+    source: OneOrMany | None = None  # source names from the config
+    source_kind: OneOrMany | None = None  # rss, replay …
+    keywords: Keywords | None = None
+    engagement: Engagement | None = None
+    author_in: OneOrMany | None = None  # author names or "$list"; compared as hashes
+    any_: list[Match] | None = Field(None, alias="any")
+    all_: list[Match] | None = Field(None, alias="all")
+    not_: Match | None = Field(None, alias="not")
+
+
+class Spike(BaseModel):
+    """The rate in the last ``within`` is at least ``factor`` times the rate over the
+    ``baseline`` before it, with at least ``min_count`` items."""
+
+    model_config = STRICT
+    factor: float = Field(gt=1)
+    within: PositiveDuration
+    baseline: PositiveDuration
+    min_count: int = Field(3, ge=1)
+
+
+class Flatline(BaseModel):
+    """Nothing (matching) from a source or about a topic for ``silent_for``."""
+
+    model_config = STRICT
+    silent_for: PositiveDuration
+
+
+class Threshold(BaseModel):
+    """Exactly one of: ``count`` (with ``within``), ``spike``, ``new_story``, ``flatline``."""
+
+    model_config = STRICT
+    count: int | None = Field(None, ge=1)
+    within: PositiveDuration | None = None
+    spike: Spike | None = None
+    new_story: bool = False
+    flatline: Flatline | None = None
+    per: GroupBy = "entity"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Threshold:
+        kinds = [k for k, on in (("count", self.count is not None), ("spike", self.spike),
+                                 ("new_story", self.new_story), ("flatline", self.flatline)) if on]
+        if len(kinds) != 1:
+            raise ValueError("threshold 需要且只能写 count、spike、new_story、flatline 其中之一")
+        if self.count is not None and self.within is None:
+            raise ValueError("count 需要同时写 within（例如 within: 1h）")
+        if self.within is not None and self.count is None:
+            raise ValueError("within 只能与 count 一起使用")
+        if self.flatline and self.per not in ("source", "topic"):
+            raise ValueError("flatline 只能按 source 或 topic 分组（per: source / per: topic）")
+        if self.new_story and self.per != "story":
+            raise ValueError("new_story 需要 per: story")
+        return self
+
+    @property
+    def kind(self) -> str:
+        if self.count is not None:
+            return "count"
+        if self.spike:
+            return "spike"
+        return "new_story" if self.new_story else "flatline"
+
+
+class VigilanceOverride(BaseModel):
+    """What changes while the vigilance level is raised (key dates)."""
+
+    model_config = STRICT
+    count: int | None = Field(None, ge=1)
+    within: PositiveDuration | None = None
+    factor: float | None = Field(None, gt=1)
+    severity: Severity | None = None
+    ack_within_factor: float | None = Field(None, gt=0, le=1)  # used by escalation (issue 4)
+
+
+class IncidentAction(BaseModel):
+    model_config = STRICT
+    severity: Severity
+    chain: NonEmptyStr
+
+
+class NotifyAction(BaseModel):
+    """Send a plain notification (no incident) to roles and/or channels."""
+
+    model_config = STRICT
+    role: OneOrMany | None = None
+    channel: OneOrMany | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> NotifyAction:
+        if not self.role and not self.channel:
+            raise ValueError("notify 需要 role 或 channel")
+        return self
+
+
+class Then(BaseModel):
+    model_config = STRICT
+    incident: IncidentAction | None = None
+    notify: NotifyAction | None = None
+    watch: PositiveDuration | None = None  # track the group's story/topic for this long
+    tag: Words = []
+    report: Literal["weekly", "duty"] | None = None
+
+    @model_validator(mode="after")
+    def _some_action(self) -> Then:
+        if not (self.incident or self.notify or self.watch or self.tag or self.report):
+            raise ValueError("then 至少需要一个动作: incident、notify、watch、tag、report")
+        return self
+
+
+class Rule(BaseModel):
+    model_config = STRICT
+    id: str = Field(pattern=RULE_ID_PATTERN)  # a stable key: windows and incidents hang on it
+    title: NonEmptyStr
+    description: str = ""
+    enabled: bool = True
+    match: Match | None = None
+    threshold: Threshold | None = None  # none: every matching item fires
+    schedule: ScheduleExpr | None = None  # instead of match/threshold: fires on a timetable
+    vigilance: dict[Literal["elevated", "high"], VigilanceOverride] = {}
+    only_on: list[NonEmptyStr] = []  # key-date names (or 'any'): fire only on those days
+    except_on: list[NonEmptyStr] = []  # key-date names (or 'any'): never on those days
+    cooldown: Duration | None = None  # after firing without an incident, quiet this long
+    then: Then
+
+    @model_validator(mode="after")
+    def _shape(self) -> Rule:
+        if self.schedule is not None and (self.match is not None or self.threshold is not None):
+            raise ValueError("schedule 规则不能同时写 match 或 threshold")
+        if self.schedule is None and self.then.report:
+            raise ValueError("report 动作只能用于 schedule 规则")
+        return self
+
+
+class RuleOverride(BaseModel):
+    """Local tuning of a rule from another file, without copying it."""
+
+    model_config = STRICT
+    enabled: bool | None = None
+    threshold: Threshold | None = None
+    vigilance: dict[Literal["elevated", "high"], VigilanceOverride] | None = None
+    only_on: list[NonEmptyStr] | None = None
+    except_on: list[NonEmptyStr] | None = None
+    cooldown: Duration | None = None
+    then: Then | None = None
 
 
 class ChainLevel(BaseModel):
@@ -54,47 +257,39 @@ def _ladder(levels: list[ChainLevel]) -> list[ChainLevel]:
     return levels
 
 
-class Match(BaseModel):
-    """Conditions on one item and its enrichment; all given conditions must hold."""
+class TestExpectation(BaseModel):
+    """One expected outcome: an incident, a notification, or that nothing fired."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    incident: NonEmptyStr | None = None  # rule id
+    key: str | None = None
+    severity: Severity | None = None
+    notification: NonEmptyStr | None = None  # rule id
+    level: int | None = None
+    role: str | None = None
+    kind: str | None = None  # event kind, e.g. incident.escalated
+    at: dt.datetime | None = None
+    nothing: bool = False
+
+
+class RuleTest(BaseModel):
     model_config = STRICT
-    entity: NonEmptyStr = "any"  # 'any' or a watch-list entity name
-    sentiment: Sentiment | None = None
-
-
-class Threshold(BaseModel):
-    """``count`` matching items within a sliding ``within``, counted separately ``per`` group."""
-
-    model_config = STRICT
-    count: int = Field(ge=1)
-    within: PositiveDuration
-    per: Literal["entity"] = "entity"
-
-
-class IncidentAction(BaseModel):
-    model_config = STRICT
-    severity: Severity
-    chain: NonEmptyStr
-
-
-class Then(BaseModel):
-    model_config = STRICT
-    incident: IncidentAction
-
-
-class Rule(BaseModel):
-    model_config = STRICT
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")  # a stable key: state is kept by it
-    title: NonEmptyStr
-    match: Match = Match()
-    threshold: Threshold
-    then: Then
+    name: NonEmptyStr
+    at: dt.datetime  # when the test's clock starts (with offset)
+    until: Duration | None = None  # how long to run after the last event (default 1h)
+    events: list[dict] = []  # simulate input lines; "after: 10m" instead of "at" is allowed
+    expect: Annotated[list[TestExpectation], Field(min_length=1)]
+    exact: bool = False  # when true, no incident or notification beyond those expected
 
 
 class RuleFile(BaseModel):
     model_config = STRICT
+    lists: dict[NonEmptyStr, Words | Append] = {}
     watchlist: Watchlist = Watchlist()
+    calendar: list[KeyDateSpec] = []
     chains: dict[
         NonEmptyStr, Annotated[list[ChainLevel], Field(min_length=1), AfterValidator(_ladder)]
     ] = {}
     rules: list[Rule] = []
+    overrides: dict[NonEmptyStr, RuleOverride] = {}
+    tests: list[RuleTest] = []

@@ -98,4 +98,51 @@ MIGRATIONS: list[str] = [
         item    TEXT NOT NULL   -- JSON of the item as the source gave it
     );
     """,
+    # 3: the full rule language: stories, topics, firings, watches, schedules, activity
+    """
+    ALTER TABLE items ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE items ADD COLUMN severity TEXT NOT NULL DEFAULT '一般';
+    ALTER TABLE items ADD COLUMN story_id INTEGER;
+    CREATE TABLE stories (
+        id         INTEGER PRIMARY KEY,
+        simhash    INTEGER NOT NULL,   -- 64-bit SimHash of the normalised text, signed
+        title      TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen  REAL NOT NULL,
+        items      INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX stories_recent ON stories (last_seen);
+    CREATE TABLE firings (           -- a rule fired for a key (cool-downs, flatline episodes)
+        rule_id   TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        at        REAL NOT NULL
+    );
+    CREATE INDEX firings_last ON firings (rule_id, group_key, at);
+    CREATE TABLE activity (          -- last matching item per source / topic (flatline)
+        kind    TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        last_at REAL NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    CREATE TABLE watches (
+        id        INTEGER PRIMARY KEY,
+        rule_id   TEXT NOT NULL,
+        kind      TEXT NOT NULL,     -- entity | topic | story | source
+        group_key TEXT NOT NULL,
+        started   REAL NOT NULL,
+        ends_at   REAL NOT NULL,
+        state     TEXT NOT NULL DEFAULT 'running'   -- running | ended
+    );
+    CREATE INDEX watches_due ON watches (state, ends_at);
+    CREATE TABLE item_tags (
+        source  TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        tag     TEXT NOT NULL,
+        PRIMARY KEY (source, item_id, tag)
+    );
+    CREATE TABLE schedule_state (    -- when each schedule rule last fired
+        rule_id  TEXT PRIMARY KEY,
+        last_at  REAL NOT NULL
+    );
+    """,
 ]

@@ -111,10 +111,19 @@ class Store:
 
     # items and cursors ---------------------------------------------------------------------
 
-    def add_item(self, item: Item, enrichment: Enrichment, author_hash: str, at: float) -> bool:
+    def add_item(
+        self,
+        item: Item,
+        enrichment: Enrichment,
+        author_hash: str,
+        at: float,
+        story_id: int | None = None,
+    ) -> bool:
         """Store a new item; False when (source, id) was seen before."""
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO items (source, item_id, url, title, text, author_hash, "
+            "published_at, fetched_at, entities, sentiment, why, topics, severity, story_id) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 item.source,
                 item.id,
@@ -130,9 +139,126 @@ class Store:
                 ),
                 enrichment.sentiment,
                 enrichment.why,
+                json.dumps(list(enrichment.topics), ensure_ascii=False),
+                enrichment.severity,
+                story_id,
             ),
         )
         return cur.rowcount == 1
+
+    def has_item(self, source: str, item_id: str) -> bool:
+        return (
+            self.db.execute(
+                "SELECT 1 FROM items WHERE source=? AND item_id=?", (source, item_id)
+            ).fetchone()
+            is not None
+        )
+
+    # stories ------------------------------------------------------------------------------
+
+    def recent_stories(self, since: float) -> list[tuple[int, int]]:
+        return [
+            (r[0], r[1])
+            for r in self.db.execute(
+                "SELECT id, simhash FROM stories WHERE last_seen>=? ORDER BY id", (since,)
+            )
+        ]
+
+    def add_story(self, simhash: int, title: str, at: float) -> int:
+        return self.db.execute(
+            "INSERT INTO stories (simhash, title, first_seen, last_seen) VALUES (?,?,?,?)",
+            (simhash, title, at, at),
+        ).lastrowid
+
+    def touch_story(self, story_id: int, at: float) -> None:
+        self.db.execute(
+            "UPDATE stories SET last_seen=max(last_seen, ?), items=items+1 WHERE id=?",
+            (at, story_id),
+        )
+
+    def story(self, story_id: int) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM stories WHERE id=?", (story_id,)).fetchone()
+
+    # firings, activity, tags, schedules ---------------------------------------------------
+
+    def add_firing(self, rule_id: str, key: str, at: float) -> None:
+        self.db.execute("INSERT INTO firings VALUES (?,?,?)", (rule_id, key, at))
+
+    def last_firing(self, rule_id: str, key: str) -> float | None:
+        return self.db.execute(
+            "SELECT max(at) FROM firings WHERE rule_id=? AND group_key=?", (rule_id, key)
+        ).fetchone()[0]
+
+    def touch_activity(self, kind: str, key: str, at: float) -> None:
+        self.db.execute(
+            "INSERT INTO activity VALUES (?,?,?) ON CONFLICT(kind, key) "
+            "DO UPDATE SET last_at=max(last_at, excluded.last_at)",
+            (kind, key, at),
+        )
+
+    def last_activity(self, kind: str, key: str) -> float | None:
+        row = self.db.execute(
+            "SELECT last_at FROM activity WHERE kind=? AND key=?", (kind, key)
+        ).fetchone()
+        return row[0] if row else None
+
+    def tag_item(self, source: str, item_id: str, tag: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO item_tags VALUES (?,?,?)", (source, item_id, tag))
+
+    def item_tags(self, source: str, item_id: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT tag FROM item_tags WHERE source=? AND item_id=? ORDER BY tag",
+                (source, item_id),
+            )
+        ]
+
+    def schedule_last(self, rule_id: str) -> float | None:
+        row = self.db.execute(
+            "SELECT last_at FROM schedule_state WHERE rule_id=?", (rule_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def set_schedule_last(self, rule_id: str, at: float) -> None:
+        self.db.execute(
+            "INSERT INTO schedule_state VALUES (?,?) ON CONFLICT(rule_id) "
+            "DO UPDATE SET last_at=excluded.last_at",
+            (rule_id, at),
+        )
+
+    # watches ------------------------------------------------------------------------------
+
+    def running_watch(self, rule_id: str, key: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            "SELECT * FROM watches WHERE rule_id=? AND group_key=? AND state='running'",
+            (rule_id, key),
+        ).fetchone()
+
+    def add_watch(self, rule_id: str, kind: str, key: str, at: float, ends_at: float) -> int:
+        return self.db.execute(
+            "INSERT INTO watches (rule_id, kind, group_key, started, ends_at) VALUES (?,?,?,?,?)",
+            (rule_id, kind, key, at, ends_at),
+        ).lastrowid
+
+    def extend_watch(self, watch_id: int, ends_at: float) -> None:
+        self.db.execute(
+            "UPDATE watches SET ends_at=max(ends_at, ?) WHERE id=?", (ends_at, watch_id)
+        )
+
+    def next_watch_end(self) -> float | None:
+        return self.db.execute("SELECT min(ends_at) FROM watches WHERE state='running'").fetchone()[
+            0
+        ]
+
+    def due_watches(self, now: float) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT * FROM watches WHERE state='running' AND ends_at<=? ORDER BY ends_at, id",
+            (now,),
+        ).fetchall()
+
+    def end_watch(self, watch_id: int) -> None:
+        self.db.execute("UPDATE watches SET state='ended' WHERE id=?", (watch_id,))
 
     def item_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
@@ -159,10 +285,11 @@ class Store:
             (rule_id, key, item.source, item.id, at),
         )
 
-    def count_hits(self, rule_id: str, key: str, since: float) -> int:
+    def count_hits(self, rule_id: str, key: str, since: float, before: float = float("inf")) -> int:
+        """Hits at ``since`` ≤ at < ``before``."""
         return self.db.execute(
-            "SELECT count(*) FROM rule_hits WHERE rule_id=? AND group_key=? AND at>=?",
-            (rule_id, key, since),
+            "SELECT count(*) FROM rule_hits WHERE rule_id=? AND group_key=? AND at>=? AND at<?",
+            (rule_id, key, since, before),
         ).fetchone()[0]
 
     def hits_in_window(self, rule_id: str, key: str, since: float) -> list[tuple[str, str, float]]:

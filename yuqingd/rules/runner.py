@@ -1,0 +1,363 @@
+"""Rules at run time: windows and thresholds, key dates and vigilance, actions, and the parts that
+run on time alone (flatline, schedules, watch ends). The daemon owns all of this state, in the
+store; the engine only says which rules match an item.
+
+Semantics (documented for policy staff in docs/rule-language.md):
+
+- ``count: N, within: W`` — N matching items for one key within the last W (inclusive), sliding.
+- ``spike`` — the last ``within`` holds at least ``min_count`` items and its rate is at least
+  ``factor`` times the rate over the ``baseline`` just before it.
+- ``new_story`` — the first item of a new story matches.
+- ``flatline`` — no matching item for a key (source or topic) for ``silent_for``; fires once per
+  silence, and again only after activity resumes and stops again.
+- no threshold — every matching item fires.
+- While an incident of the rule is open for a key, matches attach to it; rules without an
+  incident stay quiet for ``cooldown`` (default: the window, or 1h) after firing for a key.
+- ``only_on`` / ``except_on`` gate firing on key dates; ``vigilance`` overrides the threshold and
+  severity while the day's vigilance is elevated or high (high falls back to elevated's).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import structlog
+
+from yuqingd.clock import Clock
+from yuqingd.escalation.incidents import Escalation
+from yuqingd.events import Events
+from yuqingd.model import Item
+from yuqingd.pipeline.enrich import Analysis
+from yuqingd.rules.compiler import CompiledRule
+from yuqingd.rules.engine import Matcher, make_matcher
+from yuqingd.rules.loader import RuleSet
+from yuqingd.rules.model import Rule
+from yuqingd.store.sqlite import Store
+
+log = structlog.get_logger("yuqingd.rules")
+
+# Float epoch arithmetic must not drop an item that arrived exactly ``within`` ago.
+WINDOW_EPSILON = 1e-6
+DEFAULT_COOLDOWN = 3600.0
+
+
+@dataclass(frozen=True)
+class Effective:
+    """A rule's threshold and severity as they apply now (after vigilance overrides)."""
+
+    count: int | None
+    within: float | None
+    factor: float | None
+    severity: str | None
+    vigilance: str
+
+
+class RuleRunner:
+    def __init__(self, store: Store, clock: Clock, escalation: Escalation, events: Events,
+                 engine: str | None = None):
+        self.store = store
+        self.clock = clock
+        self.escalation = escalation
+        self.events = events
+        self.engine = engine
+        self.ruleset: RuleSet | None = None
+        self.matcher: Matcher | None = None
+        self.sources: tuple[str, ...] = ()
+
+    def set_rules(self, ruleset: RuleSet, sources: tuple[str, ...], now: float) -> None:
+        """Swap in a (re)loaded rule set. Windows, firings and watches live in the store, keyed
+        by rule id, so rules that remain keep their state; removed rules stop matching."""
+        if self.ruleset is None or self.ruleset.rules != ruleset.rules or self.matcher is None:
+            # durable-rules leaks each ruleset it builds: build only when rules change.
+            self.matcher = make_matcher([(r.id, r.condition) for r in ruleset.rules],
+                                        self.engine)
+        self.ruleset = ruleset
+        self.sources = sources
+        with self.store.transaction():
+            for cr in self._flatline_rules():
+                for key in self._flatline_keys(cr):
+                    if self.store.last_activity(f"rule:{cr.id}", key) is None:
+                        self.store.touch_activity(f"rule:{cr.id}", key, now)  # watching since
+            for cr in self._schedule_rules():
+                if self.store.schedule_last(cr.id) is None:
+                    self.store.set_schedule_last(cr.id, now)
+
+    # items --------------------------------------------------------------------------------
+
+    def on_item(self, item: Item, analysis: Analysis, at: float, now: float,
+                story_id: int | None, new_story: bool) -> list[str]:
+        """Match one stored item (inside the caller's transaction); returns incidents opened."""
+        assert self.ruleset is not None and self.matcher is not None
+        if analysis.enrichment.excluded_by:
+            return []
+        matched: dict[tuple[str, str], CompiledRule] = {}
+        for features in analysis.facts():
+            for rule_id in self.matcher.match(features):
+                cr = self.ruleset.rule(rule_id)
+                assert cr is not None
+                for key in self._keys(cr, features.entity, analysis, item, story_id):
+                    matched.setdefault((rule_id, key), cr)
+        opened = []
+        for (_, key), cr in matched.items():
+            incident = self._on_match(cr, key, item, at, now, new_story)
+            if incident:
+                opened.append(incident)
+        return opened
+
+    @staticmethod
+    def _keys(cr: CompiledRule, entity: str, analysis: Analysis, item: Item,
+              story_id: int | None) -> list[str]:
+        per = cr.rule.threshold.per if cr.rule.threshold else "entity"
+        if per == "entity":
+            return [entity] if entity else []
+        if per == "topic":
+            return [t for t in analysis.enrichment.topics if cr.topics is None or t in cr.topics]
+        if per == "story":
+            return [str(story_id)] if story_id is not None else []
+        return [item.source]
+
+    def _on_match(self, cr: CompiledRule, key: str, item: Item, at: float, now: float,
+                  new_story: bool) -> str | None:
+        rule = cr.rule
+        threshold = rule.threshold
+        if threshold and threshold.flatline:
+            self.store.touch_activity(f"rule:{rule.id}", key, now)
+            return None
+        self.store.add_hit(rule.id, key, item, at)
+        if rule.then.incident:
+            active = self.store.active_incident(rule.id, key)
+            if active and not self._settled(active, now, rule):
+                self.store.attach_item(active.id, item.source, item.id, now)
+                log.info("incident.item_attached", incident=active.id, rule=rule.id, key=key)
+                return None
+        params = self.effective(rule, now)
+        if not rule.then.incident and self._cooling(rule, key, now, params):
+            return None
+        if not self.on_key_date(rule, now):
+            return None
+        if not self._holds(rule, params, key, now, new_story):
+            return None
+        since = now - (params.within or 0) - WINDOW_EPSILON
+        window = self.store.hits_in_window(rule.id, key, since) if params.within else [
+            (item.source, item.id, at)]
+        return self._fire(cr, key, now, params, window)
+
+    def _settled(self, incident, now: float, rule: Rule) -> bool:
+        """An acknowledged incident quiet for a whole window is over: close it, so a later
+        burst opens a new incident instead of vanishing into the old one."""
+        if incident.status != "acknowledged":
+            return False
+        quiet = (rule.threshold.within if rule.threshold and rule.threshold.within
+                 else DEFAULT_COOLDOWN)
+        last = max(incident.acked_at or 0, self.store.last_item_at(incident.id) or 0)
+        if now - last <= quiet:
+            return False
+        self.escalation.close(incident.id, now, note=f"确认后 {quiet:g}s 内无新信息，自动关闭")
+        return True
+
+    def _cooling(self, rule: Rule, key: str, now: float, params: Effective) -> bool:
+        cooldown = rule.cooldown if rule.cooldown is not None else (
+            params.within or DEFAULT_COOLDOWN)
+        last = self.store.last_firing(rule.id, key)
+        return last is not None and now - last < cooldown
+
+    def _holds(self, rule: Rule, params: Effective, key: str, now: float,
+               new_story: bool) -> bool:
+        threshold = rule.threshold
+        if threshold is None:
+            return True
+        if threshold.count is not None:
+            since = now - params.within - WINDOW_EPSILON
+            return self.store.count_hits(rule.id, key, since) >= params.count
+        if threshold.spike:
+            spike = threshold.spike
+            edge = now - spike.within - WINDOW_EPSILON
+            recent = self.store.count_hits(rule.id, key, edge)
+            base = self.store.count_hits(rule.id, key, edge - spike.baseline, before=edge)
+            return recent >= spike.min_count and (
+                recent / spike.within >= (params.factor or spike.factor) * base / spike.baseline)
+        return bool(threshold.new_story and new_story)
+
+    def effective(self, rule: Rule, now: float) -> Effective:
+        level = self.ruleset.calendar.vigilance_on(self._day(now)) if self.ruleset else "normal"
+        override = None
+        if level == "high":
+            override = rule.vigilance.get("high") or rule.vigilance.get("elevated")
+        elif level == "elevated":
+            override = rule.vigilance.get("elevated")
+        t = rule.threshold
+        base_severity = rule.then.incident.severity if rule.then.incident else None
+        return Effective(
+            count=(override and override.count) or (t.count if t else None),
+            within=(override and override.within) or (t.within if t else None),
+            factor=(override and override.factor) or (t.spike.factor if t and t.spike else None),
+            severity=(override and override.severity) or base_severity,
+            vigilance=level,
+        )
+
+    def on_key_date(self, rule: Rule, now: float) -> bool:
+        """Whether ``only_on`` / ``except_on`` let the rule fire today."""
+        if not rule.only_on and not rule.except_on:
+            return True
+        names = {k.name for k in self.ruleset.calendar.active_on(self._day(now))}
+
+        def hits(wanted: list[str]) -> bool:
+            return bool(names) and ("any" in wanted or bool(names & set(wanted)))
+
+        if rule.only_on and not hits(rule.only_on):
+            return False
+        return not (rule.except_on and hits(rule.except_on))
+
+    def _day(self, epoch: float) -> dt.date:
+        return self.clock.to_datetime(epoch).date()
+
+    # actions ------------------------------------------------------------------------------
+
+    def _fire(self, cr: CompiledRule, key: str, now: float, params: Effective,
+              window: list[tuple[str, str, float]]) -> str | None:
+        rule, then = cr.rule, cr.rule.then
+        self.store.add_firing(rule.id, key, now)
+        self.events.emit("rule.fired", now, rule=rule.id, key=key, items=len(window),
+                         vigilance=params.vigilance)
+        log.info("rule.fired", rule=rule.id, key=key, items=len(window),
+                 vigilance=params.vigilance)
+        incident = None
+        if then.incident:
+            incident = self.escalation.open(rule, key, window, now, severity=params.severity)
+        if then.notify:
+            self._notify(rule, key, now, window)
+        if then.watch:
+            self._start_watch(rule, key, now, then.watch)
+        for tag in then.tag:
+            for source, item_id, _ in window:
+                self.store.tag_item(source, item_id, tag)
+        return incident
+
+    def _notify(self, rule: Rule, key: str, now: float, window) -> None:
+        notify = rule.then.notify
+        roles = [notify.role] if isinstance(notify.role, str) else list(notify.role or [])
+        channels = ([notify.channel] if isinstance(notify.channel, str)
+                    else list(notify.channel or []))
+        items = []
+        for source, item_id, _ in window[-5:]:
+            row = self.store.db.execute("SELECT title, url FROM items WHERE source=? AND "
+                                        "item_id=?", (source, item_id)).fetchone()
+            if row:
+                items.append({"title": row["title"], "url": row["url"]})
+        lines = [f"【舆情提醒】{rule.title}"]
+        if key:
+            lines.append(f"对象：{key}")
+        if window:
+            lines.append(f"相关信息：{len(window)} 条")
+            lines += [f"- {i['title']} {i['url']}".rstrip() for i in items]
+        lines.append(f"时间：{self.clock.format(now)}")
+        self.escalation.notify(rule=rule, key=key, roles=roles, channels=channels,
+                               text="\n".join(lines), at=now, tag=f"{now:.0f}", items=items)
+
+    def _start_watch(self, rule: Rule, key: str, now: float, duration: float) -> None:
+        kind = rule.threshold.per if rule.threshold else "entity"
+        running = self.store.running_watch(rule.id, key)
+        if running:
+            self.store.extend_watch(running["id"], now + duration)
+            return
+        self.store.add_watch(rule.id, kind, key, now, now + duration)
+        self.events.emit("watch.started", now, rule=rule.id, kind=kind, key=key,
+                         until=self.clock.format(now + duration))
+        log.info("watch.started", rule=rule.id, key=key, hours=round(duration / 3600, 2))
+
+    # time-driven: flatline, schedules, watch ends ----------------------------------------
+
+    def _flatline_rules(self) -> list[CompiledRule]:
+        return [cr for cr in (self.ruleset.rules if self.ruleset else ())
+                if cr.rule.threshold and cr.rule.threshold.flatline]
+
+    def _schedule_rules(self) -> list[CompiledRule]:
+        return [cr for cr in (self.ruleset.rules if self.ruleset else ()) if cr.rule.schedule]
+
+    def _flatline_keys(self, cr: CompiledRule) -> list[str]:
+        if cr.rule.threshold.per == "source":
+            return sorted(cr.sources or self.sources)
+        return sorted(cr.topics or (self.ruleset.topics if self.ruleset else ()))
+
+    def _flatline_due(self) -> list[tuple[float, CompiledRule, str, float]]:
+        """(due, rule, key, silent since) for every watched key not yet reported silent."""
+        out = []
+        for cr in self._flatline_rules():
+            silent_for = cr.rule.threshold.flatline.silent_for
+            for key in self._flatline_keys(cr):
+                last = self.store.last_activity(f"rule:{cr.id}", key)
+                if last is None:
+                    continue
+                fired = self.store.last_firing(cr.id, key)
+                if fired is not None and fired >= last:
+                    continue  # already reported this silence
+                out.append((last + silent_for, cr, key, last))
+        return out
+
+    def _schedule_due(self) -> list[tuple[float, CompiledRule]]:
+        out = []
+        for cr in self._schedule_rules():
+            last = self.store.schedule_last(cr.id)
+            if last is not None:
+                out.append((cr.rule.schedule.next_after(self.clock.to_datetime(last))
+                            .timestamp(), cr))
+        return out
+
+    def next_due(self) -> float | None:
+        times = [due for due, *_ in self._flatline_due()]
+        times += [due for due, _ in self._schedule_due()]
+        watch_end = self.store.next_watch_end()
+        if watch_end is not None:
+            times.append(watch_end)
+        return min(times, default=None)
+
+    def fire_due(self, now: float) -> bool:
+        """Act on everything due at ``now``; True when something was written."""
+        if self.ruleset is None:
+            return False
+        acted = False
+        with self.store.transaction():
+            for row in self.store.due_watches(now):
+                self.store.end_watch(row["id"])
+                self.events.emit("watch.ended", now, rule=row["rule_id"], kind=row["kind"],
+                                 key=row["group_key"])
+                acted = True
+            for due, cr, key, since in sorted(self._flatline_due(), key=lambda d: d[0]):
+                if due <= now and self.on_key_date(cr.rule, now):
+                    self.events.emit("flatline", now, rule=cr.id, key=key,
+                                     silent_since=self.clock.format(since))
+                    self._fire(cr, key, now, self.effective(cr.rule, now), [])
+                    acted = True
+                elif due <= now:
+                    self.store.add_firing(cr.id, key, now)  # gated today: this silence is over
+            for due, cr in sorted(self._schedule_due(), key=lambda d: d[0]):
+                if due > now:
+                    continue
+                # Missed while down: fire once now, not once per missed slot.
+                self.store.set_schedule_last(cr.id, now)
+                if self.on_key_date(cr.rule, now):
+                    self._scheduled(cr, now)
+                    acted = True
+        return acted
+
+    def _scheduled(self, cr: CompiledRule, now: float) -> None:
+        rule = cr.rule
+        self.store.add_firing(rule.id, "", now)
+        self.events.emit("rule.fired", now, rule=rule.id, key="", schedule=str(rule.schedule))
+        if rule.then.report:
+            period = report_period(rule.then.report, self.clock.to_datetime(now))
+            self.events.emit("report", now, rule=rule.id, kind=rule.then.report, period=period)
+            self.store.audit(now, "report.due", "yuqingd", None, f"{rule.then.report} {period}")
+            log.info("report.due", rule=rule.id, kind=rule.then.report, period=period)
+        if rule.then.notify:
+            self._notify(rule, "", now, [])
+
+
+def report_period(kind: str, moment: dt.datetime) -> str:
+    """The period a report made at ``moment`` covers: the previous ISO week for weekly, the
+    previous day for duty."""
+    if kind == "weekly":
+        year, week, _ = (moment - dt.timedelta(days=7)).isocalendar()
+        return f"{year}-W{week:02d}"
+    return (moment - dt.timedelta(days=1)).date().isoformat()
