@@ -183,6 +183,23 @@ class Escalation:
         assert acked is not None
         return acked
 
+    def report(self, incident_id: str, stage: str, by: str, note: str, now: float) -> None:
+        """Record a report to superiors (首报/续报/终报). A report is also an acknowledgement;
+        the final report closes the incident. (Report deadlines come with the duty issue.)"""
+        if stage not in ("first", "follow_up", "final"):
+            raise AckError(f"未知的报告阶段 {stage!r}（first、follow_up、final）")
+        incident = self.store.incident(incident_id)
+        if incident is None or incident.status == "closed":
+            raise AckError(f"没有编号为 {incident_id} 的未关闭事件")
+        if incident.status == "open":
+            self.acknowledge(incident_id, by, note, now)
+        with self.store.transaction():
+            self.store.audit(now, f"report.{stage}", by, incident_id, note)
+            self.events.emit("incident.reported", now, incident=incident_id,
+                             rule=incident.rule_id, key=incident.group_key, stage=stage, by=by)
+            if stage == "final":
+                self.close(incident_id, now, by=by, note=note)
+
     def close(self, incident_id: str, now: float, *, by: str = "yuqingd", note: str = "") -> None:
         """Close an incident (inside the caller's transaction): no more items, no deadlines."""
         incident = self.store.incident(incident_id)

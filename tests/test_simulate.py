@@ -1,0 +1,116 @@
+"""`yuqingd simulate` and `yuqingd test-rules`: the daemon logic on a simulated clock."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from yuqingd.config import load_config
+from yuqingd.plugins import Plugins, get_plugin_manager
+from yuqingd.rule_tests import report, run_rule_tests, standalone_config
+from yuqingd.simulate import SimulationInputError, parse_inputs, simulate
+from yuqingd.testing import Harness
+
+from .conftest import REPO
+
+
+def lines(*records) -> list[str]:
+    return [json.dumps(r, ensure_ascii=False) for r in records]
+
+
+def post(minute: int, n: int, school: str = "六处学校") -> dict:
+    return {"at": f"2026-05-10T10:{minute:02d}:00+08:00", "source": "forum", "id": f"p{n}",
+            "title": f"{school}老师体罚学生 {n}", "url": f"https://forum.example/t/{n}"}
+
+
+@pytest.fixture
+def plugins():
+    return Plugins(get_plugin_manager(extra=(Harness(),)))
+
+
+def test_simulate_reports_incident_escalation_and_ack_in_time_order(make_config, plugins):
+    """Three posts open an incident; no ack for 15 min escalates; an ack stops the ladder."""
+    config = load_config(make_config(), plugins)
+    inputs = parse_inputs(lines(
+        post(0, 1), post(5, 2), post(10, 3),
+        {"at": "2026-05-10T10:40:00+08:00", "action": "ack", "by": "李华", "note": "已核实",
+         "incident": {"rule": "negative-burst", "key": "六处学校"}},
+    ))
+    out = simulate(config, plugins, inputs, until=inputs[-1].at + 7200)
+    story = [(o["at"][11:16], o["event"], o.get("level"), o.get("kind"))
+             for o in out if o["event"] != "rule.fired"]
+    assert story == [
+        ("10:10", "incident.opened", None, None),
+        ("10:10", "notification", 1, "incident.opened"),
+        ("10:25", "incident.escalated", 2, None),
+        ("10:25", "notification", 2, "incident.escalated"),
+        ("10:40", "incident.acknowledged", None, None),
+        ("10:40", "notification", 1, "incident.acknowledged"),
+        ("10:40", "notification", 2, "incident.acknowledged"),
+    ]
+    opened = out[1]
+    assert opened["at"] == "2026-05-10T10:10:00+08:00"
+    assert (opened["rule"], opened["key"], opened["severity"]) == ("negative-burst", "六处学校",
+                                                                  "较大")
+    note = next(o for o in out if o["event"] == "notification")
+    assert note["to"] == [{"role": "值班员", "person": "张明"}] and note["channel"] == "duty-phone"
+
+
+def test_simulate_until_bounds_the_run(make_config, plugins):
+    """--until stops the simulation: nothing after it is reported."""
+    config = load_config(make_config(), plugins)
+    inputs = parse_inputs(lines(post(0, 1), post(1, 2), post(2, 3)))
+    out = simulate(config, plugins, inputs, until=inputs[-1].at + 60)
+    assert [o["event"] for o in out if o["event"].startswith("incident")] == ["incident.opened"]
+
+
+def test_simulate_input_errors_name_the_line():
+    """A line without an offset, or out of order, is rejected with its line number."""
+    with pytest.raises(SimulationInputError, match=r"stream.jsonl:2: 时间缺少时区偏移"):
+        parse_inputs(lines(post(0, 1), {"at": "2026-05-10T10:00:00", "title": "x"}),
+                     name="stream.jsonl")
+    with pytest.raises(SimulationInputError, match=r"s:2: 时间早于上一行"):
+        parse_inputs(lines(post(5, 1), post(0, 2)), name="s")
+
+
+@pytest.mark.parametrize("pack", sorted((REPO / "rules").glob("*.yaml")), ids=lambda p: p.name)
+def test_rule_tests_of_the_shipped_packs_pass(pack, plugins):
+    """Every shipped rule pack carries tests, and they pass."""
+    config, _temp = standalone_config([pack], plugins)
+    outcomes = run_rule_tests(config, plugins)
+    assert outcomes and all(o.passed for o in outcomes), report(outcomes)
+
+
+def test_rule_tests_failure_shows_what_happened_instead(tmp_path, plugins):
+    """A failing expectation prints what was expected and what happened, in time order."""
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(textwrap.dedent("""\
+        watchlist:
+          entities: [{name: 六处学校}]
+          negative_words: [体罚]
+        chains:
+          c: [{notify: 值班员}]
+        rules:
+          - id: burst
+            title: 集中出现
+            match: {entity: any, sentiment: negative}
+            threshold: {count: 2, within: 1h}
+            then: {incident: {severity: 较大, chain: c}}
+        tests:
+          - name: 两条打开事件，但期望写成了重大
+            at: "2026-05-10T10:00:00+08:00"
+            events:
+              - {after: 0m, title: 六处学校体罚}
+              - {after: 5m, title: 六处学校又体罚}
+            expect:
+              - {incident: burst, severity: 重大}
+        """), encoding="utf-8")
+    config, _temp = standalone_config([pack], plugins)
+    text = report(run_rule_tests(config, plugins))
+    assert "✗ pack.yaml: 两条打开事件，但期望写成了重大" in text
+    assert "期望但没有发生: incident.opened burst severity=重大" in text
+    assert ("2026-05-10T10:05:00+08:00 incident.opened rule=burst key=六处学校 severity=较大"
+            in text)
+    assert text.endswith("0/1 个规则测试通过")

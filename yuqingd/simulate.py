@@ -1,0 +1,182 @@
+"""``yuqingd simulate``: the whole daemon logic on a simulated clock over a recorded stream.
+
+Input, one JSON object per line, ordered by ``at`` (ISO 8601 with offset):
+
+- an item: ``{"at", "source", "id", "title", "text", "url", "author", "published"?,
+  "reposts"?, "comments"?}``
+- a person's action: ``{"at", "action": "ack"|"report"|"close"|"check_in", "by", "note"?,
+  "incident": {"rule": RULE_ID, "key": GROUP_VALUE}?, "stage": "first"|"follow_up"|"final"?}``
+  (an incident is named by its rule and group key: the open incident of that rule for that key).
+
+Output (see docs/simulate.md): one JSON object per line, ordered by ``at``, each with ``at``
+(ISO 8601 with offset) and ``event``: ``incident.opened``, ``incident.acknowledged``,
+``incident.reported``, ``incident.closed``, ``incident.escalated``, ``notification``, ``report``,
+``watch.started``, ``watch.ended``, ``expectation.missed``, and also ``rule.fired``,
+``flatline``, ``incident.repeated``. Nothing leaves the machine: notifications are written to the
+output instead of being delivered, and the state lives in a temporary database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio.testing
+
+from yuqingd.clock import Clock
+from yuqingd.config import Config
+from yuqingd.escalation.incidents import AckError
+from yuqingd.events import Events
+from yuqingd.located import msg
+from yuqingd.model import Item
+from yuqingd.plugins import Plugins
+
+ACTIONS = ("ack", "report", "close", "check_in")
+DEFAULT_TAIL = 86400.0  # without --until, run a day past the last input line
+
+
+class SimulationInputError(ValueError):
+    """A bad input line; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Input:
+    at: float
+    line: int
+    item: Item | None = None
+    action: dict[str, Any] | None = None
+
+
+def parse_time(text: str) -> float:
+    moment = dt.datetime.fromisoformat(str(text))
+    if moment.tzinfo is None:
+        raise ValueError(msg(f"时间缺少时区偏移: {text!r}（例如 2026-05-10T10:00+08:00）",
+                             f"time without offset: {text!r}"))
+    return moment.timestamp()
+
+
+def parse_inputs(lines: Iterable[str], *, name: str = "<input>",
+                 default_source: str = "simulate") -> list[Input]:
+    """Parse and check input lines; raises SimulationInputError naming the bad line."""
+    inputs: list[Input] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError(msg("每行应为 JSON 对象", "each line must be a JSON object"))
+            inputs.append(parse_record(record, number, default_source))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SimulationInputError(f"{name}:{number}: {exc}") from None
+    for before, after in zip(inputs, inputs[1:], strict=False):
+        if after.at < before.at:
+            raise SimulationInputError(msg(
+                f"{name}:{after.line}: 时间早于上一行（输入须按 at 排序）",
+                f"{name}:{after.line}: earlier than the line before (sort by at)"))
+    return inputs
+
+
+def parse_record(record: dict[str, Any], number: int, default_source: str) -> Input:
+    at = parse_time(record["at"])
+    if "action" in record:
+        if record["action"] not in ACTIONS:
+            raise ValueError(msg(f"未知动作 {record['action']!r}（可用: {', '.join(ACTIONS)}）",
+                                 f"unknown action {record['action']!r}"))
+        return Input(at, number, action=record)
+    item = Item(
+        source=str(record.get("source") or default_source),
+        id=str(record.get("id") or f"line-{number}"),
+        title=str(record.get("title", "")),
+        text=str(record.get("text", "")),
+        url=str(record.get("url", "")),
+        author=str(record.get("author", "")),
+        published_at=parse_time(record["published"]) if record.get("published") else None,
+        reposts=int(record.get("reposts", 0)),
+        comments=int(record.get("comments", 0)),
+        raw=record,
+    )
+    return Input(at, number, item=item)
+
+
+def simulate(config: Config, plugins: Plugins, inputs: list[Input],
+             until: float | None = None) -> list[dict[str, Any]]:
+    """Run the daemon logic over ``inputs`` on a virtual clock; returns the output records."""
+    if not inputs:
+        return []
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    return trio.run(_simulate, config, plugins, inputs, until, clock=clock)
+
+
+async def _simulate(config: Config, plugins: Plugins, inputs: list[Input],
+                    until: float | None) -> list[dict[str, Any]]:
+    from yuqingd.daemon import Daemon
+
+    start = inputs[0].at
+    end = until if until is not None else inputs[-1].at + DEFAULT_TAIL
+    clock = Clock(config.file.timezone, start_epoch=start)
+    events = Events()
+    out: list[dict[str, Any]] = []
+    events.subscribe(lambda record: out.append(record) if record["at"] <= end else None)
+    with tempfile.TemporaryDirectory(prefix="yuqingd-sim-") as state:
+        daemon = Daemon(config, plugins, clock=clock, events=events,
+                        database=Path(state) / "simulate.sqlite3", simulation=True)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(daemon.run)
+            for entry in inputs:
+                if entry.at > end:
+                    break
+                await clock.sleep_until(entry.at)
+                if entry.item is not None:
+                    daemon.pipeline.handle(entry.item, None)
+                else:
+                    _act(daemon, entry, events)
+                    daemon.scheduler.changed.set()
+                    daemon.delivery.wake()
+            await clock.sleep_until(end)
+            daemon.request_stop()
+    return [_render(record, clock) for record in out]
+
+
+def _act(daemon, entry: Input, events: Events) -> None:
+    action = entry.action or {}
+    kind, by, note = action["action"], str(action.get("by", "")), str(action.get("note", ""))
+    now = daemon.clock.time()
+    if kind == "check_in":
+        events.emit("error", now, line=entry.line, message=msg(
+            "check_in（值班签到）尚未支持", "check_in is not supported yet"))
+        return
+    target = action.get("incident") or {}
+    incident = daemon.store.active_incident(str(target.get("rule")), str(target.get("key")))
+    if incident is None:
+        events.emit("error", now, line=entry.line, message=msg(
+            f"没有规则 {target.get('rule')} 对象 {target.get('key')} 的未关闭事件",
+            f"no open incident of rule {target.get('rule')} for {target.get('key')}"))
+        return
+    try:
+        if kind == "ack":
+            daemon.escalation.acknowledge(incident.id, by, note, now)
+        elif kind == "report":
+            daemon.escalation.report(incident.id, str(action.get("stage", "first")), by, note,
+                                     now)
+        else:
+            with daemon.store.transaction():
+                daemon.escalation.close(incident.id, now, by=by, note=note)
+    except AckError as exc:
+        events.emit("error", now, line=entry.line, message=str(exc))
+
+
+def _render(record: dict[str, Any], clock: Clock) -> dict[str, Any]:
+    at = record["at"]
+    return {**record, "at": clock.format(at) if math.isfinite(at) else at}
+
+
+def dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, sort_keys=False)
