@@ -137,3 +137,30 @@ def test_lists_append_and_overrides_tune_a_pack_without_copying(tmp_path):
                                                   "索要红包"}
     burst = rs.rule("burst").rule.threshold
     assert (burst.count, burst.within) == (2, 1800)
+
+
+def test_rule_pack_of_a_thousand_rules_loads_and_matches(tmp_path):
+    """1,000 rules (over durable-rules' 511-per-ruleset limit) load, split and match."""
+    entities = "\n".join(f"    - {{name: 学校{i:04d}}}" for i in range(1000))
+    rules = "\n".join(
+        f"  - {{id: r{i:04d}, title: t, match: {{entity: 学校{i:04d}}}, then: {{tag: [x]}}}}"
+        for i in range(1000))
+    path = tmp_path / "big.yaml"
+    path.write_text(f"watchlist:\n  entities:\n{entities}\nrules:\n{rules}\n", encoding="utf-8")
+    ruleset = load_rules([path], set())
+    assert len(ruleset.rules) == 1000
+    for engine in ("durable", "python"):
+        matcher = make_matcher([(r.id, r.condition) for r in ruleset.rules], engine)
+        analysis = Analyzer(ruleset).analyze(Item("s", "1", "学校0999 和 学校0007 的消息"))
+        found = sorted({rid for f in analysis.facts() for rid in matcher.match(f)})
+        assert found == ["r0007", "r0999"]
+
+
+def test_engine_falls_back_to_python_where_durable_does_not_import(monkeypatch):
+    """Without durable-rules (Python 3.13+), the pure-Python engine is the default."""
+    from yuqingd.rules import engine
+
+    assert engine.default_engine() == "durable"
+    monkeypatch.setattr(engine, "durable_engine", None)
+    assert engine.default_engine() == "python"
+    assert engine.make_matcher([]).name == "python"

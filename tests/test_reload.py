@@ -141,3 +141,22 @@ async def test_control_commands_wait_for_start(make_config, autojump_clock):
         daemon.request_stop()
         reply = await daemon.handle({"command": "status"})
         assert reply == {"ok": False, "error": "yuqingd 正在启动或停止，请稍后再试"}
+
+
+async def test_reload_removed_rule_stops_matching_but_its_incident_stays(make_config,
+                                                                          autojump_clock):
+    """Removing a rule stops it matching (no ghosts); its open incident keeps escalating."""
+    harness = Harness()
+    path = make_config()
+    async with running_daemon(path, harness) as daemon:
+        burst(harness)
+        await trio.sleep(1)
+        rules = path.parent / "rules.yaml"
+        text = rules.read_text()
+        rules.write_text(text[: text.index("rules:")] + "rules: []\n", encoding="utf-8")
+        assert await daemon.reload()
+        for n in range(10, 13):
+            harness.post(f"n{n}", f"城关二中体罚学生 {n}")
+        await trio.sleep(15 * 60)
+        incidents = daemon.store.incidents()
+        assert [(i.group_key, i.level) for i in incidents] == [("六处学校", 2)]
