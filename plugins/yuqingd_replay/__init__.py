@@ -2,8 +2,9 @@
 
 Each line: ``{"at": ISO 8601, "id", "title", "text"?, "url"?, "author"?, "published"?,
 "reposts"?, "comments"?}``. The gap between two lines' ``at`` is waited (divided by ``speed``)
-before the later one is emitted. The cursor is the line number, so a restart resumes after the
-last stored line.
+before the later one is emitted, and a ``published`` time keeps its lag behind ``at`` (divided
+by ``speed``), so a recording plays as if it were happening now. The cursor is the line number,
+so a restart resumes after the last stored line.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class ReplaySource:
                 await trio.sleep((at - previous_at) / self.options.speed)
             previous_at = at
             try:
-                item = _item(ctx.name, record)
+                item = _item(ctx.name, record, now=ctx.clock.time(), speed=self.options.speed)
             except (ValueError, TypeError, KeyError) as exc:
                 log.error("replay.bad_item", file=str(self.path), line=number, error=str(exc))
                 continue
@@ -74,7 +75,11 @@ def _epoch(text: str) -> float:
     return parsed.timestamp()
 
 
-def _item(source: str, record: dict) -> Item:
+def _item(source: str, record: dict, *, now: float, speed: float) -> Item:
+    published = None
+    if record.get("published"):
+        # As if the recording were happening now: keep the post's lag behind its recording.
+        published = now - (_epoch(record["at"]) - _epoch(record["published"])) / speed
     return Item(
         source=source,
         id=str(record["id"]),
@@ -82,7 +87,7 @@ def _item(source: str, record: dict) -> Item:
         text=str(record.get("text", "")),
         url=str(record.get("url", "")),
         author=str(record.get("author", "")),
-        published_at=_epoch(record["published"]) if record.get("published") else None,
+        published_at=published,
         reposts=int(record.get("reposts", 0)),
         comments=int(record.get("comments", 0)),
         raw=record,
