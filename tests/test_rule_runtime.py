@@ -184,3 +184,19 @@ def test_runtime_schedule_fires_weekly_report_on_monday(run):
     reports = [(o["at"], o["kind"], o["period"]) for o in out if o["event"] == "report"]
     assert reports == [("2026-11-23T09:00:00+08:00", "weekly", "2026-W47"),
                        ("2026-11-30T09:00:00+08:00", "weekly", "2026-W48")]
+
+
+def test_runtime_keyword_rule_without_entity_fires_per_story(run):
+    """A rule on keywords alone fires for items naming no school, once per story."""
+    rules = """\
+    - id: fall
+      title: 校园坠楼
+      match: {keywords: {any: [坠楼]}}
+      then: {notify: {role: 值班员}}
+    """
+    out = run(rules, [
+        ("2026-05-10T10:00:00+08:00", "某中学学生坠楼，原因正在调查"),
+        ("2026-05-10T10:01:00+08:00", "转：某中学学生坠楼，原因正在调查"),
+        ("2026-05-10T10:30:00+08:00", "另一地小学发生学生坠楼事件，警方介入"),
+    ])
+    assert len(fired(out)) == 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -114,3 +116,42 @@ def test_rule_tests_failure_shows_what_happened_instead(tmp_path, plugins):
     assert ("2026-05-10T10:05:00+08:00 incident.opened rule=burst key=六处学校 severity=较大"
             in text)
     assert text.endswith("0/1 个规则测试通过")
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "yuqingd", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_simulate_prints_jsonl_in_time_order(tmp_path):
+    """`yuqingd simulate` over the demo stream prints JSON lines, ordered by time, with offsets."""
+    result = cli("simulate", "--config", REPO / "etc/demo/yuqingd.yaml",
+                 "--events", REPO / "etc/demo/stream.jsonl", "--until", "2026-05-10T09:11:00+08:00")
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["at"] for o in out] == sorted(o["at"] for o in out)
+    assert all(o["at"].endswith("+08:00") for o in out)
+    assert [o["event"] for o in out if o["event"].startswith("incident")] == [
+        "incident.opened", "incident.escalated", "incident.escalated"]
+
+
+def test_cli_simulate_bad_input_exits_65_naming_the_line(tmp_path):
+    """A malformed input line is reported with its file and line; exit status 65."""
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"at": "2026-05-10T10:00:00+08:00", "title": "x"}\n{oops\n')
+    result = cli("simulate", "--config", REPO / "etc/demo/yuqingd.yaml", "--events", events)
+    assert result.returncode == 65
+    assert result.stderr.startswith(f"yuqingd: {events}:2:")
+
+
+def test_cli_test_rules_exit_status_follows_results(tmp_path):
+    """`yuqingd test-rules FILE` exits 0 when every test passes and 1 otherwise."""
+    good = cli("test-rules", REPO / "rules/demo.yaml")
+    assert good.returncode == 0 and good.stdout.strip().endswith("3/3 个规则测试通过")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((REPO / "rules/demo.yaml").read_text(encoding="utf-8").replace(
+        "severity: 较大, at:", "severity: 重大, at:"), encoding="utf-8")
+    result = cli("--lang", "en", "test-rules", bad)
+    assert result.returncode == 1
+    assert "expected, did not happen: incident.opened negative-burst key=六处学校 severity=重大" \
+        in result.stdout

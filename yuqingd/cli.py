@@ -1,8 +1,9 @@
-"""Command line: ``yuqingd run|check|plugins|ack``. Exit 78 (EX_CONFIG) on a config error."""
+"""Command line (``yuqingd --help``). Exit 78 (EX_CONFIG) on a config error."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import trio
 from yuqingd import __version__
 from yuqingd.config import control_socket_path, default_config_path, load_config
 from yuqingd.control import ControlError, request
-from yuqingd.located import ConfigError, msg
+from yuqingd.located import LANGUAGE_ENV, ConfigError, msg
 from yuqingd.log import configure_logging
 from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.store.sqlite import StateInUse
@@ -19,13 +20,18 @@ from yuqingd.store.sqlite import StateInUse
 EX_OK = 0
 EX_FAILURE = 1
 EX_USAGE = 64
+EX_NOINPUT = 66
 EX_UNAVAILABLE = 69
+EX_CANTCREAT = 73
+EX_DATAERR = 65
 EX_CONFIG = 78
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.lang:
+        os.environ[LANGUAGE_ENV] = args.lang
     if not getattr(args, "func", None):
         parser.print_help()
         return EX_USAGE
@@ -35,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yuqingd", description="舆情监测与升级守护进程")
     parser.add_argument("--version", action="version", version=f"yuqingd {__version__}")
+    parser.add_argument("--lang", choices=("zh", "en"),
+                        help="language of messages (default: Chinese; English with LANG=en*)")
     sub = parser.add_subparsers(metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -66,6 +74,30 @@ def _parser() -> argparse.ArgumentParser:
     status = with_config(sub.add_parser("status", help="ask the running daemon for its status"))
     status.add_argument("--socket", type=Path, help="control socket (default: from the config)")
     status.set_defaults(func=cmd_status)
+    schema = sub.add_parser(
+        "schema", help="print the JSON Schema of rule files or of the config (for editors)"
+    )
+    schema.add_argument("what", nargs="?", choices=("rules", "config"), default="rules",
+                        help="rules (a rule file, default) or config (with installed kinds)")
+    schema.add_argument("--output", "-o", type=Path, help="write to FILE instead of stdout")
+    schema.set_defaults(func=cmd_schema)
+    explain = with_config(
+        sub.add_parser("explain", help="show why an item matches each rule, or does not")
+    )
+    explain.add_argument("--item", type=Path, required=True,
+                         help="one item as a JSON object (the fields of a simulate input line)")
+    explain.set_defaults(func=cmd_explain)
+    simulate = with_config(sub.add_parser(
+        "simulate", help="run the rules over a recorded stream on a simulated clock (JSONL out)"))
+    simulate.add_argument("--events", type=Path, required=True,
+                          help="input JSONL: items and actions ordered by 'at'")
+    simulate.add_argument("--until", help="stop at this ISO 8601 time (default: last line + 24h)")
+    simulate.set_defaults(func=cmd_simulate)
+    test_rules = with_config(sub.add_parser(
+        "test-rules", help="run the tests written in rule files on a simulated clock"))
+    test_rules.add_argument("files", nargs="*", type=Path,
+                            help="rule files (default: those the config names)")
+    test_rules.set_defaults(func=cmd_test_rules)
     return parser
 
 
@@ -190,3 +222,92 @@ def cmd_status(args) -> int:
             f"{incident['opened_at']}"
         )
     return EX_OK
+
+
+def cmd_schema(args) -> int:
+    """Generated from the models the loader uses; the config's from the installed kinds."""
+    import json
+
+    from yuqingd.plugins import PluginError
+    from yuqingd.schema import config_schema, rules_schema
+
+    try:
+        schema = config_schema(_plugins()) if args.what == "config" else rules_schema()
+    except PluginError as exc:
+        print(f"yuqingd: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    text = json.dumps(schema, ensure_ascii=False, indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return EX_OK
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"yuqingd: {args.output}: {exc.strerror}", file=sys.stderr)
+        return EX_CANTCREAT
+    return EX_OK
+
+
+def cmd_explain(args) -> int:
+    from yuqingd.explain import ItemError, explain_item, read_item
+
+    try:
+        config = load_config(_config_path(args), _plugins())
+    except ConfigError as exc:
+        return _report(exc)
+    try:
+        item = read_item(args.item, [s.name for s in config.sources])
+    except ItemError as exc:
+        print(f"yuqingd: {exc}", file=sys.stderr)
+        return EX_NOINPUT
+    sys.stdout.write(explain_item(config, item))
+    return EX_OK
+
+
+def _quiet_logs() -> None:
+    configure_logging("json", "error")  # simulated runs report on stdout; logs only errors
+
+
+def cmd_simulate(args) -> int:
+    from yuqingd.simulate import SimulationInputError, dumps, parse_inputs, parse_time, simulate
+
+    _quiet_logs()
+    plugins = _plugins()
+    try:
+        config = load_config(_config_path(args), plugins)
+    except ConfigError as exc:
+        return _report(exc)
+    try:
+        with open(args.events, encoding="utf-8") as f:
+            inputs = parse_inputs(f, name=str(args.events))
+        until = parse_time(args.until) if args.until else None
+    except OSError as exc:
+        print(f"yuqingd: {args.events}: {exc.strerror}", file=sys.stderr)
+        return EX_NOINPUT
+    except (SimulationInputError, ValueError) as exc:
+        print(f"yuqingd: {exc}", file=sys.stderr)
+        return EX_DATAERR
+    for record in simulate(config, plugins, inputs, until=until):
+        print(dumps(record))
+    return EX_OK
+
+
+def cmd_test_rules(args) -> int:
+    from yuqingd.rule_tests import report, run_rule_tests, standalone_config
+
+    _quiet_logs()
+    plugins = _plugins()
+    try:
+        if args.files:
+            config, temp = standalone_config(args.files, plugins)
+        else:
+            config, temp = load_config(_config_path(args), plugins), None
+    except ConfigError as exc:
+        return _report(exc)
+    try:
+        outcomes = run_rule_tests(config, plugins)
+    finally:
+        if temp is not None:
+            temp.cleanup()
+    print(report(outcomes))
+    return EX_OK if all(o.passed for o in outcomes) else EX_FAILURE

@@ -20,9 +20,13 @@ import yaml
 Loc = tuple[str | int, ...]
 
 
+LANGUAGE_ENV = "YUQINGD_LANG"  # set by `yuqingd --lang`; wins over LC_ALL/LANG
+
+
 def english() -> bool:
-    """Whether messages for people should be English (LANG/LC_ALL start with 'en')."""
-    lang = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+    """Whether messages for people should be English (``--lang en``, or LANG/LC_ALL en*)."""
+    lang = (os.environ.get(LANGUAGE_ENV) or os.environ.get("LC_ALL") or os.environ.get("LANG")
+            or "")
     return lang.startswith("en")
 
 

@@ -10,7 +10,8 @@ Semantics (documented for policy staff in docs/rule-language.md):
 - ``new_story`` — the first item of a new story matches.
 - ``flatline`` — no matching item for a key (source or topic) for ``silent_for``; fires once per
   silence, and again only after activity resumes and stops again.
-- no threshold — every matching item fires.
+- no threshold — every matching item fires, keyed by the watched name (or, for an item that
+  names none, by its story).
 - While an incident of the rule is open for a key, matches attach to it; rules without an
   incident stay quiet for ``cooldown`` (default: the window, or 1h) after firing for a key.
 - ``only_on`` / ``except_on`` gate firing on key dates; ``vigilance`` overrides the threshold and
@@ -96,7 +97,9 @@ class RuleRunner:
             for rule_id in self.matcher.match(features):
                 cr = self.ruleset.rule(rule_id)
                 assert cr is not None
-                for key in self._keys(cr, features.entity, analysis, item, story_id):
+                story = str(story_id) if story_id is not None else None
+                for key in group_keys(cr, features.entity, analysis.enrichment.topics,
+                                      item.source, story):
                     matched.setdefault((rule_id, key), cr)
         opened = []
         for (_, key), cr in matched.items():
@@ -104,18 +107,6 @@ class RuleRunner:
             if incident:
                 opened.append(incident)
         return opened
-
-    @staticmethod
-    def _keys(cr: CompiledRule, entity: str, analysis: Analysis, item: Item,
-              story_id: int | None) -> list[str]:
-        per = cr.rule.threshold.per if cr.rule.threshold else "entity"
-        if per == "entity":
-            return [entity] if entity else []
-        if per == "topic":
-            return [t for t in analysis.enrichment.topics if cr.topics is None or t in cr.topics]
-        if per == "story":
-            return [str(story_id)] if story_id is not None else []
-        return [item.source]
 
     def _on_match(self, cr: CompiledRule, key: str, item: Item, at: float, now: float,
                   new_story: bool) -> str | None:
@@ -352,6 +343,23 @@ class RuleRunner:
             log.info("report.due", rule=rule.id, kind=rule.then.report, period=period)
         if rule.then.notify:
             self._notify(rule, "", now, [])
+
+
+def group_keys(cr: CompiledRule, entity: str, topics: tuple[str, ...], source: str,
+               story: str | None) -> list[str]:
+    """The keys a matching fact counts under (its windows, incidents and cool-downs)."""
+    if cr.rule.threshold is None:
+        # Every matching item fires: keyed by the watched name, or by the story for an item
+        # that names none (so a keyword-only rule fires too, once per story).
+        return [entity] if entity else [story] if story is not None else []
+    per = cr.rule.threshold.per
+    if per == "entity":
+        return [entity] if entity else []
+    if per == "topic":
+        return [t for t in topics if cr.topics is None or t in cr.topics]
+    if per == "story":
+        return [story] if story is not None else []
+    return [source]
 
 
 def report_period(kind: str, moment: dt.datetime) -> str:
