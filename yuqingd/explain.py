@@ -27,30 +27,22 @@ from yuqingd.located import did_you_mean, english, msg
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import SPREAD_BUMP, Analysis, Analyzer
 from yuqingd.pipeline.normalize import normalize
-from yuqingd.rules.compiler import SENTIMENT_ZH, CompiledRule
+from yuqingd.rules.compiler import CompiledRule
 from yuqingd.rules.conditions import (
-    All,
-    AtLeast,
+    SENTIMENTS,
     Condition,
     EntityIs,
     Features,
-    Flag,
-    Not,
     evaluate,
     walk,
 )
-from yuqingd.rules.conditions import Any as AnyOf
-from yuqingd.rules.conditions import explain as explain_zh
+from yuqingd.rules.conditions import explain as explain_condition
 from yuqingd.rules.model import Rule, Threshold
 from yuqingd.rules.runner import group_keys
 
 _TEXT_FIELDS = ("title", "text", "url", "author")
 _PER_ZH = {"entity": "监测对象", "topic": "主题", "story": "报道", "source": "信息源"}
 _VIGILANCE_ZH = {"normal": "正常", "elevated": "较高", "high": "高"}
-_FIELD_EN = {"title": "title", "text": "text", "both": "title or text"}
-_NUMBER_EN = {"reposts": "reposts", "comments": "comments",
-              "severity": "severity (0 一般 … 3 特别重大)"}
-
 
 class ItemError(Exception):
     """The item file cannot be read or does not hold an item; the message says why."""
@@ -188,7 +180,7 @@ def _enrichment_lines(config: Config, item: Item, analysis: Analysis) -> list[st
 
     negative = sep.join(e.negative_words) or none
     positive = sep.join(_found(ruleset.positive_words, item)) or none
-    sentiment = msg(SENTIMENT_ZH[e.sentiment], e.sentiment)
+    sentiment = msg(*SENTIMENTS[e.sentiment])
     lines.append(msg(
         f"  情感: {sentiment}（得分 {e.sentiment_score:+.2f}；"
         f"负面词: {negative}；正面词: {positive}）",
@@ -287,52 +279,7 @@ def _fact_label(fact: Features) -> str:
 
 
 def _condition_lines(cond: Condition, fact: Features) -> list[str]:
-    return _explain_en(cond, fact) if english() else explain_zh(cond, fact)
-
-
-def _explain_en(cond: Condition, f: Features, depth: int = 0) -> list[str]:
-    """:func:`yuqingd.rules.conditions.explain`, in English."""
-    mark = "✓" if evaluate(cond, f) else "✗"
-    pad = "  " * depth
-    if isinstance(cond, Flag):
-        return [f"{pad}{mark} {_flag_en(cond.name)}"]
-    if isinstance(cond, EntityIs):
-        what = ("mentions a watched entity" if cond.names is None
-                else "mentions " + ", ".join(sorted(cond.names)))
-        seen = f" (here: {f.entity})" if f.entity else " (the item names no watched entity)"
-        return [f"{pad}{mark} {what}{seen}"]
-    if isinstance(cond, AtLeast):
-        have = f.numbers.get(cond.number, 0)
-        label = _NUMBER_EN.get(cond.number, cond.number)
-        return [f"{pad}{mark} {label} ≥ {cond.value} (here: {have})"]
-    if isinstance(cond, All):
-        if not cond.parts:
-            return [f"{pad}✓ no condition"]
-        lines = [f"{pad}{mark} all of:"] if depth or len(cond.parts) > 1 else []
-        inner = depth + 1 if lines else depth
-        for part in cond.parts:
-            lines += _explain_en(part, f, inner)
-        return lines
-    if isinstance(cond, AnyOf):
-        lines = [f"{pad}{mark} any of:"]
-        for part in cond.parts:
-            lines += _explain_en(part, f, depth + 1)
-        return lines
-    if isinstance(cond, Not):
-        return [f"{pad}{mark} not:", *_explain_en(cond.part, f, depth + 1)]
-    raise TypeError(f"not a condition: {cond!r}")
-
-
-def _flag_en(name: str) -> str:
-    kind, _, value = name.partition(":")
-    if name == "topic:*":
-        return "has a topic"
-    if kind == "kw":
-        where, _, word = value.partition(":")
-        return f"{_FIELD_EN.get(where, where)} contains “{word}”"
-    described = {"topic": "topic is", "sentiment": "sentiment is", "source": "source is",
-                 "kind": "source kind is", "author": "author is in list"}
-    return f"{described[kind]} {value}" if kind in described else name
+    return explain_condition(cond, fact)
 
 
 # thresholds, vigilance, key dates, actions ----------------------------------------------------

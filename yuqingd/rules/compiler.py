@@ -24,9 +24,6 @@ from yuqingd.rules.conditions import (
 )
 from yuqingd.rules.model import SEVERITY_RANK, Match, Rule
 
-SENTIMENT_ZH = {"negative": "负面", "neutral": "中性", "positive": "正面"}
-FIELD_ZH = {"title": "标题", "text": "正文", "both": "标题或正文"}
-
 
 def hash_author(author: str) -> str:
     """Authors are kept only as a hash: enough to see one account posting repeatedly."""
@@ -119,32 +116,30 @@ class RuleCompiler:
                 parts.append(EntityIs(frozenset(names)))
         if m.topic is not None:
             if m.topic == "any":
-                parts.append(Flag("topic:*", "有任一主题"))
+                parts.append(Flag("topic:*"))
             else:
                 topics = self._names(m.topic, (*loc, "topic"), self.topics, "主题", "topic")
-                parts.append(AnyOf(tuple(Flag(f"topic:{t}", f"主题为 {t}") for t in topics)))
+                parts.append(AnyOf(tuple(Flag(f"topic:{t}") for t in topics)))
         if m.sentiment is not None:
             values = [m.sentiment] if isinstance(m.sentiment, str) else m.sentiment
-            parts.append(AnyOf(tuple(Flag(f"sentiment:{s}", f"情感为 {SENTIMENT_ZH[s]}")
-                                     for s in values)))
+            parts.append(AnyOf(tuple(Flag(f"sentiment:{s}") for s in values)))
         if m.severity_at_least is not None:
-            parts.append(AtLeast("severity", SEVERITY_RANK[m.severity_at_least],
-                                 f"严重程度（0 一般 … 3 特别重大）≥ {m.severity_at_least}"))
+            parts.append(AtLeast("severity", SEVERITY_RANK[m.severity_at_least]))
         if m.source is not None:
             sources = self._names(m.source, (*loc, "source"), self.names.sources, "信息源",
                                   "source")
-            parts.append(AnyOf(tuple(Flag(f"source:{s}", f"来源为 {s}") for s in sources)))
+            parts.append(AnyOf(tuple(Flag(f"source:{s}") for s in sources)))
         if m.source_kind is not None:
             kinds = self._names(m.source_kind, (*loc, "source_kind"), self.names.source_kinds,
                                 "信息源类型", "source kind")
-            parts.append(AnyOf(tuple(Flag(f"kind:{k}", f"来源类型为 {k}") for k in kinds)))
+            parts.append(AnyOf(tuple(Flag(f"kind:{k}") for k in kinds)))
         if m.keywords is not None:
             parts += self._keywords(m.keywords, (*loc, "keywords"))
         if m.engagement is not None:
             if m.engagement.reposts is not None:
-                parts.append(AtLeast("reposts", m.engagement.reposts, "转发数"))
+                parts.append(AtLeast("reposts", m.engagement.reposts))
             if m.engagement.comments is not None:
-                parts.append(AtLeast("comments", m.engagement.comments, "评论数"))
+                parts.append(AtLeast("comments", m.engagement.comments))
         if m.author_in is not None:
             parts.append(self._authors(m.author_in, (*loc, "author_in")))
         if m.any_ is not None:
@@ -159,11 +154,9 @@ class RuleCompiler:
 
     def _keywords(self, kw, loc) -> list[Condition]:
         where = kw.in_
-        label = FIELD_ZH[where]
 
         def flags(words, key):
-            return tuple(Flag(f"kw:{where}:{w}", f"{label}含「{w}」")
-                         for w in self.expand(words, self.f, (*loc, key)))
+            return tuple(Flag(f"kw:{where}:{w}") for w in self.expand(words, self.f, (*loc, key)))
 
         parts: list[Condition] = []
         if kw.any_:
@@ -180,7 +173,7 @@ class RuleCompiler:
         else:
             key = f"{self.rule.id}.author_in"
         self.author_lists[key] = self._words(value, loc)
-        return Flag(f"author:{key}", f"作者在名单 {key} 中")
+        return Flag(f"author:{key}")
 
     def _check_then(self, rule: Rule, loc: tuple) -> None:
         then = rule.then

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from yuqingd.located import msg
+
 
 @dataclass(frozen=True)
 class Features:
@@ -27,7 +29,6 @@ class Features:
 @dataclass(frozen=True)
 class Flag:
     name: str
-    label: str = ""  # how explain describes it, in Chinese
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,6 @@ class EntityIs:
 class AtLeast:
     number: str
     value: int
-    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,36 +106,68 @@ def simplify(cond: Condition) -> Condition:
     return cond
 
 
+SENTIMENTS = {"negative": ("负面", "negative"), "neutral": ("中性", "neutral"),
+              "positive": ("正面", "positive")}
+FIELDS = {"title": ("标题", "title"), "text": ("正文", "text"),
+          "both": ("标题或正文", "title or text")}
+NUMBERS = {"severity": ("严重程度（0 一般 … 3 特别重大）", "severity (0 一般 … 3 特别重大)"),
+           "reposts": ("转发数", "reposts"), "comments": ("评论数", "comments")}
+
+
+def describe_flag(name: str) -> str:
+    """A flag as policy staff would say it."""
+    kind, _, value = name.partition(":")
+    if name == "topic:*":
+        return msg("有任一主题", "has a topic")
+    if kind == "kw":
+        where, _, word = value.partition(":")
+        zh, en = FIELDS.get(where, (where, where))
+        return msg(f"{zh}含「{word}」", f"{en} contains “{word}”")
+    if kind == "sentiment":
+        zh, en = SENTIMENTS.get(value, (value, value))
+        return msg(f"情感为 {zh}", f"sentiment is {en}")
+    described = {"topic": ("主题为", "topic is"), "source": ("来源为", "source is"),
+                 "kind": ("来源类型为", "source kind is"), "author": ("作者在名单", "author is in")}
+    if kind in described:
+        zh, en = described[kind]
+        return msg(f"{zh} {value}", f"{en} {value}")
+    return name
+
+
 def explain(cond: Condition, f: Features, depth: int = 0) -> list[str]:
-    """Lines saying, in Chinese, which conditions held (✓) and which did not (✗)."""
+    """Lines saying which conditions held (✓) and which did not (✗), in the user's language."""
     ok = evaluate(cond, f)
     mark = "✓" if ok else "✗"
     pad = "  " * depth
     if isinstance(cond, Flag):
-        return [f"{pad}{mark} {cond.label or cond.name}"]
+        return [f"{pad}{mark} {describe_flag(cond.name)}"]
     if isinstance(cond, EntityIs):
         if cond.names is None:
-            what = "提及任一监测对象"
+            what = msg("提及任一监测对象", "mentions a watched entity")
         else:
-            what = "提及监测对象 " + "、".join(sorted(cond.names))
-        seen = f"（本条: {f.entity}）" if f.entity else "（本条未提及监测对象）"
+            what = msg("提及监测对象 ", "mentions ") + msg("、", ", ").join(sorted(cond.names))
+        seen = (msg(f"（本条: {f.entity}）", f" (here: {f.entity})") if f.entity
+                else msg("（本条未提及监测对象）", " (the item names no watched entity)"))
         return [f"{pad}{mark} {what}{seen}"]
     if isinstance(cond, AtLeast):
         have = f.numbers.get(cond.number, 0)
-        return [f"{pad}{mark} {cond.label or cond.number} ≥ {cond.value}（本条: {have}）"]
+        zh, en = NUMBERS.get(cond.number, (cond.number, cond.number))
+        return [f"{pad}{mark} {msg(zh, en)} ≥ {cond.value}"
+                + msg(f"（本条: {have}）", f" (here: {have})")]
     if isinstance(cond, All):
         if not cond.parts:
-            return [f"{pad}✓ 无条件"]
-        lines = [f"{pad}{mark} 以下全部满足:"] if depth or len(cond.parts) > 1 else []
+            return [f"{pad}✓ " + msg("无条件", "no condition")]
+        lines = ([f"{pad}{mark} " + msg("以下全部满足:", "all of:")]
+                 if depth or len(cond.parts) > 1 else [])
         inner = depth + 1 if lines else depth
         for part in cond.parts:
             lines += explain(part, f, inner)
         return lines
     if isinstance(cond, Any):
-        lines = [f"{pad}{mark} 以下任一满足:"]
+        lines = [f"{pad}{mark} " + msg("以下任一满足:", "any of:")]
         for part in cond.parts:
             lines += explain(part, f, depth + 1)
         return lines
     if isinstance(cond, Not):
-        return [f"{pad}{mark} 不满足:"] + explain(cond.part, f, depth + 1)
+        return [f"{pad}{mark} " + msg("不满足:", "not:"), *explain(cond.part, f, depth + 1)]
     raise TypeError(f"not a condition: {cond!r}")
