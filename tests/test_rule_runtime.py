@@ -33,9 +33,9 @@ def run(tmp_path):
     plugins = Plugins(get_plugin_manager())
 
     def run(rules: str, posts: list[tuple[str, str]], until: str | None = None,
-            **post_fields) -> list[dict]:
+            header: str = HEADER, **post_fields) -> list[dict]:
         pack = tmp_path / "pack.yaml"
-        pack.write_text(HEADER + textwrap.indent(textwrap.dedent(rules), "  "), encoding="utf-8")
+        pack.write_text(header + textwrap.indent(textwrap.dedent(rules), "  "), encoding="utf-8")
         config, temp = standalone_config([pack], plugins)
         records = [json.dumps({"at": at, "id": f"p{i}", "title": title, **post_fields},
                               ensure_ascii=False) for i, (at, title) in enumerate(posts)]
@@ -200,3 +200,47 @@ def test_runtime_keyword_rule_without_entity_fires_per_story(run):
         ("2026-05-10T10:30:00+08:00", "另一地小学发生学生坠楼事件，警方介入"),
     ])
     assert len(fired(out)) == 2
+
+
+def test_runtime_schedule_rules_do_not_fire_on_items(run):
+    """A schedule rule fires on its timetable only, never because an item arrived."""
+    rules = """\
+    - id: morning-reminder
+      title: 早间提醒
+      schedule: "daily 08:00"
+      then: {notify: {role: 值班员}}
+    """
+    out = run(rules, [("2026-05-10T10:00:00+08:00", "六处学校体罚"),
+                      ("2026-05-10T11:00:00+08:00", "城关二中变质")],
+              until="2026-05-11T09:00:00+08:00")
+    assert [o["at"] for o in out if o["event"] == "notification"] == ["2026-05-11T08:00:00+08:00"]
+
+
+def test_runtime_flatline_with_incident_does_not_open_a_second_while_open(run):
+    """A second silence while the first flatline incident is open opens no duplicate."""
+    rules = """\
+    - id: source-silent
+      title: 信息源长时间无数据
+      match: {topic: 食品安全}
+      threshold: {flatline: {silent_for: 2h}, per: topic}
+      then: {incident: {severity: 一般, chain: c}}
+    """
+    out = run(rules, [("2026-05-10T00:00:00+08:00", "城关二中食堂饭菜变质"),
+                      ("2026-05-10T03:00:00+08:00", "城关二中食堂又变质")],
+              until="2026-05-10T08:00:00+08:00")
+    assert [o["event"] for o in out if o["event"] in ("flatline", "incident.opened")] == [
+        "flatline", "incident.opened", "flatline"]
+
+
+def test_runtime_notify_several_roles_on_one_channel_reaches_all(run):
+    """Roles sharing a channel get one notification addressed to all of them."""
+    rules = """\
+    - id: tell-both
+      title: 通知两位
+      match: {entity: any, sentiment: negative}
+      then: {notify: {role: [值班员, 组长]}}
+    """
+    text = HEADER.replace("c: [{notify: 值班员}]", "c: [{notify: 值班员}]\n  d: [{notify: 组长}]")
+    out = run(rules, [("2026-05-10T10:00:00+08:00", "六处学校体罚")], header=text)
+    (note,) = [o for o in out if o["event"] == "notification"]
+    assert [t["role"] for t in note["to"]] == ["值班员", "组长"] and note["key"] == "六处学校"

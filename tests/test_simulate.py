@@ -155,3 +155,15 @@ def test_cli_test_rules_exit_status_follows_results(tmp_path):
     assert result.returncode == 1
     assert "expected, did not happen: incident.opened negative-burst key=六处学校 severity=重大" \
         in result.stdout
+
+
+def test_simulate_deadline_falling_at_an_input_instant_fires_first(make_config, plugins):
+    """An ack at the very second its deadline falls due comes after the escalation, every run."""
+    config = load_config(make_config(), plugins)
+    ack = {"at": "2026-05-10T10:25:00+08:00", "action": "ack", "by": "张明",
+           "incident": {"rule": "negative-burst", "key": "六处学校"}}
+    for _ in range(5):
+        out = simulate(config, plugins, parse_inputs(lines(post(0, 1), post(5, 2), post(10, 3),
+                                                           ack)))
+        assert [o["event"] for o in out if o["event"].startswith("incident.")] == [
+            "incident.opened", "incident.escalated", "incident.acknowledged"]

@@ -134,6 +134,9 @@ async def _simulate(config: Config, plugins: Plugins, inputs: list[Input],
                 if entry.at > end:
                     break
                 await clock.sleep_until(entry.at)
+                # What falls due at this very instant happens first, then the input line:
+                # a tie must not depend on task scheduling.
+                daemon.scheduler.fire_due()
                 if entry.item is not None:
                     daemon.pipeline.handle(entry.item, None)
                 else:

@@ -270,30 +270,32 @@ class Escalation:
                 text=text,
                 items=tuple(items or ()),
             )
-            self._send(notification, at)
+            self._send(notification, at, incident.group_key)
 
-    def _send(self, notification: Notification, at: float) -> None:
+    def _send(self, notification: Notification, at: float, key: str) -> None:
         self.store.enqueue(notification.id, notification.channel, notification.as_dict(), at)
         self.events.emit("notification", at, id=notification.id, rule=notification.rule,
-                         incident=notification.incident or None, kind=notification.kind,
-                         level=notification.level, channel=notification.channel,
+                         incident=notification.incident or None, key=key,
+                         kind=notification.kind, level=notification.level,
+                         channel=notification.channel,
                          to=[{"role": r.role, "person": r.person} for r in notification.to])
 
     def notify(self, *, rule: Rule, key: str, roles: list[str], channels: list[str], text: str,
                at: float, tag: str, items: list[dict[str, str]] | None = None) -> None:
         """A plain notification from a rule (no incident): to each role's channels and to the
         named channels."""
-        targets: list[tuple[str, tuple[Recipient, ...]]] = []
+        # One notification per channel, addressed to every role reached through it.
+        targets: dict[str, list[Recipient]] = {channel: [] for channel in channels}
         for role_name in roles:
             role = self.roles.get(role_name)
             if role is None:
                 log.error("notification.no_role", rule=rule.id, role=role_name)
                 continue
-            targets += [(c, (Recipient(role_name, role.person),)) for c in role.channels]
-        targets += [(c, ()) for c in channels]
-        for channel, to in dict(targets).items():
+            for channel in role.channels:
+                targets.setdefault(channel, []).append(Recipient(role_name, role.person))
+        for channel, to in targets.items():
             self._send(Notification(
                 id=f"{rule.id}:{key}:rule.notify:{tag}:{channel}", kind="rule.notify",
                 channel=channel, incident="", rule=rule.id, title=rule.title,
-                severity="", level=0, to=to, at=self.clock.format(at), text=text,
-                items=tuple(items or ())), at)
+                severity="", level=0, to=tuple(to), at=self.clock.format(at), text=text,
+                items=tuple(items or ())), at, key)

@@ -335,7 +335,8 @@ class _Merger:
                                key=True)
                     continue
                 rf, i, rule = rules[rule_id]
-                changes = {k: getattr(override, k) for k in override.model_fields_set}
+                changes = {k: getattr(override, k) for k in override.model_fields_set
+                           if getattr(override, k) is not None}  # `x: null` changes nothing
                 updated = rule.model_copy(update=changes)
                 try:
                     updated._shape()  # an override cannot make a rule a file could not hold

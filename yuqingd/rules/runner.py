@@ -71,8 +71,10 @@ class RuleRunner:
         by rule id, so rules that remain keep their state; removed rules stop matching."""
         if self.ruleset is None or self.ruleset.rules != ruleset.rules or self.matcher is None:
             # durable-rules leaks each ruleset it builds: build only when rules change.
-            self.matcher = make_matcher([(r.id, r.condition) for r in ruleset.rules],
-                                        self.engine)
+            # Schedule rules fire on their timetable only, never on items.
+            self.matcher = make_matcher(
+                [(r.id, r.condition) for r in ruleset.rules if r.rule.schedule is None],
+                self.engine)
         self.ruleset = ruleset
         self.sources = sources
         with self.store.transaction():
@@ -214,7 +216,11 @@ class RuleRunner:
         log.info("rule.fired", rule=rule.id, key=key, items=len(window),
                  vigilance=params.vigilance)
         incident = None
-        if then.incident:
+        if then.incident and self.store.active_incident(rule.id, key):
+            # Time-driven firings (flatline) while the last incident for this key is still
+            # open: the open incident already tells people; do not open a second one.
+            log.info("rule.incident_already_open", rule=rule.id, key=key)
+        elif then.incident:
             incident = self.escalation.open(rule, key, window, now, severity=params.severity)
         if then.notify:
             self._notify(rule, key, now, window)
