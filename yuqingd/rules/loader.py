@@ -64,8 +64,11 @@ class RuleSet:
     files: tuple[Path, ...]
     all_rule_ids: frozenset[str] = field(default_factory=frozenset)  # disabled ones too
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {r.rule.id: r for r in self.rules})
+
     def rule(self, rule_id: str) -> CompiledRule | None:
-        return next((r for r in self.rules if r.rule.id == rule_id), None)
+        return self._by_id.get(rule_id)  # on the per-item path: a dict, not a scan
 
 
 @dataclass(frozen=True)
