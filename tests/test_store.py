@@ -66,3 +66,11 @@ def test_store_one_daemon_per_state_file(tmp_path):
         Store(tmp_path / "y.sqlite3")
     first.close()
     Store(tmp_path / "y.sqlite3").close()
+
+
+def test_store_keeps_engagement_counts(tmp_path):
+    """Reposts and comments as the source reported them are stored with the item."""
+    store = Store(tmp_path / "y.sqlite3")
+    store.add_item(Item("weibo", "1", "转发很多", reposts=500, comments=80), NOTHING, "", 1.0)
+    row = store.db.execute("SELECT reposts, comments FROM items").fetchone()
+    assert tuple(row) == (500, 80)

@@ -145,4 +145,11 @@ MIGRATIONS: list[str] = [
         last_at  REAL NOT NULL
     );
     """,
+    # 4: engagement as the source reported it; indexes for reports and stories
+    """
+    ALTER TABLE items ADD COLUMN reposts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE items ADD COLUMN comments INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX items_fetched ON items (fetched_at);
+    CREATE INDEX items_story ON items (story_id);
+    """,
 ]

@@ -122,8 +122,8 @@ class Store:
         """Store a new item; False when (source, id) was seen before."""
         cur = self.db.execute(
             "INSERT OR IGNORE INTO items (source, item_id, url, title, text, author_hash, "
-            "published_at, fetched_at, entities, sentiment, why, topics, severity, story_id) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "published_at, fetched_at, entities, sentiment, why, topics, severity, story_id, "
+            "reposts, comments) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 item.source,
                 item.id,
@@ -142,6 +142,8 @@ class Store:
                 json.dumps(list(enrichment.topics), ensure_ascii=False),
                 enrichment.severity,
                 story_id,
+                item.reposts,
+                item.comments,
             ),
         )
         return cur.rowcount == 1
