@@ -1,0 +1,2 @@
+"""Reports rendered from the store: pure functions of the store and a period, in Chinese, as
+Markdown and HTML (the weekly briefing, 信息周报, lives in :mod:`yuqingd.reports.weekly`)."""
