@@ -124,15 +124,14 @@ async def test_reload_applies_new_thresholds_and_keeps_windows(make_config, auto
     path = make_config()
     async with running_daemon(path, harness) as daemon:
         harness.post("a", "六处学校体罚学生 a")
-        harness.post("b", "六处学校体罚学生 b")
         await trio.sleep(1)
         rules = path.parent / "rules.yaml"
         rules.write_text(rules.read_text().replace("count: 3", "count: 2"), encoding="utf-8")
-        assert daemon.store.incidents() == []
         assert await daemon.reload()
-        harness.post("c", "六处学校体罚学生 c")  # third item; the new rule wanted two
+        harness.post("b", "六处学校体罚学生 b")  # second item: enough under the new rule only
         await trio.sleep(1)
-        assert len(daemon.store.incidents()) == 1
+        (incident,) = daemon.store.incidents()
+        assert incident.item_count == 2  # the item counted before the reload is in it
 
 
 async def test_control_commands_wait_for_start(make_config, autojump_clock):

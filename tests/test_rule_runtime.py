@@ -33,12 +33,15 @@ def run(tmp_path):
     plugins = Plugins(get_plugin_manager())
 
     def run(rules: str, posts: list[tuple[str, str]], until: str | None = None,
-            header: str = HEADER, **post_fields) -> list[dict]:
+            header: str = HEADER, actions: tuple = (), extra: tuple = (),
+            **post_fields) -> list[dict]:
         pack = tmp_path / "pack.yaml"
         pack.write_text(header + textwrap.indent(textwrap.dedent(rules), "  "), encoding="utf-8")
         config, temp = standalone_config([pack], plugins)
-        records = [json.dumps({"at": at, "id": f"p{i}", "title": title, **post_fields},
-                              ensure_ascii=False) for i, (at, title) in enumerate(posts)]
+        lines = [{"at": at, "id": f"p{i}", "title": title, **post_fields}
+                 for i, (at, title) in enumerate([*posts, *extra])] + list(actions)
+        lines.sort(key=lambda r: r["at"])
+        records = [json.dumps(r, ensure_ascii=False) for r in lines]
         inputs = parse_inputs(records)
         end = inputs[-1].at + 3600 if until is None else parse_inputs(
             [json.dumps({"at": until, "title": ""})])[0].at
@@ -244,3 +247,154 @@ def test_runtime_notify_several_roles_on_one_channel_reaches_all(run):
     out = run(rules, [("2026-05-10T10:00:00+08:00", "六处学校体罚")], header=text)
     (note,) = [o for o in out if o["event"] == "notification"]
     assert [t["role"] for t in note["to"]] == ["值班员", "组长"] and note["key"] == "六处学校"
+
+
+def events(out: list[dict], *kinds: str) -> list[tuple[str, str]]:
+    return [(o["at"][5:16], o["event"]) for o in out if o["event"] in kinds]
+
+
+def test_runtime_spike_needs_the_factor_over_a_busy_baseline(run):
+    """A burst that is not 3× a busy day's hourly rate is no spike."""
+    rules = """\
+    - id: spike
+      title: 讨论量突增
+      match: {entity: any}
+      threshold: {spike: {factor: 3, within: 1h, baseline: 24h, min_count: 4}}
+      then: {tag: [突增]}
+    """
+    busy = [(f"2026-05-09T{h:02d}:{m:02d}:00+08:00", f"六处学校日常 {h} {m}")
+            for h in range(10, 24) for m in (0, 20, 40)]  # 3 an hour all day
+    burst = [(f"2026-05-10T09:{m:02d}:00+08:00", f"六处学校热议 {m}") for m in (0, 10, 20, 30)]
+    # (The busy day's own start, against an empty morning, is a spike; the burst is not.)
+    assert [f for f in fired(run(rules, busy + burst)) if f[0].startswith("05-10")] == []
+
+
+def test_runtime_new_story_ignores_reposts_even_without_cooldown(run):
+    """With cooldown 0, a story's reposts still do not count as new stories."""
+    rules = """\
+    - id: new-story
+      title: 新话题
+      match: {entity: any}
+      threshold: {new_story: true, per: story}
+      cooldown: 0s
+      then: {tag: [新]}
+    """
+    out = run(rules, [
+        ("2026-05-10T10:00:00+08:00", "六处学校老师体罚学生，家长投诉无门，孩子脸上有红印"),
+        ("2026-05-10T10:05:00+08:00", "转发：六处学校老师体罚学生，家长投诉无门，孩子脸上有红印！"),
+        ("2026-05-10T10:06:00+08:00", "转：六处学校老师体罚学生，家长投诉无门，孩子脸上有红印"),
+    ])
+    assert len(fired(out)) == 1
+
+
+def test_runtime_high_vigilance_falls_back_to_elevated_override(run):
+    """On a high-vigilance day a rule with only an elevated override uses it."""
+    rules = """\
+    - id: burst
+      title: 集中出现
+      match: {entity: any, sentiment: negative}
+      threshold: {count: 3, within: 1h}
+      vigilance: {elevated: {count: 2}}
+      then: {tag: [x]}
+    """
+    out = run(rules, [("2026-06-08T10:00:00+08:00", "六处学校体罚"),
+                      ("2026-06-08T10:05:00+08:00", "六处学校又体罚")])
+    assert len(fired(out)) == 1
+
+
+def test_runtime_except_on_any_silences_every_key_date(run):
+    """except_on: [any] keeps a rule quiet on any key date."""
+    rules = """\
+    - id: weekday-only
+      title: 平日
+      match: {entity: any, sentiment: negative}
+      except_on: [any]
+      then: {tag: [x]}
+    """
+    assert fired(run(rules, [("2026-06-08T10:00:00+08:00", "六处学校体罚")])) == []
+    assert len(fired(run(rules, [("2026-06-20T10:00:00+08:00", "六处学校体罚")]))) == 1
+
+
+def test_runtime_closed_incident_items_do_not_reopen(run):
+    """After the final report closes an incident, one more repost opens nothing."""
+    rules = """\
+    - id: burst
+      title: 集中出现
+      match: {entity: any, sentiment: negative}
+      threshold: {count: 3, within: 1h}
+      then: {incident: {severity: 较大, chain: c}}
+    """
+    pack_posts = [("2026-05-10T10:00:00+08:00", "六处学校体罚 1"),
+                  ("2026-05-10T10:01:00+08:00", "六处学校体罚 2"),
+                  ("2026-05-10T10:02:00+08:00", "六处学校体罚 3")]
+    out = run(rules, pack_posts, actions=[
+        {"at": "2026-05-10T10:05:00+08:00", "action": "report", "stage": "final", "by": "张明",
+         "incident": {"rule": "burst", "key": "六处学校"}}],
+        extra=[("2026-05-10T10:10:00+08:00", "六处学校体罚 4")])
+    assert [e for _, e in events(out, "incident.opened", "incident.closed")] == [
+        "incident.opened", "incident.closed"]
+
+
+def test_runtime_flatline_incident_closes_when_activity_resumes(run):
+    """An acknowledged flatline incident closes when the topic is active again, so the next
+    silence opens a new incident."""
+    rules = """\
+    - id: quiet
+      title: 主题无更新
+      match: {topic: 食品安全}
+      threshold: {flatline: {silent_for: 2h}, per: topic}
+      then: {incident: {severity: 一般, chain: c}}
+    """
+    out = run(rules, [("2026-05-10T00:00:00+08:00", "城关二中食堂饭菜变质")], actions=[
+        {"at": "2026-05-10T02:30:00+08:00", "action": "ack", "by": "张明",
+         "incident": {"rule": "quiet", "key": "食品安全"}}],
+        extra=[("2026-05-10T03:00:00+08:00", "城关二中食堂又变质")],
+        until="2026-05-10T06:00:00+08:00")
+    assert [e for _, e in events(out, "incident.opened", "incident.closed")] == [
+        "incident.opened", "incident.closed", "incident.opened"]
+
+
+def test_runtime_flatline_item_at_the_due_instant_rearms(run):
+    """Activity at exactly the moment a silence is reported still starts a new watch."""
+    rules = """\
+    - id: quiet
+      title: 主题无更新
+      match: {topic: 食品安全}
+      threshold: {flatline: {silent_for: 2h}, per: topic}
+      then: {tag: [x]}
+    """
+    out = run(rules, [("2026-05-10T00:00:00+08:00", "城关二中食堂变质"),
+                      ("2026-05-10T02:00:00+08:00", "城关二中食堂又变质")],
+              until="2026-05-10T05:00:00+08:00")
+    assert events(out, "flatline") == [("05-10T02:00", "flatline"), ("05-10T04:00", "flatline")]
+
+
+def test_runtime_notify_lists_expand_and_ids_stay_unique(run):
+    """notify roles may be a $list; two firings within one second are two notifications."""
+    rules = """\
+    - id: each
+      title: 每条
+      match: {entity: any, sentiment: negative}
+      cooldown: 0s
+      then: {notify: {role: $领导}}
+    """
+    header = HEADER.replace("chains:", "lists:\n  领导: [值班员, 组长]\nchains:").replace(
+        "c: [{notify: 值班员}]", "c: [{notify: 值班员}]\n  d: [{notify: 组长}]")
+    out = run(rules, [("2026-05-10T10:00:00.100+08:00", "六处学校体罚"),
+                      ("2026-05-10T10:00:00.600+08:00", "城关二中体罚")], header=header)
+    notes = [o for o in out if o["event"] == "notification"]
+    assert len(notes) == 2 and len({n["id"] for n in notes}) == 2
+    assert [t["role"] for t in notes[0]["to"]] == ["值班员", "组长"]
+
+
+def test_runtime_two_inline_author_lists_in_one_rule_both_count(run):
+    """Two author lists written inline in one rule are kept apart."""
+    rules = """\
+    - id: trolls
+      title: 可疑账号
+      match: {any: [{author_in: [水军甲]}, {author_in: [水军乙]}]}
+      cooldown: 0s
+      then: {tag: [x]}
+    """
+    assert len(fired(run(rules, [("2026-05-10T10:00:00+08:00", "六处学校")],
+                         author="水军甲"))) == 1

@@ -130,8 +130,9 @@ class Daemon:
         self.clock.start()
         self.store = Store(self.database)
         self.escalation = Escalation(self.store, self.clock, self.events)
-        self.runner = RuleRunner(self.store, self.clock, self.escalation, self.events,
-                                 engine=self.engine)
+        self.runner = RuleRunner(
+            self.store, self.clock, self.escalation, self.events, engine=self.engine
+        )
         self.delivery = Delivery(self.store, self.clock)
         self.scheduler = Scheduler(self.clock, [self.escalation, self.runner], self.delivery.wake)
         self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident)
@@ -181,15 +182,27 @@ class Daemon:
         self.pipeline_done.set()
 
     async def _apply(self, config: Config) -> None:
-        """Make ``config`` the running one: rules, roles, notifiers and sources. Notifiers are
-        built first, so a plugin that fails to build one leaves everything as it was."""
+        """Make ``config`` the running one: rules, roles, notifiers and sources. Notifiers and
+        the rule matcher are built first, so a failure there leaves everything as it was."""
         old = self.config
         workers = {} if self.simulation else self._build_workers(config)
+        try:
+            self.pipeline.set_rules(config.ruleset, {s.name: s.kind for s in config.sources})
+        except Exception as exc:  # e.g. engine: durable where durable-rules cannot import
+            raise ConfigError(
+                [
+                    LocatedError(
+                        str(config.path),
+                        1,
+                        1,
+                        f"规则无法加载到匹配引擎: {type(exc).__name__}: {exc}",
+                    )
+                ]
+            ) from exc
         self.config = config
         if config.file.log != old.file.log:
             configure_logging(config.file.log.format, config.file.log.level)
         self.escalation.configure(config.roles, config.ruleset.chains)
-        self.pipeline.set_rules(config.ruleset, {s.name: s.kind for s in config.sources})
         self.scheduler.changed.set()  # schedules, flatlines and watches may have changed
         await self._replace_workers(workers)
         if self.simulation:

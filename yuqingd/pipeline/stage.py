@@ -41,8 +41,9 @@ class Pipeline:
 
     def set_rules(self, ruleset: RuleSet, source_kinds: dict[str, str]) -> None:
         """Swap in a (re)loaded rule set; windows live in the store and so survive."""
-        self.analyzer = Analyzer(ruleset, source_kinds)
-        self.runner.set_rules(ruleset, tuple(source_kinds), self.clock.time())
+        analyzer = Analyzer(ruleset, source_kinds)
+        self.runner.set_rules(ruleset, source_kinds, self.clock.time())
+        self.analyzer = analyzer
 
     async def run(
         self, receive: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED
@@ -57,13 +58,14 @@ class Pipeline:
     def handle(self, item: Item, cursor: str | None) -> None:
         """Process one item, setting it aside if processing fails for a reason of its own."""
         try:
-            self.process(item, cursor)
+            fired = self.process(item, cursor)
         except sqlite3.OperationalError:
             raise  # the store itself fails (disk full…): exit, systemd restarts us
         except Exception as exc:
             self._set_aside(item, cursor, exc)
             return
-        self._on_change()
+        if fired:
+            self._on_change()
 
     def _set_aside(self, item: Item, cursor: str | None, exc: Exception) -> None:
         """Keep an item we failed to process (a bug, bad data) and move on, instead of dying
@@ -76,8 +78,8 @@ class Pipeline:
             if cursor is not None:
                 self.store.set_cursor(item.source, cursor, now)
 
-    def process(self, item: Item, cursor: str | None) -> list[str]:
-        """Handle one item; returns the ids of incidents it opened."""
+    def process(self, item: Item, cursor: str | None) -> bool:
+        """Handle one item; True when a rule fired."""
         assert self.analyzer is not None
         now = self.clock.time()
         analysis = self.analyzer.analyze(item)
@@ -87,7 +89,7 @@ class Pipeline:
                 self.store.set_cursor(item.source, cursor, now)
             if self.store.has_item(item.source, item.id):
                 log.debug("item.duplicate", source=item.source, item=item.id)
-                return []
+                return False
             story_id, new_story = self.stories.assign(item.title, item.text, now)
             self.store.add_item(item, enrichment, hash_author(item.author), now, story_id)
             self.processed += 1

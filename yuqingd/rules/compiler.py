@@ -36,6 +36,9 @@ class CompiledRule:
     condition: Condition
     topics: frozenset[str] | None  # topics the match names (keys for per: topic); None = any
     sources: frozenset[str] | None  # sources the match names (keys for flatline per source)
+    kinds: frozenset[str] | None = None  # source kinds the match names (flatline per source)
+    notify_roles: tuple[str, ...] = ()  # then.notify with "$lists" expanded
+    notify_channels: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -67,6 +70,8 @@ class RuleCompiler:
     def compile(self, rule: Rule, f, loc: tuple) -> CompiledRule | None:
         self.f, self.rule = f, rule
         self._failures: list = []
+        self._authors_seen = 0
+        self._notify_targets: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         condition = simplify(self._match(rule.match, (*loc, "match"))) if rule.match else TRUE
         self._check_then(rule, loc)
         for field_name in ("only_on", "except_on"):
@@ -78,7 +83,8 @@ class RuleCompiler:
         if self._failures:
             return None
         return CompiledRule(rule, condition, self._named(condition, "topic:"),
-                            self._named(condition, "source:"))
+                            self._named(condition, "source:"), self._named(condition, "kind:"),
+                            *self._notify_targets)
 
     @staticmethod
     def _named(condition: Condition, prefix: str) -> frozenset[str] | None:
@@ -170,8 +176,9 @@ class RuleCompiler:
     def _authors(self, value, loc) -> Condition:
         if isinstance(value, str) and value.startswith("$"):
             key = value[1:]
-        else:
-            key = f"{self.rule.id}.author_in"
+        else:  # an inline list: one key per occurrence in the rule
+            self._authors_seen += 1
+            key = f"{self.rule.id}.author_in.{self._authors_seen}"
         self.author_lists[key] = self._words(value, loc)
         return Flag(f"author:{key}")
 
@@ -182,9 +189,11 @@ class RuleCompiler:
             self._fail((*loc, "then", "incident", "chain"), f"未定义的升级链 '{chain}'"
                        + did_you_mean(chain, self.chains), f"undefined chain '{chain}'")
         if then.notify:
+            roles = channels = []
             if then.notify.role is not None:
-                self._names(then.notify.role, (*loc, "then", "notify", "role"),
-                            self.names.roles, "角色", "role")
+                roles = self._names(then.notify.role, (*loc, "then", "notify", "role"),
+                                    self.names.roles, "角色", "role")
             if then.notify.channel is not None:
-                self._names(then.notify.channel, (*loc, "then", "notify", "channel"),
-                            self.names.notifiers, "通知渠道", "notifier")
+                channels = self._names(then.notify.channel, (*loc, "then", "notify", "channel"),
+                                       self.names.notifiers, "通知渠道", "notifier")
+            self._notify_targets = (tuple(roles), tuple(channels))

@@ -64,19 +64,25 @@ class RuleRunner:
         self.engine = engine
         self.ruleset: RuleSet | None = None
         self.matcher: Matcher | None = None
-        self.sources: tuple[str, ...] = ()
+        self.sources: dict[str, str] = {}
+        self.started_at: float | None = None  # silences count from here at the earliest
 
-    def set_rules(self, ruleset: RuleSet, sources: tuple[str, ...], now: float) -> None:
-        """Swap in a (re)loaded rule set. Windows, firings and watches live in the store, keyed
-        by rule id, so rules that remain keep their state; removed rules stop matching."""
-        if self.ruleset is None or self.ruleset.rules != ruleset.rules or self.matcher is None:
+    def set_rules(self, ruleset: RuleSet, sources: dict[str, str], now: float) -> None:
+        """Swap in a (re)loaded rule set (``sources``: name → kind). Windows, firings and
+        watches live in the store, keyed by rule id, so rules that remain keep their state;
+        removed rules stop matching. Nothing changes if the matcher cannot be built."""
+        matcher = self.matcher
+        if self.ruleset is None or self.ruleset.rules != ruleset.rules or matcher is None:
             # durable-rules leaks each ruleset it builds: build only when rules change.
             # Schedule rules fire on their timetable only, never on items.
-            self.matcher = make_matcher(
+            matcher = make_matcher(
                 [(r.id, r.condition) for r in ruleset.rules if r.rule.schedule is None],
                 self.engine)
+        self.matcher = matcher
         self.ruleset = ruleset
         self.sources = sources
+        if self.started_at is None:
+            self.started_at = now
         with self.store.transaction():
             for cr in self._flatline_rules():
                 for key in self._flatline_keys(cr):
@@ -89,11 +95,12 @@ class RuleRunner:
     # items --------------------------------------------------------------------------------
 
     def on_item(self, item: Item, analysis: Analysis, at: float, now: float,
-                story_id: int | None, new_story: bool) -> list[str]:
-        """Match one stored item (inside the caller's transaction); returns incidents opened."""
+                story_id: int | None, new_story: bool) -> bool:
+        """Match one stored item (inside the caller's transaction); True when a rule fired
+        (something may now be due earlier: deadlines, watches)."""
         assert self.ruleset is not None and self.matcher is not None
         if analysis.enrichment.excluded_by:
-            return []
+            return False
         matched: dict[tuple[str, str], CompiledRule] = {}
         for features in analysis.facts():
             for rule_id in self.matcher.match(features):
@@ -103,38 +110,51 @@ class RuleRunner:
                 for key in group_keys(cr, features.entity, analysis.enrichment.topics,
                                       item.source, story):
                     matched.setdefault((rule_id, key), cr)
-        opened = []
+        fired = False
         for (_, key), cr in matched.items():
-            incident = self._on_match(cr, key, item, at, now, new_story)
-            if incident:
-                opened.append(incident)
-        return opened
+            fired = self._on_match(cr, key, item, at, now, new_story) or fired
+        return fired
 
     def _on_match(self, cr: CompiledRule, key: str, item: Item, at: float, now: float,
-                  new_story: bool) -> str | None:
+                  new_story: bool) -> bool:
+        """Count one match; True when the rule fired."""
         rule = cr.rule
         threshold = rule.threshold
         if threshold and threshold.flatline:
+            previous = self.store.last_activity(f"rule:{rule.id}", key)
             self.store.touch_activity(f"rule:{rule.id}", key, now)
-            return None
+            active = self.store.active_incident(rule.id, key)
+            if active and active.status == "acknowledged":  # the silence is over
+                self.escalation.close(active.id, now, note="信息源/主题恢复活动，自动关闭")
+            fired = self.store.last_firing(rule.id, key)
+            # After a reported silence the key is watched again: the scheduler must re-plan.
+            return (fired is not None and previous is not None
+                    and fired >= previous + threshold.flatline.silent_for)
         self.store.add_hit(rule.id, key, item, at)
         if rule.then.incident:
             active = self.store.active_incident(rule.id, key)
             if active and not self._settled(active, now, rule):
                 self.store.attach_item(active.id, item.source, item.id, now)
                 log.info("incident.item_attached", incident=active.id, rule=rule.id, key=key)
-                return None
+                return False
         params = self.effective(rule, now)
         if not rule.then.incident and self._cooling(rule, key, now, params):
-            return None
+            return False
         if not self.on_key_date(rule, now):
-            return None
+            return False
         if not self._holds(rule, params, key, now, new_story):
-            return None
-        since = now - (params.within or 0) - WINDOW_EPSILON
+            return False
+        since = self._window_start(rule, key, now - (params.within or 0) - WINDOW_EPSILON)
         window = self.store.hits_in_window(rule.id, key, since) if params.within else [
             (item.source, item.id, at)]
-        return self._fire(cr, key, now, params, window)
+        self._fire(cr, key, now, params, window)
+        return True
+
+    def _window_start(self, rule: Rule, key: str, since: float) -> float:
+        """Items already handled by a closed incident of this rule and key count no more (an
+        item arriving at the very moment of closing, the one that closed it, does)."""
+        closed = self.store.last_closed(rule.id, key) if rule.then.incident else None
+        return max(since, closed) if closed is not None else since
 
     def _settled(self, incident, now: float, rule: Rule) -> bool:
         """An acknowledged incident quiet for a whole window is over: close it, so a later
@@ -161,7 +181,7 @@ class RuleRunner:
         if threshold is None:
             return True
         if threshold.count is not None:
-            since = now - params.within - WINDOW_EPSILON
+            since = self._window_start(rule, key, now - params.within - WINDOW_EPSILON)
             return self.store.count_hits(rule.id, key, since) >= params.count
         if threshold.spike:
             spike = threshold.spike
@@ -223,7 +243,7 @@ class RuleRunner:
         elif then.incident:
             incident = self.escalation.open(rule, key, window, now, severity=params.severity)
         if then.notify:
-            self._notify(rule, key, now, window)
+            self._notify(cr, key, now, window)
         if then.watch:
             self._start_watch(rule, key, now, then.watch)
         for tag in then.tag:
@@ -231,11 +251,8 @@ class RuleRunner:
                 self.store.tag_item(source, item_id, tag)
         return incident
 
-    def _notify(self, rule: Rule, key: str, now: float, window) -> None:
-        notify = rule.then.notify
-        roles = [notify.role] if isinstance(notify.role, str) else list(notify.role or [])
-        channels = ([notify.channel] if isinstance(notify.channel, str)
-                    else list(notify.channel or []))
+    def _notify(self, cr: CompiledRule, key: str, now: float, window) -> None:
+        rule = cr.rule
         items = []
         for source, item_id, _ in window[-5:]:
             row = self.store.db.execute("SELECT title, url FROM items WHERE source=? AND "
@@ -249,8 +266,11 @@ class RuleRunner:
             lines.append(f"相关信息：{len(window)} 条")
             lines += [f"- {i['title']} {i['url']}".rstrip() for i in items]
         lines.append(f"时间：{self.clock.format(now)}")
-        self.escalation.notify(rule=rule, key=key, roles=roles, channels=channels,
-                               text="\n".join(lines), at=now, tag=f"{now:.0f}", items=items)
+        # The tag makes the id unique per firing: two within one second stay two.
+        tag = f"{now:.0f}:{window[-1][1] if window else 'time'}"
+        self.escalation.notify(rule=rule, key=key, roles=list(cr.notify_roles),
+                               channels=list(cr.notify_channels), text="\n".join(lines), at=now,
+                               tag=tag, items=items)
 
     def _start_watch(self, rule: Rule, key: str, now: float, duration: float) -> None:
         kind = rule.threshold.per if rule.threshold else "entity"
@@ -274,7 +294,8 @@ class RuleRunner:
 
     def _flatline_keys(self, cr: CompiledRule) -> list[str]:
         if cr.rule.threshold.per == "source":
-            return sorted(cr.sources or self.sources)
+            names = cr.sources or self.sources
+            return sorted(n for n in names if cr.kinds is None or self.sources.get(n) in cr.kinds)
         return sorted(cr.topics or (self.ruleset.topics if self.ruleset else ()))
 
     def _flatline_due(self) -> list[tuple[float, CompiledRule, str, float]]:
@@ -287,9 +308,11 @@ class RuleRunner:
                 if last is None:
                     continue
                 fired = self.store.last_firing(cr.id, key)
-                if fired is not None and fired >= last:
+                if fired is not None and fired >= last + silent_for:
                     continue  # already reported this silence
-                out.append((last + silent_for, cr, key, last))
+                # After a restart, silences count from the start: sources need time to poll.
+                since = max(last, self.started_at or last)
+                out.append((since + silent_for, cr, key, last))
         return out
 
     def _schedule_due(self) -> list[tuple[float, CompiledRule]]:
@@ -348,7 +371,7 @@ class RuleRunner:
             self.store.audit(now, "report.due", "yuqingd", None, f"{rule.then.report} {period}")
             log.info("report.due", rule=rule.id, kind=rule.then.report, period=period)
         if rule.then.notify:
-            self._notify(rule, "", now, [])
+            self._notify(cr, "", now, [])
 
 
 def group_keys(cr: CompiledRule, entity: str, topics: tuple[str, ...], source: str,

@@ -380,6 +380,13 @@ class Store:
             (incident_id, newest),
         ).fetchall()
 
+    def last_closed(self, rule_id: str, key: str) -> float | None:
+        """When the last incident of this rule and key was closed."""
+        return self.db.execute(
+            "SELECT max(a.at) FROM audit a JOIN incidents i ON i.id = a.incident_id "
+            "WHERE a.action='closed' AND i.rule_id=? AND i.group_key=?", (rule_id, key)
+        ).fetchone()[0]
+
     def last_item_at(self, incident_id: str) -> float | None:
         return self.db.execute(
             "SELECT max(at) FROM incident_items WHERE incident_id=?", (incident_id,)
