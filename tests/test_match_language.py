@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from yuqingd.located import ConfigError
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import Analyzer
 from yuqingd.rules.engine import make_matcher
@@ -164,3 +165,48 @@ def test_engine_falls_back_to_python_where_durable_does_not_import(monkeypatch):
     monkeypatch.setattr(engine, "durable_engine", None)
     assert engine.default_engine() == "python"
     assert engine.make_matcher([]).name == "python"
+
+
+def test_macros_name_a_condition_reused_across_rules_and_files(tmp_path):
+    """A macro defined in one file is used by rules in another; typos and cycles are located."""
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(textwrap.dedent("""\
+        watchlist:
+          entities: [{name: 六处学校}]
+          negative_words: [体罚]
+        macros:
+          负面涉校: {entity: any, sentiment: negative}
+          高热度: {engagement: {reposts: 100}}
+        """), encoding="utf-8")
+    local = tmp_path / "local.yaml"
+    local.write_text(textwrap.dedent("""\
+        rules:
+          - {id: hot-negative, title: t, match: {macro: [负面涉校, 高热度]}, then: {tag: [x]}}
+          - {id: negative, title: t, match: {macro: 负面涉校}, then: {tag: [x]}}
+        """), encoding="utf-8")
+    rs = load_rules([shared, local], set())
+    analyzer = Analyzer(rs)
+    for engine in ("durable", "python"):
+        matcher = make_matcher([(r.id, r.condition) for r in rs.rules], engine)
+
+        def ids(matcher=matcher, **fields):
+            a = analyzer.analyze(Item(**{"source": "s", "id": "1", **fields}))
+            return sorted({rid for f in a.facts() for rid in matcher.match(f)})
+
+        assert ids(title="六处学校体罚", reposts=150) == ["hot-negative", "negative"]
+        assert ids(title="六处学校体罚") == ["negative"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(textwrap.dedent("""\
+        macros:
+          a: {macro: b}
+          b: {macro: a}
+        rules:
+          - {id: r, title: t, match: {macro: 负面涉小}, then: {tag: [x]}}
+          - {id: s, title: t, match: {macro: a}, then: {tag: [x]}}
+        """), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_rules([shared, bad], set())
+    errors = [str(e) for e in info.value.errors]
+    assert any(":5:" in e and "未定义的条件宏 '负面涉小'（是否想写 '负面涉校'？）" in e
+               for e in errors)
+    assert any("条件宏 'a' 循环引用自身" in e for e in errors)

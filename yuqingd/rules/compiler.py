@@ -57,7 +57,10 @@ def rule_keywords(condition: Condition) -> set[tuple[str, str]]:
 
 class RuleCompiler:
     def __init__(self, *, entities: set[str], topics: set[str], key_dates: set[str],
-                 chains: set[str], names: Any, expand: Callable, error: Callable):
+                 chains: set[str], names: Any, expand: Callable, error: Callable,
+                 macros: dict[str, tuple[Match, Any, tuple]] | None = None):
+        self.macros = macros or {}  # name → (condition, its file, its location)
+        self._expanding: tuple[str, ...] = ()
         self.entities = entities
         self.topics = topics
         self.key_dates = key_dates
@@ -154,9 +157,30 @@ class RuleCompiler:
         if m.all_ is not None:
             parts.append(All(tuple(self._match(x, (*loc, "all", i))
                                    for i, x in enumerate(m.all_))))
+        if m.macro is not None:
+            for name in [m.macro] if isinstance(m.macro, str) else m.macro:
+                parts.append(self._macro(name, (*loc, "macro")))
         if m.not_ is not None:
             parts.append(Not(self._match(m.not_, (*loc, "not"))))
         return All(tuple(parts))
+
+    def _macro(self, name: str, loc: tuple) -> Condition:
+        """A named condition, compiled where it is used (errors inside point at the macro)."""
+        if name not in self.macros:
+            self._fail(loc, f"未定义的条件宏 '{name}'" + did_you_mean(name, self.macros),
+                       f"undefined macro '{name}'")
+            return All(())
+        if name in self._expanding:
+            self._fail(loc, f"条件宏 '{name}' 循环引用自身", f"macro '{name}' refers to itself")
+            return All(())
+        match, f, macro_loc = self.macros[name]
+        outer_f, self.f = self.f, f
+        self._expanding += (name,)
+        try:
+            return self._match(match, macro_loc)
+        finally:
+            self._expanding = self._expanding[:-1]
+            self.f = outer_f
 
     def _keywords(self, kw, loc) -> list[Condition]:
         where = kw.in_

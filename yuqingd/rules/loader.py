@@ -174,7 +174,7 @@ class _Merger:
         compiler = RuleCompiler(
             entities={e.name for e in entities}, topics=set(topics) | written["topics"],
             key_dates=set(key_dates), chains=set(chains) | written["chains"], names=self.names,
-            expand=self._expand, error=self.error)
+            expand=self._expand, error=self.error, macros=self._merge_macros())
         compiled = []
         for f, i, rule in rules.values():
             if rule.enabled:
@@ -296,6 +296,17 @@ class _Merger:
                 seen[spec.name] = spec
                 specs.append(spec)
         return specs, list(seen)
+
+    def _merge_macros(self) -> dict[str, tuple[Any, _File, Loc]]:
+        macros: dict[str, tuple[Any, _File, Loc]] = {}
+        for f in self.files:
+            for name, match in f.sections.get("macros", {}).items():
+                if name in macros:
+                    self.error(f, ("macros", name), f"条件宏 '{name}' 重复定义",
+                               f"macro '{name}' defined twice", key=True)
+                    continue
+                macros[name] = (match, f, ("macros", name))
+        return macros
 
     def _merge_chains(self) -> dict[str, tuple[ChainLevel, ...]]:
         chains: dict[str, tuple[ChainLevel, ...]] = {}

@@ -92,6 +92,7 @@ class Match(BaseModel):
     keywords: Keywords | None = None
     engagement: Engagement | None = None
     author_in: OneOrMany | None = None  # author names or "$list"; compared as hashes
+    macro: OneOrMany | None = None  # named conditions from `macros:`; each must hold
     any_: list[Match] | None = Field(None, alias="any")
     all_: list[Match] | None = Field(None, alias="all")
     not_: Match | None = Field(None, alias="not")
@@ -285,6 +286,7 @@ class RuleTest(BaseModel):
 class RuleFile(BaseModel):
     model_config = STRICT
     lists: dict[NonEmptyStr, Words | Append] = {}
+    macros: dict[NonEmptyStr, Match] = {}  # named, reusable match conditions (like Falco's)
     watchlist: Watchlist = Watchlist()
     calendar: list[KeyDateSpec] = []
     chains: dict[
