@@ -30,7 +30,6 @@ from yuqingd.pipeline.normalize import normalize
 from yuqingd.rules.compiler import CompiledRule
 from yuqingd.rules.conditions import (
     SENTIMENTS,
-    Condition,
     EntityIs,
     Features,
     evaluate,
@@ -246,7 +245,7 @@ def _rule_lines(cr: CompiledRule, item: Item, analysis: Analysis) -> list[str]:
         else:
             verdict = msg("条件不满足", "conditions do not hold")
         body.append(f"  {who}: {verdict}")
-        body += [f"    {line}" for line in _condition_lines(cr.condition, fact)]
+        body += [f"    {line}" for line in explain_condition(cr.condition, fact)]
     if excluded:
         body.append(msg(f"  含排除词「{excluded}」，本条不参与规则匹配",
                         f"  contains the exclusion word “{excluded}”: the item matches no rule"))
@@ -276,10 +275,6 @@ def _fact_label(fact: Features) -> str:
 
 
 # conditions ---------------------------------------------------------------------------------
-
-
-def _condition_lines(cond: Condition, fact: Features) -> list[str]:
-    return explain_condition(cond, fact)
 
 
 # thresholds, vigilance, key dates, actions ----------------------------------------------------
