@@ -9,7 +9,7 @@ from pathlib import Path
 
 import trio
 
-from yuqingd import __version__
+from yuqingd import __version__, commands
 from yuqingd.config import control_socket_path, default_config_path, load_config
 from yuqingd.control import ControlError, request
 from yuqingd.located import LANGUAGE_ENV, ConfigError, msg
@@ -60,12 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
     plugins = sub.add_parser("plugins", help="list loaded plugins and their versions")
     plugins.set_defaults(func=cmd_plugins)
-    ack = with_config(sub.add_parser("ack", help="acknowledge an incident (stops escalation)"))
-    ack.add_argument("incident", help="incident id, e.g. 20261126-001")
-    ack.add_argument("--by", required=True, help="who acknowledges (name)")
-    ack.add_argument("--note", default="", help="note for the record")
-    ack.add_argument("--socket", type=Path, help="control socket (default: from the config)")
-    ack.set_defaults(func=cmd_ack)
     reload = with_config(
         sub.add_parser("reload", help="reload config and rules, wait for the result")
     )
@@ -98,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     test_rules.add_argument("files", nargs="*", type=Path,
                             help="rule files (default: those the config names)")
     test_rules.set_defaults(func=cmd_test_rules)
+    commands.add_subcommands(sub, with_config)
     return parser
 
 
@@ -176,24 +171,6 @@ def _control(args, payload: dict) -> tuple[int, dict]:
     except ControlError as exc:
         print(f"yuqingd: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE, {}
-
-
-def cmd_ack(args) -> int:
-    code, reply = _control(
-        args, {"command": "ack", "incident": args.incident, "by": args.by, "note": args.note}
-    )
-    if code:
-        return code
-    if not reply.get("ok"):
-        print(f"yuqingd: {reply.get('error')}", file=sys.stderr)
-        return EX_FAILURE
-    print(
-        msg(
-            f"事件 {reply['incident']} 已确认（{reply['acked_at']}），升级已停止",
-            f"incident {reply['incident']} acknowledged at {reply['acked_at']}; escalation stopped",
-        )
-    )
-    return EX_OK
 
 
 def cmd_reload(args) -> int:

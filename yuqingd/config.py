@@ -6,6 +6,7 @@ exactly a file the daemon accepts. Every problem is collected and reported with 
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from yuqingd.clock import DEFAULT_TIMEZONE
+from yuqingd.duty.directory import Directory
+from yuqingd.duty.roster import DutySpec, Roster
 from yuqingd.located import (
     ConfigError,
     LocatedDocument,
@@ -83,6 +86,9 @@ class ConfigFile(BaseModel):
     sources: list[PluginEntry] = []
     notifiers: list[PluginEntry] = []
     roles: dict[NonEmptyStr, Role] = {}
+    # The duty roster (yuqingd.duty.roster.DutySpec), validated once the rule files' key dates
+    # are known.
+    duty: dict[str, Any] | None = None
     log: LogSettings = LogSettings()
     delivery: DeliverySettings = DeliverySettings()
     supervisor: SupervisorSettings = SupervisorSettings()
@@ -115,9 +121,19 @@ class Config:
     source_kinds: dict[str, SourceKind]
     notifier_kinds: dict[str, NotifierKind]
 
+    duty: DutySpec | None = None
+
     @property
     def roles(self) -> dict[str, Role]:
         return self.file.roles
+
+    @functools.cached_property
+    def roster(self) -> Roster | None:
+        return Roster(self.duty, self.ruleset.calendar) if self.duty is not None else None
+
+    def directory(self, clock) -> Directory:
+        """Who holds each role when: the roster's people, else the ``roles:`` entry."""
+        return Directory(self.roles, self.roster, clock.to_datetime)
 
     @property
     def database(self) -> Path:
@@ -172,13 +188,14 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
                 )
 
     names = Names(
-        roles=frozenset(cfg.roles),
+        roles=frozenset(cfg.roles) | roster_roles(cfg.duty),
         notifiers=frozenset(n.name for n in cfg.notifiers),
         sources=frozenset(s.name for s in cfg.sources),
         source_kinds=frozenset(s.kind for s in cfg.sources),
         timezone=cfg.timezone,
     )
     ruleset = _load_rule_files(doc, cfg.rules, names, errors)
+    duty = _duty(doc, cfg.duty, notifier_names, ruleset, errors)
     if errors:
         raise ConfigError(errors)
     assert ruleset is not None
@@ -195,7 +212,38 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
         ruleset=ruleset,
         source_kinds=source_kinds,
         notifier_kinds=notifier_kinds,
+        duty=duty,
     )
+
+
+def _duty(doc: LocatedDocument, raw: dict[str, Any] | None, notifiers: set[str],
+          ruleset: RuleSet | None, errors: list[LocatedError]) -> DutySpec | None:
+    if raw is None:
+        return None
+    context: dict[str, Any] = {"notifiers": notifiers}
+    if ruleset is not None:
+        context["key_dates"] = set(ruleset.key_dates)
+    try:
+        return DutySpec.model_validate(raw, context=context)
+    except pydantic.ValidationError as exc:
+        errors.extend(validation_errors(exc, doc, DutySpec, prefix=("duty",)))
+        return None
+
+
+def roster_roles(raw: Any) -> frozenset[str]:
+    """Role names the (unvalidated) ``duty:`` section assigns, for the chains' cross-check."""
+    names: set[str] = set()
+    if not isinstance(raw, dict) or not isinstance(raw.get("roster"), dict):
+        return frozenset()
+    roster = raw["roster"]
+    if isinstance(roster.get("rotation"), dict) and isinstance(roster["rotation"].get("roles"),
+                                                               dict):
+        names.update(str(k) for k in roster["rotation"]["roles"])
+    for assigned in (roster.get("dates") or {}).values() if isinstance(roster.get("dates"),
+                                                                         dict) else ():
+        if isinstance(assigned, dict):
+            names.update(str(k) for k in assigned)
+    return frozenset(names)
 
 
 def control_socket_path(path: Path) -> Path:

@@ -11,11 +11,12 @@ import structlog
 import trio
 import trio.lowlevel
 
+from yuqingd import commands
 from yuqingd.clock import Clock
 from yuqingd.config import Config, load_config
 from yuqingd.control import ControlServer
 from yuqingd.delivery.outbox import ChannelWorker, Delivery
-from yuqingd.escalation.incidents import AckError, Escalation
+from yuqingd.escalation.incidents import Escalation
 from yuqingd.events import Events
 from yuqingd.located import ConfigError, LocatedError
 from yuqingd.log import configure_logging
@@ -109,7 +110,7 @@ class Daemon:
             if incident.status == "closed":
                 continue
             for step in incident.chain:
-                if step["notify"] not in new.roles:
+                if not new.directory(self.clock).knows(step["notify"]):
                     problems.append(
                         LocatedError(
                             path,
@@ -202,7 +203,7 @@ class Daemon:
         self.config = config
         if config.file.log != old.file.log:
             configure_logging(config.file.log.format, config.file.log.level)
-        self.escalation.configure(config.roles, config.ruleset.chains)
+        self.escalation.configure(config.directory(self.clock), config.ruleset.chains)
         self.scheduler.changed.set()  # schedules, flatlines and watches may have changed
         await self._replace_workers(workers)
         if self.simulation:
@@ -304,26 +305,6 @@ class Daemon:
         if not self.started.is_set() or self._stop.is_set():
             return {"ok": False, "error": "yuqingd 正在启动或停止，请稍后再试"}
         command = request.get("command")
-        if command == "ack":
-            by = str(request.get("by") or "").strip()
-            if not by:
-                return {"ok": False, "error": "需要 --by 姓名"}
-            try:
-                incident = self.escalation.acknowledge(
-                    str(request.get("incident")),
-                    by,
-                    str(request.get("note") or ""),
-                    self.clock.time(),
-                )
-            except AckError as exc:
-                return {"ok": False, "error": str(exc)}
-            self._after_incident()
-            return {
-                "ok": True,
-                "incident": incident.id,
-                "status": incident.status,
-                "acked_at": self.clock.format(incident.acked_at or 0),
-            }
         if command == "reload":
             ok = await self.reload()
             return {"ok": ok, "error": self.reload_error, "errors": self.reload_errors}
@@ -345,7 +326,9 @@ class Daemon:
                     for i in self.store.incidents()
                 ],
             }
-        return {"ok": False, "error": f"unknown command {command!r}"}
+        reply = commands.perform(self, str(command), request, self.clock.time())
+        self._after_incident()  # a command may have settled or started deadlines
+        return reply
 
     # status -------------------------------------------------------------------------------
 

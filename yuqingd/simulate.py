@@ -30,15 +30,14 @@ from typing import Any
 import trio
 import trio.testing
 
+from yuqingd import commands
 from yuqingd.clock import Clock
 from yuqingd.config import Config
-from yuqingd.escalation.incidents import AckError
 from yuqingd.events import Events
 from yuqingd.located import msg
 from yuqingd.model import Item
 from yuqingd.plugins import Plugins
 
-ACTIONS = ("ack", "report", "close", "check_in")
 DEFAULT_TAIL = 86400.0  # without --until, run a day past the last input line
 
 
@@ -87,9 +86,11 @@ def parse_inputs(lines: Iterable[str], *, name: str = "<input>",
 def parse_record(record: dict[str, Any], number: int, default_source: str) -> Input:
     at = parse_time(record["at"])
     if "action" in record:
-        if record["action"] not in ACTIONS:
-            raise ValueError(msg(f"未知动作 {record['action']!r}（可用: {', '.join(ACTIONS)}）",
-                                 f"unknown action {record['action']!r}"))
+        commands.load()
+        if record["action"] not in commands.HANDLERS:
+            known = ", ".join(sorted(commands.HANDLERS))
+            raise ValueError(msg(f"未知动作 {record['action']!r}（可用: {known}）",
+                                 f"unknown action {record['action']!r} (known: {known})"))
         return Input(at, number, action=record)
     item = Item(
         source=str(record.get("source") or default_source),
@@ -149,31 +150,12 @@ async def _simulate(config: Config, plugins: Plugins, inputs: list[Input],
 
 
 def _act(daemon, entry: Input, events: Events) -> None:
-    action = entry.action or {}
-    kind, by, note = action["action"], str(action.get("by", "")), str(action.get("note", ""))
+    """A person's action line: the same command handler the control socket runs."""
+    action = dict(entry.action or {})
     now = daemon.clock.time()
-    if kind == "check_in":
-        events.emit("error", now, line=entry.line, message=msg(
-            "check_in（值班签到）尚未支持", "check_in is not supported yet"))
-        return
-    target = action.get("incident") or {}
-    incident = daemon.store.active_incident(str(target.get("rule")), str(target.get("key")))
-    if incident is None:
-        events.emit("error", now, line=entry.line, message=msg(
-            f"没有规则 {target.get('rule')} 对象 {target.get('key')} 的未关闭事件",
-            f"no open incident of rule {target.get('rule')} for {target.get('key')}"))
-        return
-    try:
-        if kind == "ack":
-            daemon.escalation.acknowledge(incident.id, by, note, now)
-        elif kind == "report":
-            daemon.escalation.report(incident.id, str(action.get("stage", "first")), by, note,
-                                     now)
-        else:
-            with daemon.store.transaction():
-                daemon.escalation.close(incident.id, now, by=by, note=note)
-    except AckError as exc:
-        events.emit("error", now, line=entry.line, message=str(exc))
+    reply = commands.perform(daemon, str(action.pop("action")), action, now)
+    if not reply["ok"]:
+        events.emit("error", now, line=entry.line, message=reply["error"])
 
 
 def _render(record: dict[str, Any], clock: Clock) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import structlog
 
 from yuqingd.clock import Clock
-from yuqingd.config import Role
+from yuqingd.duty.directory import Directory
 from yuqingd.escalation.messages import acknowledged_text, incident_text
 from yuqingd.events import Events
 from yuqingd.model import Notification, Recipient
@@ -35,13 +35,15 @@ class Escalation:
         self.store = store
         self.clock = clock
         self.events = events or Events()
-        self.roles: Mapping[str, Role] = {}
+        self.directory = Directory({}, None, clock.to_datetime)
         self.chains: Mapping[str, tuple[ChainLevel, ...]] = {}
 
-    def configure(self, roles: Mapping[str, Role], chains: Mapping[str, tuple[ChainLevel, ...]]):
+    def configure(self, directory: Directory,
+                  chains: Mapping[str, tuple[ChainLevel, ...]]) -> None:
         """Take a (re)loaded config. Open incidents keep the chain they were opened with;
-        roles are looked up when a notification is written, so roster changes apply at once."""
-        self.roles = roles
+        role holders are looked up when a notification is written, so roster changes and
+        swaps apply at once."""
+        self.directory = directory
         self.chains = chains
 
     # opening ------------------------------------------------------------------------------
@@ -214,12 +216,10 @@ class Escalation:
     def _notify(self, incident: IncidentRow, kind: str, level: int, at: float, tag: str) -> None:
         step = incident.chain[level - 1]
         role_name = step["notify"]
-        role = self.roles.get(role_name)
         previous = None
         if kind == "incident.escalated":
             prev_role = incident.chain[level - 2]["notify"]
-            prev = self.roles.get(prev_role)
-            previous = (prev_role, prev.person if prev else "?")
+            previous = (prev_role, self.directory.names(prev_role, at))
         items = [
             {"title": r["title"], "url": r["url"]} for r in self.store.incident_items(incident.id)
         ]
@@ -231,7 +231,7 @@ class Escalation:
             key=incident.group_key,
             level=level,
             role=role_name,
-            person=role.person if role else "?",
+            person=self.directory.names(role_name, at),
             ack_within=step.get("ack_within"),
             previous=previous,
             items=items,
@@ -251,11 +251,15 @@ class Escalation:
         items: list[dict[str, str]] | None = None,
     ) -> None:
         role_name = incident.chain[level - 1]["notify"]
-        role = self.roles.get(role_name)
-        if role is None:
+        holders = self.directory.holders(role_name, at)
+        if not holders:
             log.error("notification.no_role", incident=incident.id, role=role_name)
             return
-        for channel in role.channels:
+        targets: dict[str, list[Recipient]] = {}
+        for holder in holders:
+            for channel in holder.channels:
+                targets.setdefault(channel, []).append(Recipient(role_name, holder.person))
+        for channel, to in targets.items():
             notification = Notification(
                 id=f"{incident.id}:{kind}:L{level}:{tag}:{channel}",
                 kind=kind,
@@ -265,7 +269,7 @@ class Escalation:
                 title=incident.title,
                 severity=incident.severity,
                 level=level,
-                to=(Recipient(role_name, role.person),),
+                to=tuple(to),
                 at=self.clock.format(at),
                 text=text,
                 items=tuple(items or ()),
@@ -284,18 +288,34 @@ class Escalation:
                at: float, tag: str, items: list[dict[str, str]] | None = None) -> None:
         """A plain notification from a rule (no incident): to each role's channels and to the
         named channels."""
-        # One notification per channel, addressed to every role reached through it.
+        self.send(kind="rule.notify", ident=f"{rule.id}:{key}", roles=roles, channels=channels,
+                  text=text, at=at, tag=tag, title=rule.title, rule=rule.id, key=key,
+                  items=items)
+
+    def send(self, *, kind: str, ident: str, roles: list[str], text: str, at: float, tag: str,
+             title: str, channels: list[str] = (), people: list[str] = (), rule: str = "",
+             key: str = "", incident: str = "", severity: str = "", level: int = 0,
+             items: list[dict[str, str]] | None = None) -> int:
+        """One notification per channel, addressed to everyone reached through it: the holders
+        of ``roles`` at ``at``, the roster's ``people`` by name, and the named ``channels``.
+        Inside the caller's transaction. ``ident``+``kind``+``tag`` must identify this message
+        among all messages ever sent (it is the outbox's idempotency key). Returns how many
+        notifications were written."""
         targets: dict[str, list[Recipient]] = {channel: [] for channel in channels}
         for role_name in roles:
-            role = self.roles.get(role_name)
-            if role is None:
-                log.error("notification.no_role", rule=rule.id, role=role_name)
-                continue
-            for channel in role.channels:
-                targets.setdefault(channel, []).append(Recipient(role_name, role.person))
+            holders = self.directory.holders(role_name, at)
+            if not holders:
+                log.error("notification.no_role", ident=ident, kind=kind, role=role_name)
+            for holder in holders:
+                for channel in holder.channels:
+                    targets.setdefault(channel, []).append(Recipient(role_name, holder.person))
+        for person in people:
+            for channel in self.directory.channels(person):
+                targets.setdefault(channel, []).append(Recipient("", person))
         for channel, to in targets.items():
             self._send(Notification(
-                id=f"{rule.id}:{key}:rule.notify:{tag}:{channel}", kind="rule.notify",
-                channel=channel, incident="", rule=rule.id, title=rule.title,
-                severity="", level=0, to=tuple(to), at=self.clock.format(at), text=text,
+                id=f"{ident}:{kind}:{tag}:{channel}", kind=kind, channel=channel,
+                incident=incident, rule=rule, title=title, severity=severity, level=level,
+                to=tuple(dict.fromkeys(to)), at=self.clock.format(at), text=text,
                 items=tuple(items or ())), at, key)
+        return len(targets)
