@@ -264,8 +264,12 @@ def cmd_simulate(args) -> int:
     except (SimulationInputError, ValueError) as exc:
         print(f"yuqingd: {exc}", file=sys.stderr)
         return EX_DATAERR
-    for record in simulate(config, plugins, inputs, until=until):
-        print(dumps(record))
+    try:
+        for record in simulate(config, plugins, inputs, until=until):
+            print(dumps(record))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EX_OK
 
 
