@@ -183,5 +183,5 @@ def test_shipped_rule_packs_are_valid(pack):
     """Every rule pack under rules/ loads with the standard duty roles."""
     from yuqingd.rules.loader import load_rules
 
-    ruleset = load_rules([pack], {"值班员", "办公室主任", "组长"})
+    ruleset = load_rules([pack], {"值班员", "带班领导", "办公室主任", "组长"})
     assert ruleset.rules
