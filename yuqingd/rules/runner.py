@@ -52,6 +52,7 @@ class Effective:
     factor: float | None
     severity: str | None
     vigilance: str
+    deadline_factor: float | None = None  # ack_within_factor: scales the incident's deadlines
 
 
 class RuleRunner:
@@ -207,6 +208,7 @@ class RuleRunner:
             factor=(override and override.factor) or (t.spike.factor if t and t.spike else None),
             severity=(override and override.severity) or base_severity,
             vigilance=level,
+            deadline_factor=override.ack_within_factor if override else None,
         )
 
     def on_key_date(self, rule: Rule, now: float) -> bool:
@@ -241,7 +243,8 @@ class RuleRunner:
             # open: the open incident already tells people; do not open a second one.
             log.info("rule.incident_already_open", rule=rule.id, key=key)
         elif then.incident:
-            incident = self.escalation.open(rule, key, window, now, severity=params.severity)
+            incident = self.escalation.open(rule, key, window, now, severity=params.severity,
+                                            factor=params.deadline_factor)
         if then.notify:
             self._notify(cr, key, now, window)
         if then.watch:
