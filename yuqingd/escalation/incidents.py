@@ -266,9 +266,9 @@ class Escalation:
 
     def report(self, incident_id: str, stage: str, by: str, note: str, now: float) -> None:
         """Record a report to superiors (首报/续报/终报), in order: first, then any follow-ups,
-        then the final one, which closes the incident (it may also be the only one). A report is also an acknowledgement.
-        It meets the deadline of its stage; the next follow-up is due ``follow_up_every``
-        after it."""
+        then the final one, which closes the incident (it may also be the only one). A report
+        is also an acknowledgement. It meets the deadline of its stage; the next follow-up is
+        due ``follow_up_every`` after it."""
         if stage not in REPORT_STAGES:
             raise AckError(f"未知的报告阶段 {stage!r}（first、follow_up、final）")
         reached, meets = REPORT_STAGES[stage]
