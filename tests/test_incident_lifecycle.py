@@ -3,6 +3,11 @@ deadlines with who held them, key-date vigilance, restarts — on trio's virtual
 
 from __future__ import annotations
 
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -12,6 +17,9 @@ import trio
 from yuqingd.located import ConfigError
 from yuqingd.rules.loader import load_rules
 from yuqingd.testing import Harness, running_daemon
+
+from .service.configs import write_setup
+from .service.process import DaemonProcess, query, wait_until
 
 MINUTE = 60
 HOUR = 3600
@@ -303,3 +311,106 @@ def test_incident_deadlines_section_errors_are_located_and_in_chinese(tmp_path: 
         f"{bad}:3:25: 未知字段 'first_reprot'（是否想写 'first_report'？）",
         f"{bad}:4:7: final_report（终报时限）不能早于 first_report（首报时限）",
     ]
+
+
+# the CLI and SIGKILL, against a real daemon process -----------------------------------------
+
+
+def cli(*args: str):
+    return subprocess.run([sys.executable, "-m", "yuqingd", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def service_setup(tmp_path: Path, short_dir: Path) -> Path:
+    config = write_setup(tmp_path, short_dir / "control.sock", ack_within="1h")
+    with (tmp_path / "rules.yaml").open("a", encoding="utf-8") as rules_file:
+        rules_file.write("deadlines:\n  较大: {first_report: 1h, final_report: 1d}\n")
+    return config
+
+
+def test_incident_cli_report_close_and_show_the_record(tmp_path, short_dir):
+    """`yuqingd incidents`, `report`, `incident` and `close` over the control socket."""
+    config = service_setup(tmp_path, short_dir)
+    alerts = tmp_path / "alerts.jsonl"
+    daemon = DaemonProcess(config, short_dir)
+    try:
+        daemon.start()
+        daemon.wait_message("READY=1")
+        wait_until(lambda: alerts.exists() and alerts.read_text().count("\n") == 2,
+                   what="two incidents")
+        listing = cli("incidents", "--config", str(config))
+        assert listing.returncode == 0, listing.stderr
+        header, *rows = [line.split("\t") for line in listing.stdout.splitlines()]
+        assert header[:3] == ["编号", "阶段", "严重程度"] and len(rows) == 2
+        assert all(r[1] == "待确认" and r[-1].startswith("首报 ") and r[-1].endswith("+08:00")
+                   for r in rows)
+        first, second = rows[0][0], rows[1][0]
+
+        report = cli("report", first, "--stage", "first", "--by", "张明", "--note", "已电话报告",
+                     "--config", str(config))
+        assert report.returncode == 0, report.stderr
+        assert report.stdout.strip() == f"事件 {first} 已记录首报（张明）"
+        again = cli("report", first, "--stage", "first", "--by", "张明", "--config", str(config))
+        assert again.returncode == 1 and "已首报" in again.stderr
+
+        shown = cli("incident", first, "--config", str(config))
+        assert shown.returncode == 0, shown.stderr
+        text = shown.stdout
+        assert "阶段 已首报" in text and "升级链 第1级 值班员 1h内确认" in text
+        assert "报告时限 首报 1h；终报 1d" in text
+        assert "+08:00  首报  张明  已电话报告" in text
+        assert "首报  第1级" in text and "按时完成" in text and "终报  第1级" in text
+        assert "最新信息：" in text and "https://forum.example/t/" in text
+
+        close = cli("close", second, "--by", "李华", "--note", "误报", "--config", str(config))
+        assert close.returncode == 0 and close.stdout.strip() == f"事件 {second} 已关闭"
+        open_now = cli("incidents", "--config", str(config)).stdout.splitlines()[1:]
+        assert [line.split("\t")[:2] for line in open_now] == [[first, "已首报"]]
+        everything = cli("incidents", "--all", "--config", str(config)).stdout.splitlines()[1:]
+        assert [line.split("\t")[1] for line in everything] == ["已首报", "已关闭"]
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait_exit() == 0
+    finally:
+        daemon.close()
+
+
+def test_incident_report_deadline_due_while_killed_fires_once_after_restart(tmp_path,
+                                                                            short_dir):
+    """kill -9; the first-report deadlines pass while the daemon is down; at start both are
+    missed and escalated in order, once, and a second kill and start repeats nothing."""
+    config = service_setup(tmp_path, short_dir)
+    db = tmp_path / "state" / "yuqingd.sqlite3"
+    alerts = tmp_path / "alerts.jsonl"
+
+    def lines() -> list[dict]:
+        text = alerts.read_text(encoding="utf-8") if alerts.exists() else ""
+        return [json.loads(line) for line in text.splitlines() if line]
+
+    daemon = DaemonProcess(config, short_dir)
+    try:
+        daemon.start()
+        daemon.wait_message("READY=1")
+        wait_until(lambda: len(lines()) == 2, what="two incidents")
+        for incident in {line["incident"] for line in lines()}:
+            assert cli("ack", incident, "--by", "张明", "--config", str(config)).returncode == 0
+        wait_until(lambda: len(lines()) == 4, what="two ack notices")
+        daemon.kill9()
+    finally:
+        daemon.close()
+    with sqlite3.connect(db) as conn:  # two hours pass while the daemon is down
+        conn.execute("UPDATE deadlines SET due_at = due_at - 7200 WHERE kind='first_report'")
+    for _ in range(2):
+        daemon = DaemonProcess(config, short_dir)
+        try:
+            daemon.start()
+            daemon.wait_message("READY=1")
+            wait_until(lambda: len(lines()) == 6, what="two overdue notices", timeout=10)
+            daemon.kill9()
+        finally:
+            daemon.close()
+    overdue = lines()[4:]
+    assert [(o["kind"], o["level"]) for o in overdue] == [("incident.overdue", 2)] * 2
+    assert all("未按时首报" in o["text"] for o in overdue)
+    missed = query(db, "SELECT kind, level, role, who FROM deadlines WHERE state='fired'")
+    assert missed == [("first_report", 1, "值班员", "张明")] * 2
+    assert len({line["id"] for line in lines()}) == 6
