@@ -289,6 +289,56 @@ async def test_incident_deadline_due_while_down_fires_once_at_start(make_config,
     assert len({n.id for n in first.sent + second.sent}) == len(first.sent + second.sent)
 
 
+async def test_incident_quiet_after_downgrades_but_never_drops_an_owed_report(make_config,
+                                                                        autojump_clock):
+    """``quiet_after: 2h, when_quiet: downgrade``: a quiet 2h lowers the severity one step
+    (checked when the next item arrives); quiet again at 一般 it would close, but not while
+    it still owes a report."""
+    harness = Harness()
+    text = rules(", quiet_after: 2h, when_quiet: downgrade")
+    async with running_daemon(make_config(rules=text.replace(
+            "first_report: 1h, follow_up_every: 4h, final_report: 1d", "first_report: 9d")),
+            harness) as daemon:
+        events = record(daemon)
+        burst(harness)
+        await settle()
+        (incident,) = daemon.store.incidents()
+        await command(daemon, "ack", incident=incident.id, by="张明")
+        await trio.sleep(2 * HOUR - MINUTE)
+        harness.post("a", "六处学校隐瞒体罚")  # within 2h: attaches, nothing changes
+        await settle()
+        await trio.sleep(2 * HOUR + MINUTE)
+        harness.post("b", "六处学校又有体罚")
+        await settle()
+        assert daemon.store.incident(incident.id).severity == "一般"
+        assert [(e["previous"], e["severity"]) for e in events
+                if e["event"] == "incident.downgraded"] == [("较大", "一般")]
+        await trio.sleep(2 * HOUR + MINUTE)
+        harness.post("c", "六处学校殴打学生")
+        await settle()
+        # Quiet again at 一般, but a first report is still owed: it stays open.
+        assert daemon.store.incident(incident.id).status == "acknowledged"
+        assert daemon.store.incident(incident.id).item_count == 6
+
+
+async def test_incident_quiet_after_closes_when_no_report_is_owed(make_config, autojump_clock):
+    """``quiet_after: 30m``: an acknowledged incident owing no report closes on the first item
+    after 30 quiet minutes, and that burst opens a new incident."""
+    harness = Harness()
+    text = rules(", quiet_after: 30m").replace(
+        "  较大: {first_report: 1h, follow_up_every: 4h, final_report: 1d}\n", "  {}\n")
+    async with running_daemon(make_config(rules=text.replace("deadlines:\n  {}\n", "")),
+                              harness) as daemon:
+        burst(harness)
+        await settle()
+        (incident,) = daemon.store.incidents()
+        await command(daemon, "ack", incident=incident.id, by="张明")
+        await trio.sleep(31 * MINUTE)
+        burst(harness, "b")
+        await settle()
+        assert [i.stage for i in daemon.store.incidents()] == ["closed", "opened"]
+
+
 def test_incident_deadlines_section_errors_are_located_and_in_chinese(tmp_path: Path):
     """Bad ``deadlines:`` entries are each reported with file, line and a Chinese message."""
     base = tmp_path / "a.yaml"

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import structlog
 
 from yuqingd.clock import Clock
+from yuqingd.durations import format_duration
 from yuqingd.duty.directory import Directory
 from yuqingd.escalation.deadlines import (
     KIND_ZH,
@@ -33,7 +34,7 @@ from yuqingd.escalation.deadlines import (
 from yuqingd.escalation.messages import acknowledged_text, incident_text, overdue_text
 from yuqingd.events import Events
 from yuqingd.model import Notification, Recipient
-from yuqingd.rules.model import ChainLevel, Deadlines, Rule
+from yuqingd.rules.model import SEVERITY_RANK, ChainLevel, Deadlines, Rule
 from yuqingd.store.sqlite import DeadlineRow, IncidentRow, Store
 
 log = structlog.get_logger("yuqingd.escalation")
@@ -297,6 +298,31 @@ class Escalation:
             elif every:
                 self.store.add_deadline(incident_id, "follow_up", incident.level, now + every)
         log.info("incident.reported", incident=incident_id, stage=stage, by=by)
+
+    def settle_quiet(self, incident: IncidentRow, now: float, quiet: float, mode: str) -> bool:
+        """An acknowledged incident with no new item for ``quiet`` (since the ack, its last
+        item or its last downgrade): close it, or lower its severity one step (closing it
+        at 一般). One that still owes a report is never closed by quiet. Inside the caller's
+        transaction; True when it was closed."""
+        last = max(incident.acked_at or 0, self.store.last_item_at(incident.id) or 0,
+                   self.store.last_audit(incident.id, "downgraded") or 0)
+        if now - last <= quiet:
+            return False
+        rank = SEVERITY_RANK[incident.severity]
+        if mode == "downgrade" and rank > 0:
+            lower = next(s for s, r in SEVERITY_RANK.items() if r == rank - 1)
+            self.store.set_severity(incident.id, lower)
+            self.store.audit(now, "downgraded", "yuqingd", incident.id,
+                             f"{incident.severity} → {lower}：{format_duration(quiet)} 内无新信息")
+            self.events.emit("incident.downgraded", now, incident=incident.id,
+                             rule=incident.rule_id, key=incident.group_key,
+                             severity=lower, previous=incident.severity)
+            log.info("incident.downgraded", incident=incident.id, severity=lower)
+            return False
+        if self.store.pending_reports(incident.id):
+            return False
+        self.close(incident.id, now, note=f"确认后 {quiet:g}s 内无新信息，自动关闭")
+        return True
 
     def close(self, incident_id: str, now: float, *, by: str = "yuqingd", note: str = "") -> None:
         """Close an incident (inside the caller's transaction): no more items, no deadlines."""

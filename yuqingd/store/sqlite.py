@@ -555,3 +555,14 @@ class Store:
         return self.db.execute(
             "SELECT * FROM deadlines WHERE incident_id=? AND state='pending' "
             "ORDER BY due_at, id LIMIT 1", (incident_id,)).fetchone()
+
+    def last_audit(self, incident_id: str, action: str) -> float | None:
+        return self.db.execute("SELECT max(at) FROM audit WHERE incident_id=? AND action=?",
+                               (incident_id, action)).fetchone()[0]
+
+    def pending_reports(self, incident_id: str) -> int:
+        """Report deadlines still open: the incident owes a report."""
+        return self.db.execute(
+            "SELECT count(*) FROM deadlines WHERE incident_id=? AND state='pending' "
+            "AND kind IN ('first_report','follow_up','final_report')", (incident_id,)
+        ).fetchone()[0]
