@@ -157,6 +157,27 @@ async def test_incident_missed_first_report_escalates_and_names_who_held_the_rol
         assert daemon.store.incident(incident.id).stage == "first_report"
 
 
+async def test_incident_every_missed_ack_is_recorded_once_with_its_holder(make_config,
+                                                                          autojump_clock):
+    """Nobody acknowledges: each level's miss is recorded once, naming who held the role."""
+    harness = Harness()
+    text = rules().replace("{notify: 组长, repeat_every: 1h}", "{notify: 组长, ack_within: 1h}")
+    text = text.replace("  较大: {first_report", "  一般: {first_report")  # no report owed
+    async with running_daemon(make_config(rules=text), harness) as daemon:
+        events = record(daemon)
+        burst(harness)
+        await settle()
+        await trio.sleep(10 * HOUR)
+        assert missed(events) == [("ack", 1, "值班员", "张明"), ("ack", 2, "办公室主任", "李华"),
+                                  ("ack", 3, "组长", "王强")]
+        (incident,) = daemon.store.incidents()
+        reply = await command(daemon, "incident", incident=incident.id)
+    assert [(d["kind"], d["level"], d["state"], d["role"], d["who"])
+            for d in reply["deadlines"]] == [("ack", 1, "fired", "值班员", "张明"),
+                                              ("ack", 2, "fired", "办公室主任", "李华"),
+                                              ("ack", 3, "fired", "组长", "王强")]
+
+
 async def test_incident_follow_ups_are_due_every_interval_after_the_last_report(
         make_config, autojump_clock):
     """Each follow-up is due ``follow_up_every`` after the previous report."""

@@ -209,17 +209,7 @@ class Escalation:
                 incident.id, "repeat", level, now + chain[level - 1]["repeat_every"]
             )
             log.warning("incident.repeated", incident=incident.id, level=level)
-        else:
-            self.store.audit(
-                now,
-                "unacknowledged",
-                "yuqingd",
-                incident.id,
-                f"last level {level} did not acknowledge",
-            )
-            self.events.emit("expectation.missed", now, what="ack", incident=incident.id,
-                             rule=incident.rule_id, level=level,
-                             who=chain[level - 1]["notify"])
+        else:  # the miss is already recorded (``_missed``); nobody is left to tell
             log.error("incident.unacknowledged", incident=incident.id, level=level)
 
     def _schedule(self, incident: IncidentRow, level: int, now: float) -> None:
