@@ -157,16 +157,15 @@ class Escalation:
                 self.store.cancel_ladder(incident.id, now)
                 self._schedule(incident, target, now)
         step = incident.chain[target - 1]
+        items = self._items(incident)
         text = overdue_text(
             incident_id=incident.id, title=incident.title, severity=incident.severity,
-            key=incident.group_key, what=KIND_ZH[deadline.kind], stage=STAGE_OF_KIND[
-                deadline.kind], due=self.clock.format(deadline.due_at), level=level, role=role,
-            who=who, target=target, target_role=step["notify"],
-            person=self.directory.names(step["notify"], now),
-            items=self._items(incident), item_count=incident.item_count,
-            at=self.clock.format(now))
-        self._enqueue(incident, "incident.overdue", target, now, f"d{deadline.id}", text,
-                      self._items(incident))
+            key=incident.group_key, what=KIND_ZH[deadline.kind],
+            stage=STAGE_OF_KIND[deadline.kind], due=self.clock.format(deadline.due_at),
+            level=level, role=role, who=who, target=target, target_role=step["notify"],
+            person=self.directory.names(step["notify"], now), items=items,
+            item_count=incident.item_count, at=self.clock.format(now))
+        self._enqueue(incident, "incident.overdue", target, now, f"d{deadline.id}", text, items)
         again = step.get("ack_within") or step.get("repeat_every")
         if again:
             self.store.add_deadline(incident.id, deadline.kind, target, now + again)
@@ -223,8 +222,8 @@ class Escalation:
     # acknowledgement ----------------------------------------------------------------------
 
     def acknowledge(self, incident_id: str, by: str, note: str, now: float) -> IncidentRow:
-        """Stop the ladder: record who acknowledged, cancel pending deadlines, tell those
-        already notified."""
+        """Stop the ladder: record who acknowledged, cancel its pending deadlines (report
+        deadlines run on), tell those already notified."""
         with self.store.transaction():
             incident = self.store.incident(incident_id)
             if incident is None:
