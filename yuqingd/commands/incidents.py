@@ -205,10 +205,9 @@ def cmd_incident(args) -> int:
           f"当前第{i['level']}级  相关信息 {i['items']} 条")
     print(f"打开时间 {i['opened_at']}")
     plan = i["deadlines"]
-    limits = [f"{KIND_ZH[k if k != 'follow_up_every' else 'follow_up']} "
-              f"{'每' if k == 'follow_up_every' else ''}{format_duration(plan[k])}"
-              for k in ("ack_within", "first_report", "follow_up_every", "final_report")
-              if k in plan and k != "ack_within"]
+    limits = [f"{label} {format_duration(plan[k])}" for k, label in (
+        ("first_report", "首报"), ("follow_up_every", "续报 每"), ("final_report", "终报"))
+        if k in plan]
     ladder = "；".join(f"第{c['level']}级 {c['notify']}"
                       + (f" {format_duration(c['ack_within'])}内确认" if c.get("ack_within")
                          else "") for c in i["chain"])
