@@ -46,6 +46,7 @@ def test_simulate_reports_incident_escalation_and_ack_in_time_order(make_config,
     assert story == [
         ("10:10", "incident.opened", None, None),
         ("10:10", "notification", 1, "incident.opened"),
+        ("10:25", "expectation.missed", 1, None),
         ("10:25", "incident.escalated", 2, None),
         ("10:25", "notification", 2, "incident.escalated"),
         ("10:40", "incident.acknowledged", None, None),

@@ -203,7 +203,8 @@ class Daemon:
         self.config = config
         if config.file.log != old.file.log:
             configure_logging(config.file.log.format, config.file.log.level)
-        self.escalation.configure(config.directory(self.clock), config.ruleset.chains)
+        self.escalation.configure(config.directory(self.clock), config.ruleset.chains,
+                                 config.ruleset.deadlines)
         self.scheduler.changed.set()  # schedules, flatlines and watches may have changed
         await self._replace_workers(workers)
         if self.simulation:

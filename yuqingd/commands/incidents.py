@@ -1,10 +1,12 @@
-"""Incident commands: ``yuqingd ack``."""
+"""Incident commands: ``yuqingd ack``, ``report``, ``close``, ``incidents``, ``incident``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
+from yuqingd.durations import format_duration
+from yuqingd.escalation.deadlines import KIND_ZH, STAGE_ZH
 from yuqingd.escalation.incidents import AckError
 from yuqingd.located import msg
 from yuqingd.store.sqlite import IncidentRow
@@ -60,10 +62,49 @@ def report(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
 @handler("close")
 def close(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
     incident = resolve_incident(daemon, args.get("incident"))
+    if incident.status == "closed":
+        raise CommandError(msg(f"事件 {incident.id} 已关闭", f"incident {incident.id} is closed"))
     with daemon.store.transaction():
         daemon.escalation.close(incident.id, now, by=_person(args),
                                 note=str(args.get("note") or ""))
     return {"incident": incident.id}
+
+
+@handler("incidents")
+def incidents(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+    """Open and acknowledged incidents (``all``: closed ones too), oldest first."""
+    rows = [i for i in daemon.store.incidents() if args.get("all") or i.status != "closed"]
+    return {"incidents": [_summary(daemon, i) for i in rows]}
+
+
+@handler("incident")
+def incident(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+    """The full record: stage, every transition, deadlines met or missed (and by whom), items."""
+    row = resolve_incident(daemon, args.get("incident"))
+    fmt = daemon.clock.format
+    store = daemon.store
+    return {
+        "incident": {**_summary(daemon, row), "title": row.title, "items": row.item_count,
+                     "chain": [{"level": n, **step} for n, step in enumerate(row.chain, 1)],
+                     "deadlines": row.deadlines},
+        "transitions": [{"at": fmt(a["at"]), "action": a["action"], "by": a["actor"],
+                         "note": a["note"]} for a in store.incident_audit(row.id)],
+        "deadlines": [{"kind": d["kind"], "level": d["level"], "due_at": fmt(d["due_at"]),
+                       "state": d["state"],
+                       "settled_at": fmt(d["settled_at"]) if d["settled_at"] else None,
+                       "role": d["role"], "who": d["who"]}
+                      for d in store.incident_deadlines(row.id)],
+        "items": [{"title": i["title"], "url": i["url"]} for i in store.incident_items(row.id)],
+    }
+
+
+def _summary(daemon: Any, row: IncidentRow) -> dict[str, Any]:
+    due = daemon.store.next_incident_deadline(row.id)
+    return {"id": row.id, "rule": row.rule_id, "key": row.group_key, "severity": row.severity,
+            "status": row.status, "stage": row.stage, "level": row.level,
+            "opened_at": daemon.clock.format(row.opened_at),
+            "next": {"kind": due["kind"], "due_at": daemon.clock.format(due["due_at"])}
+            if due else None}
 
 
 def add_subcommands(sub: Any, with_config) -> None:
@@ -73,6 +114,31 @@ def add_subcommands(sub: Any, with_config) -> None:
     ack.add_argument("--by", required=True, help="who acknowledges (name)")
     ack.add_argument("--note", default="", help="note for the record")
     ack.set_defaults(func=cmd_ack)
+
+    report = with_socket(with_config(sub.add_parser(
+        "report", help="record a report to superiors: 首报 first, 续报 follow_up, 终报 final")))
+    report.add_argument("incident", help="incident id, e.g. 20261126-001")
+    report.add_argument("--stage", required=True, choices=["first", "follow_up", "final"])
+    report.add_argument("--by", required=True, help="who reports (name)")
+    report.add_argument("--note", default="", help="what was reported, for the record")
+    report.set_defaults(func=cmd_report)
+
+    close = with_socket(with_config(sub.add_parser(
+        "close", help="close an incident (no more items, no more deadlines)")))
+    close.add_argument("incident", help="incident id")
+    close.add_argument("--by", required=True, help="who closes it (name)")
+    close.add_argument("--note", default="", help="why, for the record")
+    close.set_defaults(func=cmd_close)
+
+    listing = with_socket(with_config(sub.add_parser(
+        "incidents", help="list open and acknowledged incidents")))
+    listing.add_argument("--all", action="store_true", help="closed incidents too")
+    listing.set_defaults(func=cmd_incidents)
+
+    record = with_socket(with_config(sub.add_parser(
+        "incident", help="show one incident's full record")))
+    record.add_argument("incident", help="incident id")
+    record.set_defaults(func=cmd_incident)
 
 
 def cmd_ack(args) -> int:
@@ -84,4 +150,87 @@ def cmd_ack(args) -> int:
         f"事件 {reply['incident']} 已确认（{reply['acked_at']}），升级已停止",
         f"incident {reply['incident']} acknowledged at {reply['acked_at']}; escalation stopped",
     ))
+    return EX_OK
+
+
+STAGE_ARG_ZH = {"first": "首报", "follow_up": "续报", "final": "终报"}
+STATE_ZH = {"pending": "待完成", "met": "按时完成", "cancelled": "已取消", "fired": "逾期"}
+ACTION_ZH = {"opened": "打开", "acknowledged": "确认", "escalated": "升级", "repeated": "重复提醒",
+             "closed": "关闭", "report.first": "首报", "report.follow_up": "续报",
+             "report.final": "终报", "unacknowledged": "最后一级未确认",
+             **{f"missed.{k}": f"{v}逾期" for k, v in KIND_ZH.items()}}
+
+
+def cmd_report(args) -> int:
+    code, reply = call(args, {"command": "report", "incident": args.incident,
+                              "stage": args.stage, "by": args.by, "note": args.note})
+    if code:
+        return code
+    stage = STAGE_ARG_ZH[args.stage]
+    print(msg(f"事件 {reply['incident']} 已记录{stage}（{args.by}）",
+              f"incident {reply['incident']}: {args.stage} report recorded ({args.by})"))
+    return EX_OK
+
+
+def cmd_close(args) -> int:
+    code, reply = call(args, {"command": "close", "incident": args.incident, "by": args.by,
+                              "note": args.note})
+    if code:
+        return code
+    print(msg(f"事件 {reply['incident']} 已关闭", f"incident {reply['incident']} closed"))
+    return EX_OK
+
+
+def cmd_incidents(args) -> int:
+    code, reply = call(args, {"command": "incidents", "all": args.all})
+    if code:
+        return code
+    print("\t".join(["编号", "阶段", "严重程度", "级别", "规则", "对象", "打开时间", "下一时限"]))
+    for i in reply["incidents"]:
+        due = i["next"]
+        print("\t".join([i["id"], STAGE_ZH.get(i["stage"], i["stage"]), i["severity"],
+                         f"第{i['level']}级", i["rule"], i["key"], i["opened_at"],
+                         f"{KIND_ZH.get(due['kind'], due['kind'])} {due['due_at']}" if due
+                         else "-"]))
+    return EX_OK
+
+
+def cmd_incident(args) -> int:
+    code, reply = call(args, {"command": "incident", "incident": args.incident})
+    if code:
+        return code
+    i = reply["incident"]
+    print(f"事件 {i['id']}  {i['title']}（{i['severity']}）")
+    print(f"规则 {i['rule']}  对象 {i['key']}  阶段 {STAGE_ZH.get(i['stage'], i['stage'])}  "
+          f"当前第{i['level']}级  相关信息 {i['items']} 条")
+    print(f"打开时间 {i['opened_at']}")
+    plan = i["deadlines"]
+    limits = [f"{label} {format_duration(plan[k])}" for k, label in (
+        ("first_report", "首报"), ("follow_up_every", "续报 每"), ("final_report", "终报"))
+        if k in plan]
+    ladder = "；".join(f"第{c['level']}级 {c['notify']}"
+                      + (f" {format_duration(c['ack_within'])}内确认" if c.get("ack_within")
+                         else "") for c in i["chain"])
+    print(f"升级链 {ladder}")
+    if limits:
+        factor = f"（重点日期，时限×{plan['factor']:g}）" if plan.get("factor") else ""
+        print("报告时限 " + "；".join(limits) + factor)
+    print("经过：")
+    for t in reply["transitions"]:
+        note = f"  {t['note']}" if t["note"] else ""
+        print(f"  {t['at']}  {ACTION_ZH.get(t['action'], t['action'])}  {t['by']}{note}")
+    if reply["deadlines"]:
+        print("时限：")
+    for d in reply["deadlines"]:
+        state = STATE_ZH.get(d["state"], d["state"])
+        if d["state"] == "fired" and d["kind"] == "repeat":
+            state = "已提醒"
+        when = f" {d['settled_at']}" if d["settled_at"] and d["state"] != "fired" else ""
+        held = f"（{d['role']} {d['who']}）" if d["who"] else ""
+        print(f"  {KIND_ZH.get(d['kind'], d['kind'])}  第{d['level']}级  应于 {d['due_at']}  "
+              f"{state}{when}{held}")
+    if reply["items"]:
+        print("最新信息：")
+    for item in reply["items"]:
+        print(f"  - {item['title']} {item['url']}".rstrip())
     return EX_OK

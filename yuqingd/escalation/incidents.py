@@ -7,6 +7,12 @@ Ladder semantics: on opening, level 1 is notified. A level with ``ack_within`` t
 acknowledged in time escalates to the next level (counted from the moment it was notified); on
 the last level, ``repeat_every`` re-notifies that level until someone acknowledges. A deadline
 that fell due while the daemon was down fires at start, and the next one counts from then.
+
+Report-within-time (see ``deadlines.py`` for how an incident's deadlines are set): the first and
+final reports are due counted from opening, each follow-up from the last report. A missed ack or
+report deadline is recorded with who held the responsible role when it passed (问责), emits
+``expectation.missed``, and escalates one level; a missed report deadline re-arms after the new
+level's ``ack_within`` (else ``repeat_every``), so it keeps climbing until the report comes.
 """
 
 from __future__ import annotations
@@ -16,12 +22,20 @@ from collections.abc import Mapping
 import structlog
 
 from yuqingd.clock import Clock
+from yuqingd.durations import format_duration
 from yuqingd.duty.directory import Directory
-from yuqingd.escalation.messages import acknowledged_text, incident_text
+from yuqingd.escalation.deadlines import (
+    KIND_ZH,
+    REPORT_KINDS,
+    REPORT_STAGES,
+    STAGE_OF_KIND,
+    plan,
+)
+from yuqingd.escalation.messages import acknowledged_text, incident_text, overdue_text
 from yuqingd.events import Events
 from yuqingd.model import Notification, Recipient
-from yuqingd.rules.model import ChainLevel, Rule
-from yuqingd.store.sqlite import IncidentRow, Store
+from yuqingd.rules.model import SEVERITY_RANK, ChainLevel, Deadlines, Rule
+from yuqingd.store.sqlite import DeadlineRow, IncidentRow, Store
 
 log = structlog.get_logger("yuqingd.escalation")
 
@@ -37,26 +51,36 @@ class Escalation:
         self.events = events or Events()
         self.directory = Directory({}, None, clock.to_datetime)
         self.chains: Mapping[str, tuple[ChainLevel, ...]] = {}
+        self.deadlines: Mapping[str, Deadlines] = {}
 
-    def configure(self, directory: Directory,
-                  chains: Mapping[str, tuple[ChainLevel, ...]]) -> None:
-        """Take a (re)loaded config. Open incidents keep the chain they were opened with;
-        role holders are looked up when a notification is written, so roster changes and
-        swaps apply at once."""
+    def configure(self, directory: Directory, chains: Mapping[str, tuple[ChainLevel, ...]],
+                  deadlines: Mapping[str, Deadlines] | None = None) -> None:
+        """Take a (re)loaded config. Open incidents keep the chain and deadlines they were
+        opened with; role holders are looked up when a notification is written, so roster
+        changes and swaps apply at once."""
         self.directory = directory
         self.chains = chains
+        self.deadlines = deadlines or {}
 
     # opening ------------------------------------------------------------------------------
 
     def open(self, rule: Rule, key: str, items: list[tuple[str, str, float]], at: float,
-             severity: str | None = None) -> str:
+             severity: str | None = None, factor: float | None = None) -> str:
         """Open an incident for ``rule``/``key`` with the items in its window; inside the
-        caller's transaction. ``severity`` overrides the rule's (key-date vigilance)."""
+        caller's transaction. ``severity`` overrides the rule's and ``factor`` scales its
+        deadlines (key-date vigilance)."""
         day = self.clock.to_datetime(at).strftime("%Y%m%d")
         incident_id = self.store.next_incident_id(day)
-        chain = [level.model_dump() for level in self.chains[rule.then.incident.chain]]
-        severity = severity or rule.then.incident.severity
+        action = rule.then.incident
+        severity = severity or action.severity
+        chain, deadlines = plan(
+            [level.model_dump() for level in self.chains[action.chain]],
+            self.deadlines.get(severity), action.deadlines, factor)
         self.store.add_incident(incident_id, rule.id, key, rule.title, severity, chain, at)
+        self.store.set_incident_deadlines(incident_id, deadlines)
+        for kind in ("first_report", "final_report"):
+            if deadlines.get(kind):
+                self.store.add_deadline(incident_id, kind, 1, at + deadlines[kind])
         self.events.emit("incident.opened", at, incident=incident_id, rule=rule.id, key=key,
                          severity=severity, items=len(items))
         for source, item_id, item_at in items:
@@ -89,11 +113,62 @@ class Escalation:
                 self.store.settle_deadline(deadline.id, now)
                 incident = self.store.incident(deadline.incident_id)
                 fired += 1
-                if incident is None or incident.status != "open":
+                if incident is None or incident.status == "closed":
                     continue
                 late = now - deadline.due_at
-                self._on_missed(incident, deadline.kind, deadline.level, deadline.id, now, late)
+                if deadline.kind in REPORT_KINDS:
+                    self._report_missed(incident, deadline, now)
+                elif incident.status == "open":
+                    if deadline.kind == "ack":
+                        self._missed(incident, deadline, now)
+                    self._on_missed(incident, deadline.kind, deadline.level, deadline.id, now,
+                                    late)
         return fired
+
+    def _missed(self, incident: IncidentRow, deadline: DeadlineRow,
+                now: float) -> tuple[int, str, str]:
+        """Record a missed expectation with who held the responsible role when it passed."""
+        level = min(deadline.level if deadline.kind == "ack" else incident.level,
+                    len(incident.chain))
+        role = incident.chain[level - 1]["notify"]
+        who = self.directory.names(role, deadline.due_at)
+        self.store.record_miss(deadline.id, role, who)
+        self.store.audit(now, f"missed.{deadline.kind}", "yuqingd", incident.id,
+                         f"第{level}级 {role} {who} 未在时限内{KIND_ZH[deadline.kind]}")
+        self.events.emit("expectation.missed", now, what=deadline.kind, incident=incident.id,
+                         rule=incident.rule_id, key=incident.group_key, level=level, role=role,
+                         who=who)
+        log.warning("expectation.missed", what=deadline.kind, incident=incident.id, level=level,
+                    role=role, who=who, late_seconds=round(now - deadline.due_at, 3))
+        return level, role, who
+
+    def _report_missed(self, incident: IncidentRow, deadline: DeadlineRow, now: float) -> None:
+        """A report not made in time: escalate one level (or remind the last) and re-arm."""
+        level, role, who = self._missed(incident, deadline, now)
+        target = min(level + 1, len(incident.chain))
+        if target != level:
+            self.store.set_level(incident.id, target)
+            self.store.audit(now, "escalated", "yuqingd", incident.id,
+                             f"level {level} → {target}; {deadline.kind} overdue")
+            self.events.emit("incident.escalated", now, incident=incident.id,
+                             rule=incident.rule_id, key=incident.group_key, level=target,
+                             overdue=deadline.kind)
+            if incident.status == "open":  # one ladder: it goes on from the new level
+                self.store.cancel_ladder(incident.id, now)
+                self._schedule(incident, target, now)
+        step = incident.chain[target - 1]
+        items = self._items(incident)
+        text = overdue_text(
+            incident_id=incident.id, title=incident.title, severity=incident.severity,
+            key=incident.group_key, what=KIND_ZH[deadline.kind],
+            stage=STAGE_OF_KIND[deadline.kind], due=self.clock.format(deadline.due_at),
+            level=level, role=role, who=who, target=target, target_role=step["notify"],
+            person=self.directory.names(step["notify"], now), items=items,
+            item_count=incident.item_count, at=self.clock.format(now))
+        self._enqueue(incident, "incident.overdue", target, now, f"d{deadline.id}", text, items)
+        again = step.get("ack_within") or step.get("repeat_every")
+        if again:
+            self.store.add_deadline(incident.id, deadline.kind, target, now + again)
 
     def _on_missed(
         self,
@@ -133,20 +208,11 @@ class Escalation:
                 incident.id, "repeat", level, now + chain[level - 1]["repeat_every"]
             )
             log.warning("incident.repeated", incident=incident.id, level=level)
-        else:
-            self.store.audit(
-                now,
-                "unacknowledged",
-                "yuqingd",
-                incident.id,
-                f"last level {level} did not acknowledge",
-            )
-            self.events.emit("expectation.missed", now, what="ack", incident=incident.id,
-                             rule=incident.rule_id, level=level,
-                             who=chain[level - 1]["notify"])
+        else:  # the miss is already recorded (``_missed``); nobody is left to tell
             log.error("incident.unacknowledged", incident=incident.id, level=level)
 
     def _schedule(self, incident: IncidentRow, level: int, now: float) -> None:
+        """Arm the ladder's deadline for ``level``, just notified at ``now``."""
         step = incident.chain[level - 1]
         if step.get("ack_within"):
             self.store.add_deadline(incident.id, "ack", level, now + step["ack_within"])
@@ -156,51 +222,96 @@ class Escalation:
     # acknowledgement ----------------------------------------------------------------------
 
     def acknowledge(self, incident_id: str, by: str, note: str, now: float) -> IncidentRow:
-        """Stop the ladder: record who acknowledged, cancel pending deadlines, tell those
-        already notified."""
+        """Stop the ladder: record who acknowledged, cancel its pending deadlines (report
+        deadlines run on), tell those already notified."""
         with self.store.transaction():
             incident = self.store.incident(incident_id)
             if incident is None:
                 raise AckError(f"没有编号为 {incident_id} 的事件")
+            if incident.status == "closed":
+                raise AckError(f"事件 {incident_id} 已关闭")
             if incident.status != "open":
                 raise AckError(
                     f"事件 {incident_id} 已由 {incident.acked_by} 于 "
                     f"{self.clock.format(incident.acked_at or 0)} 确认"
                 )
-            self.store.acknowledge(incident_id, by, note, now)
-            self.store.audit(now, "acknowledged", by, incident_id, note)
-            self.events.emit("incident.acknowledged", now, incident=incident_id,
-                             rule=incident.rule_id, key=incident.group_key, by=by, note=note)
-            text = acknowledged_text(
-                incident_id=incident_id,
-                title=incident.title,
-                by=by,
-                note=note,
-                at=self.clock.format(now),
-            )
-            for level in range(1, incident.level + 1):
-                self._enqueue(incident, "incident.acknowledged", level, now, "ack", text)
-            acked = self.store.incident(incident_id)
+            acked = self._acknowledge(incident, by, note, now)
         log.info("incident.acknowledged", incident=incident_id, by=by, level=incident.level)
+        return acked
+
+    def _acknowledge(self, incident: IncidentRow, by: str, note: str, now: float) -> IncidentRow:
+        """The acknowledgement itself, inside the caller's transaction."""
+        incident_id = incident.id
+        self.store.acknowledge(incident_id, by, note, now)
+        self.store.audit(now, "acknowledged", by, incident_id, note)
+        self.events.emit("incident.acknowledged", now, incident=incident_id,
+                         rule=incident.rule_id, key=incident.group_key, by=by, note=note)
+        text = acknowledged_text(incident_id=incident_id, title=incident.title, by=by, note=note,
+                                 at=self.clock.format(now))
+        for level in range(1, incident.level + 1):
+            self._enqueue(incident, "incident.acknowledged", level, now, "ack", text)
+        acked = self.store.incident(incident_id)
         assert acked is not None
         return acked
 
     def report(self, incident_id: str, stage: str, by: str, note: str, now: float) -> None:
-        """Record a report to superiors (首报/续报/终报). A report is also an acknowledgement;
-        the final report closes the incident. (Report deadlines come with the duty issue.)"""
-        if stage not in ("first", "follow_up", "final"):
+        """Record a report to superiors (首报/续报/终报), in order: first, then any follow-ups,
+        then the final one, which closes the incident (it may also be the only one). A report
+        is also an acknowledgement. It meets the deadline of its stage; the next follow-up is
+        due ``follow_up_every`` after it."""
+        if stage not in REPORT_STAGES:
             raise AckError(f"未知的报告阶段 {stage!r}（first、follow_up、final）")
-        incident = self.store.incident(incident_id)
-        if incident is None or incident.status == "closed":
-            raise AckError(f"没有编号为 {incident_id} 的未关闭事件")
-        if incident.status == "open":
-            self.acknowledge(incident_id, by, note, now)
+        reached, meets = REPORT_STAGES[stage]
         with self.store.transaction():
+            incident = self.store.incident(incident_id)
+            if incident is None or incident.status == "closed":
+                raise AckError(f"没有编号为 {incident_id} 的未关闭事件")
+            reported = incident.stage in ("first_report", "follow_up")
+            if stage == "first" and reported:
+                raise AckError(f"事件 {incident_id} 已首报；续报请用 --stage follow_up，"
+                               f"终报请用 --stage final")
+            if stage == "follow_up" and not reported:
+                raise AckError(f"事件 {incident_id} 尚未首报：yuqingd report {incident_id} "
+                               f"--stage first --by 姓名")
+            if incident.status == "open":
+                self._acknowledge(incident, by, note, now)
+            self.store.meet_deadlines(incident_id, meets, now)
+            self.store.set_stage(incident_id, reached)
             self.store.audit(now, f"report.{stage}", by, incident_id, note)
             self.events.emit("incident.reported", now, incident=incident_id,
-                             rule=incident.rule_id, key=incident.group_key, stage=stage, by=by)
+                             rule=incident.rule_id, key=incident.group_key, stage=stage, by=by,
+                             note=note)
+            every = incident.deadlines.get("follow_up_every")
             if stage == "final":
                 self.close(incident_id, now, by=by, note=note)
+            elif every:
+                self.store.add_deadline(incident_id, "follow_up", incident.level, now + every)
+        log.info("incident.reported", incident=incident_id, stage=stage, by=by)
+
+    def settle_quiet(self, incident: IncidentRow, now: float, quiet: float, mode: str) -> bool:
+        """An acknowledged incident with no new item for ``quiet`` (since the ack, its last
+        item or its last downgrade): close it, or lower its severity one step (closing it
+        at 一般). One that still owes a report is never closed by quiet. Inside the caller's
+        transaction; True when it was closed."""
+        last = max(incident.acked_at or 0, self.store.last_item_at(incident.id) or 0,
+                   self.store.last_audit(incident.id, "downgraded") or 0)
+        if now - last <= quiet:
+            return False
+        rank = SEVERITY_RANK[incident.severity]
+        if mode == "downgrade" and rank > 0:
+            lower = next(s for s, r in SEVERITY_RANK.items() if r == rank - 1)
+            self.store.set_severity(incident.id, lower)
+            self.store.audit(now, "downgraded", "yuqingd", incident.id,
+                             f"{incident.severity} → {lower}：{format_duration(quiet)} 内无新信息")
+            self.events.emit("incident.downgraded", now, incident=incident.id,
+                             rule=incident.rule_id, key=incident.group_key,
+                             severity=lower, previous=incident.severity)
+            log.info("incident.downgraded", incident=incident.id, severity=lower)
+            return False
+        if self.store.pending_reports(incident.id):
+            return False
+        self.close(incident.id, now, note=f"确认后 {quiet:g}s 内无新信息，自动关闭")
+        return True
 
     def close(self, incident_id: str, now: float, *, by: str = "yuqingd", note: str = "") -> None:
         """Close an incident (inside the caller's transaction): no more items, no deadlines."""
@@ -220,9 +331,7 @@ class Escalation:
         if kind == "incident.escalated":
             prev_role = incident.chain[level - 2]["notify"]
             previous = (prev_role, self.directory.names(prev_role, at))
-        items = [
-            {"title": r["title"], "url": r["url"]} for r in self.store.incident_items(incident.id)
-        ]
+        items = self._items(incident)
         text = incident_text(
             kind=kind,
             incident_id=incident.id,
@@ -239,6 +348,11 @@ class Escalation:
             at=self.clock.format(at),
         )
         self._enqueue(incident, kind, level, at, tag, text, items)
+
+    def _items(self, incident: IncidentRow) -> list[dict[str, str]]:
+        """The newest attached items, for reminders and escalations."""
+        return [{"title": r["title"], "url": r["url"]}
+                for r in self.store.incident_items(incident.id)]
 
     def _enqueue(
         self,

@@ -51,3 +51,24 @@ def incident_text(
 def acknowledged_text(*, incident_id: str, title: str, by: str, note: str, at: str) -> str:
     text = f"【事件已确认】{title}\n事件编号：{incident_id}\n确认人：{by}\n时间：{at}"
     return text + (f"\n备注：{note}" if note else "")
+
+
+def overdue_text(*, incident_id: str, title: str, severity: str, key: str, what: str,
+                 stage: str, due: str, level: int, role: str, who: str, target: int,
+                 target_role: str, person: str, items: list[dict[str, str]], item_count: int,
+                 at: str) -> str:
+    """A report (首报/续报/终报) not made in time, sent to the next level (or the last again)."""
+    lines = [
+        f"【{what}逾期】{title}（{severity}）",
+        f"事件编号：{incident_id}",
+        f"监测对象：{key}",
+        f"相关信息：{item_count} 条",
+        f"{what}时限 {due} 已过，第{level}级（{role} {who}）未按时{what}。",
+        f"通知：第{target}级 {target_role} {person}",
+        f"请督促{what}：yuqingd report {incident_id} --stage {stage} --by 姓名",
+    ]
+    if items:
+        lines.append("最新信息：")
+        lines += [f"- {i['title']} {i['url']}".rstrip() for i in items]
+    lines.append(f"时间：{at}")
+    return "\n".join(lines)

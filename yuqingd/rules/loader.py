@@ -29,6 +29,7 @@ from yuqingd.rules.compiler import CompiledRule, RuleCompiler, hash_author
 from yuqingd.rules.model import (
     Append,
     ChainLevel,
+    Deadlines,
     Entity,
     Rule,
     RuleFile,
@@ -63,6 +64,7 @@ class RuleSet:
     tests: tuple[tuple[Path, RuleTest], ...]
     files: tuple[Path, ...]
     all_rule_ids: frozenset[str] = field(default_factory=frozenset)  # disabled ones too
+    deadlines: dict[str, Deadlines] = field(default_factory=dict)  # per severity
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {r.rule.id: r for r in self.rules})
@@ -160,6 +162,7 @@ class _Merger:
                                                       "positive_words")}
         calendar_specs, key_dates = self._merge_calendar()
         chains = self._merge_chains()
+        deadlines = self._merge_deadlines()
         rules = self._merge_rules()
         # Names a file defines but got wrong are still "defined": their own error is enough.
         written = {k: set() for k in ("chains", "topics")}
@@ -191,7 +194,7 @@ class _Merger:
             author_lists={k: frozenset(hash_author(a) for a in v)
                           for k, v in compiler.author_lists.items()},
             tests=tests, files=tuple(f.doc.path for f in self.files),
-            all_rule_ids=frozenset(rules),
+            all_rule_ids=frozenset(rules), deadlines=deadlines,
         )
 
     # lists and expansion
@@ -317,6 +320,17 @@ class _Merger:
                                f"chain '{name}' defined twice", key=True)
                 chains[name] = tuple(levels)
         return chains
+
+    def _merge_deadlines(self) -> dict[str, Deadlines]:
+        deadlines: dict[str, Deadlines] = {}
+        for f in self.files:
+            for severity, spec in f.sections.get("deadlines", {}).items():
+                if severity in deadlines:
+                    self.error(f, ("deadlines", severity), f"严重程度 '{severity}' 的时限重复定义",
+                               f"deadlines for '{severity}' defined twice", key=True)
+                    continue
+                deadlines[severity] = spec
+        return deadlines
 
     def _check_chain_roles(self) -> None:
         roles = self.names.roles

@@ -160,13 +160,34 @@ class VigilanceOverride(BaseModel):
     within: PositiveDuration | None = None
     factor: float | None = Field(None, gt=1)
     severity: Severity | None = None
-    ack_within_factor: float | None = Field(None, gt=0, le=1)  # used by escalation (issue 4)
+    ack_within_factor: float | None = Field(None, gt=0, le=1)  # shortens incident deadlines
+
+
+class Deadlines(BaseModel):
+    """Report-within-time (重大事件报告制度): how long an incident may wait for each step.
+    ``first_report``/``final_report`` count from opening; ``follow_up_every`` from the last
+    report until the final one; ``ack_within`` caps every chain level's own ``ack_within``."""
+
+    model_config = STRICT
+    ack_within: PositiveDuration | None = None
+    first_report: PositiveDuration | None = None
+    follow_up_every: PositiveDuration | None = None
+    final_report: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> Deadlines:
+        if self.first_report and self.final_report and self.final_report < self.first_report:
+            raise ValueError("final_report（终报时限）不能早于 first_report（首报时限）")
+        return self
 
 
 class IncidentAction(BaseModel):
     model_config = STRICT
     severity: Severity
     chain: NonEmptyStr
+    deadlines: Deadlines | None = None  # field by field over the severity's `deadlines:`
+    quiet_after: PositiveDuration | None = None  # acknowledged and quiet this long: settle
+    when_quiet: Literal["close", "downgrade"] = "close"
 
 
 class NotifyAction(BaseModel):
@@ -292,6 +313,7 @@ class RuleFile(BaseModel):
     chains: dict[
         NonEmptyStr, Annotated[list[ChainLevel], Field(min_length=1), AfterValidator(_ladder)]
     ] = {}
+    deadlines: dict[Severity, Deadlines] = {}  # per severity, merged across files like chains
     rules: list[Rule] = []
     overrides: dict[NonEmptyStr, RuleOverride] = {}
     tests: list[RuleTest] = []

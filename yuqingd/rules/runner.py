@@ -52,6 +52,7 @@ class Effective:
     factor: float | None
     severity: str | None
     vigilance: str
+    deadline_factor: float | None = None  # ack_within_factor: scales the incident's deadlines
 
 
 class RuleRunner:
@@ -157,17 +158,16 @@ class RuleRunner:
         return max(since, closed) if closed is not None else since
 
     def _settled(self, incident, now: float, rule: Rule) -> bool:
-        """An acknowledged incident quiet for a whole window is over: close it, so a later
-        burst opens a new incident instead of vanishing into the old one."""
+        """An acknowledged incident quiet for ``quiet_after`` (default: a whole window) is
+        over: close it (or downgrade it, ``when_quiet: downgrade``), so a later burst opens a
+        new incident instead of vanishing into the old one. True when it was closed."""
         if incident.status != "acknowledged":
             return False
-        quiet = (rule.threshold.within if rule.threshold and rule.threshold.within
-                 else DEFAULT_COOLDOWN)
-        last = max(incident.acked_at or 0, self.store.last_item_at(incident.id) or 0)
-        if now - last <= quiet:
-            return False
-        self.escalation.close(incident.id, now, note=f"确认后 {quiet:g}s 内无新信息，自动关闭")
-        return True
+        action = rule.then.incident
+        quiet = action.quiet_after or (
+            rule.threshold.within if rule.threshold and rule.threshold.within
+            else DEFAULT_COOLDOWN)
+        return self.escalation.settle_quiet(incident, now, quiet, action.when_quiet)
 
     def _cooling(self, rule: Rule, key: str, now: float, params: Effective) -> bool:
         cooldown = rule.cooldown if rule.cooldown is not None else (
@@ -207,6 +207,7 @@ class RuleRunner:
             factor=(override and override.factor) or (t.spike.factor if t and t.spike else None),
             severity=(override and override.severity) or base_severity,
             vigilance=level,
+            deadline_factor=override.ack_within_factor if override else None,
         )
 
     def on_key_date(self, rule: Rule, now: float) -> bool:
@@ -241,7 +242,8 @@ class RuleRunner:
             # open: the open incident already tells people; do not open a second one.
             log.info("rule.incident_already_open", rule=rule.id, key=key)
         elif then.incident:
-            incident = self.escalation.open(rule, key, window, now, severity=params.severity)
+            incident = self.escalation.open(rule, key, window, now, severity=params.severity,
+                                            factor=params.deadline_factor)
         if then.notify:
             self._notify(cr, key, now, window)
         if then.watch:

@@ -152,4 +152,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX items_fetched ON items (fetched_at);
     CREATE INDEX items_story ON items (story_id);
     """,
+    # (incidents) report-within-time: the lifecycle stage, the deadlines snapshotted at
+    # opening, and who held the responsible role when a deadline was missed (问责)
+    """
+    ALTER TABLE incidents ADD COLUMN stage TEXT NOT NULL DEFAULT 'opened';
+    ALTER TABLE incidents ADD COLUMN deadlines TEXT NOT NULL DEFAULT '{}';
+    UPDATE incidents SET stage = CASE status WHEN 'open' THEN 'opened' ELSE status END;
+    ALTER TABLE deadlines ADD COLUMN role TEXT;
+    ALTER TABLE deadlines ADD COLUMN who TEXT;
+    """,
 ]

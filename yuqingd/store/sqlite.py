@@ -8,7 +8,7 @@ import fcntl
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class IncidentRow:
     acked_at: float | None
     acked_by: str | None
     item_count: int
+    stage: str = "opened"  # → acknowledged → first_report → follow_up → final_report → closed
+    deadlines: dict[str, Any] = field(default_factory=dict)  # effective at opening (snapshot)
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,8 @@ class Store:
             acked_at=row["acked_at"],
             acked_by=row["acked_by"],
             item_count=count,
+            stage=row["stage"],
+            deadlines=json.loads(row["deadlines"]),
         )
 
     def active_incident(self, rule_id: str, key: str) -> IncidentRow | None:
@@ -393,7 +397,8 @@ class Store:
         ).fetchone()[0]
 
     def close_incident(self, incident_id: str, at: float) -> None:
-        self.db.execute("UPDATE incidents SET status='closed' WHERE id=?", (incident_id,))
+        self.db.execute("UPDATE incidents SET status='closed', stage='closed' WHERE id=?",
+                        (incident_id,))
         self.db.execute(
             "UPDATE deadlines SET state='cancelled', settled_at=? "
             "WHERE incident_id=? AND state='pending'",
@@ -405,23 +410,24 @@ class Store:
 
     def acknowledge(self, incident_id: str, by: str, note: str, at: float) -> None:
         self.db.execute(
-            "UPDATE incidents SET status='acknowledged', acked_at=?, acked_by=?, ack_note=? "
-            "WHERE id=?",
+            "UPDATE incidents SET status='acknowledged', acked_at=?, acked_by=?, ack_note=?, "
+            "stage=CASE stage WHEN 'opened' THEN 'acknowledged' ELSE stage END WHERE id=?",
             (at, by, note, incident_id),
         )
+        # Only the ladder stops: report deadlines run on after an acknowledgement.
         self.db.execute(
-            "UPDATE deadlines SET state='cancelled', settled_at=? "
-            "WHERE incident_id=? AND state='pending'",
+            "UPDATE deadlines SET state=CASE kind WHEN 'ack' THEN 'met' ELSE 'cancelled' END, "
+            "settled_at=? WHERE incident_id=? AND state='pending' AND kind IN ('ack','repeat')",
             (at, incident_id),
         )
 
     # deadlines ----------------------------------------------------------------------------
 
-    def add_deadline(self, incident_id: str, kind: str, level: int, due_at: float) -> None:
-        self.db.execute(
+    def add_deadline(self, incident_id: str, kind: str, level: int, due_at: float) -> int:
+        return self.db.execute(
             "INSERT INTO deadlines (incident_id, kind, level, due_at) VALUES (?,?,?,?)",
             (incident_id, kind, level, due_at),
-        )
+        ).lastrowid
 
     def next_deadline(self) -> float | None:
         row = self.db.execute("SELECT min(due_at) FROM deadlines WHERE state='pending'").fetchone()
@@ -505,3 +511,58 @@ class Store:
             "INSERT INTO audit (at, incident_id, action, actor, note) VALUES (?,?,?,?,?)",
             (at, incident_id, action, actor, note),
         )
+
+    # report-within-time (incident lifecycle, deadlines met and missed) ------------------------
+
+    def set_incident_deadlines(self, incident_id: str, deadlines: dict[str, Any]) -> None:
+        self.db.execute("UPDATE incidents SET deadlines=? WHERE id=?",
+                        (json.dumps(deadlines, ensure_ascii=False), incident_id))
+
+    def set_stage(self, incident_id: str, stage: str) -> None:
+        self.db.execute("UPDATE incidents SET stage=? WHERE id=?", (stage, incident_id))
+
+    def set_severity(self, incident_id: str, severity: str) -> None:
+        self.db.execute("UPDATE incidents SET severity=? WHERE id=?", (severity, incident_id))
+
+    def meet_deadlines(self, incident_id: str, kinds: tuple[str, ...], at: float) -> int:
+        """Mark the pending deadlines of ``kinds`` met; returns how many were."""
+        marks = ",".join("?" * len(kinds))
+        return self.db.execute(
+            f"UPDATE deadlines SET state='met', settled_at=? WHERE incident_id=? "
+            f"AND state='pending' AND kind IN ({marks})", (at, incident_id, *kinds)).rowcount
+
+    def cancel_ladder(self, incident_id: str, at: float) -> None:
+        """Drop the pending ack/repeat deadlines (the ladder moved on another way)."""
+        self.db.execute(
+            "UPDATE deadlines SET state='cancelled', settled_at=? WHERE incident_id=? "
+            "AND state='pending' AND kind IN ('ack','repeat')", (at, incident_id))
+
+    def record_miss(self, deadline_id: int, role: str, who: str) -> None:
+        """Who held the responsible role when the deadline passed (for accountability)."""
+        self.db.execute("UPDATE deadlines SET role=?, who=? WHERE id=?", (role, who, deadline_id))
+
+    def incident_deadlines(self, incident_id: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT * FROM deadlines WHERE incident_id=? ORDER BY due_at, id", (incident_id,)
+        ).fetchall()
+
+    def incident_audit(self, incident_id: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT * FROM audit WHERE incident_id=? ORDER BY at, id", (incident_id,)
+        ).fetchall()
+
+    def next_incident_deadline(self, incident_id: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            "SELECT * FROM deadlines WHERE incident_id=? AND state='pending' "
+            "ORDER BY due_at, id LIMIT 1", (incident_id,)).fetchone()
+
+    def last_audit(self, incident_id: str, action: str) -> float | None:
+        return self.db.execute("SELECT max(at) FROM audit WHERE incident_id=? AND action=?",
+                               (incident_id, action)).fetchone()[0]
+
+    def pending_reports(self, incident_id: str) -> int:
+        """Report deadlines still open: the incident owes a report."""
+        return self.db.execute(
+            "SELECT count(*) FROM deadlines WHERE incident_id=? AND state='pending' "
+            "AND kind IN ('first_report','follow_up','final_report')", (incident_id,)
+        ).fetchone()[0]
