@@ -4,8 +4,13 @@ trio's virtual clock. The daemon starts Sunday 2026-05-10 10:00 +08:00; the shif
 
 from __future__ import annotations
 
+import json
+
 import trio
 
+from yuqingd.config import load_config
+from yuqingd.plugins import Plugins, get_plugin_manager
+from yuqingd.simulate import parse_inputs, parse_time, simulate
 from yuqingd.testing import Harness, running_daemon
 
 from .conftest import RULES
@@ -180,3 +185,25 @@ async def test_gap_warning_is_sent_once(make_config, autojump_clock):
     async with running_daemon(path, harness, start_epoch=MONDAY_0800 + 30 * HOUR):
         await trio.sleep(HOUR)
     assert [n.kind for n in harness.sent].count("duty.gap") == 1
+
+
+def test_simulate_check_in_lines_go_through_the_command(make_config):
+    """`yuqingd simulate` action lines check in like the CLI: a simulation that starts at the
+    shift start expects that shift's officer; Monday's 赵丽 checks in late, Tuesday's 张明 in
+    time, and 李华 (not an officer) is refused."""
+    plugins = Plugins(get_plugin_manager(extra=(Harness(),)))
+    config = load_config(make_config(CONFIG), plugins)
+    lines = [{"at": "2026-05-11T08:00:00+08:00", "action": "check_in", "by": "李华"},
+             {"at": "2026-05-11T08:45:00+08:00", "action": "check_in", "by": "赵丽"},
+             {"at": "2026-05-12T08:05:00+08:00", "action": "check_in", "by": "张明"}]
+    out = simulate(config, plugins, parse_inputs([json.dumps(line) for line in lines]),
+                   until=parse_time("2026-05-12T12:00:00+08:00"))
+    shown = [(r["at"][11:16], r["event"], r.get("subject") or r.get("message", "")[:9])
+             for r in out if r["event"] != "notification"]
+    assert shown == [
+        ("08:00", "error", "李华 不是当前班次"),
+        ("08:30", "expectation.missed", "2026-05-11/全天/赵丽"),
+        ("08:30", "expectation.reminded", "2026-05-11/全天/赵丽"),
+        ("08:45", "expectation.met", "2026-05-11/全天/赵丽"),
+        ("08:05", "expectation.met", "2026-05-12/全天/张明"),
+    ]

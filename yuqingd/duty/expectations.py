@@ -62,7 +62,8 @@ class Expectations:
         self.submissions = {s.name: s for s in submissions}
         with self.store.transaction():
             if roster is not None and self.store.expectation_cursor(CHECK_IN) is None:
-                self.store.set_expectation_cursor(CHECK_IN, now)
+                # A second back: a shift starting right now (a simulation's first line) counts.
+                self.store.set_expectation_cursor(CHECK_IN, now - 1)
             for spec in submissions:
                 if self.store.expectation_cursor(_submission_cursor(spec)) is None:
                     self._open_period(spec, spec.due.next_after(self._dt(now)).timestamp(), now)
@@ -216,7 +217,7 @@ class Expectations:
         holders = self.roster.holders(shift).get(role, [])
         if by not in holders:
             on_duty = "、".join(holders) or "无人"
-            raise ExpectationError(f"{by} 不是当前班次 {shift} 的{role}，当前{role}：{on_duty}")
+            raise ExpectationError(f"{by} 不是当前班次 {shift}的{role}，当前{role}：{on_duty}")
         with self.store.transaction():
             row = self.store.expectation(CHECK_IN, _check_in_subject(shift, by))
             if row is None:  # the shift began before the daemon first ran
