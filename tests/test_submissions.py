@@ -4,15 +4,19 @@ daemon starts Sunday 2026-05-10 10:00 +08:00."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import trio
+import yaml
 
-from yuqingd.config import load_config
+from yuqingd.config import ConfigFile, load_config
+from yuqingd.duty.roster import DutySpec
 from yuqingd.located import ConfigError
 from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.testing import Harness, running_daemon
 
-from .conftest import CONFIG
+from .conftest import CONFIG, REPO
 
 MINUTE, HOUR = 60, 3600
 START = 1_778_378_400.0  # Sunday 2026-05-10 10:00 +08:00
@@ -148,3 +152,15 @@ def test_submission_config_errors_name_file_and_line(make_config):
                and "办公室主任" in e for e in errors)
     assert any(f"yuqingd.yaml:{contact_line}:" in e and "未登记的人员 '刘芬'" in e
                for e in errors)
+
+
+def test_docs_duty_examples_are_valid_config():
+    """Each YAML example in docs/duty.md is a valid part of the config file."""
+    text = (REPO / "docs/duty.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```yaml\n(.*?)^```", text, flags=re.S | re.M)
+    assert len(blocks) == 3
+    for block in blocks:
+        data = yaml.safe_load(block)
+        ConfigFile.model_validate({k: v for k, v in data.items() if k != "duty"})
+        if "duty" in data:
+            DutySpec.model_validate(data["duty"])
