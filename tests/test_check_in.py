@@ -5,6 +5,9 @@ trio's virtual clock. The daemon starts Sunday 2026-05-10 10:00 +08:00; the shif
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 
 import trio
 
@@ -14,6 +17,8 @@ from yuqingd.simulate import parse_inputs, parse_time, simulate
 from yuqingd.testing import Harness, running_daemon
 
 from .conftest import RULES
+from .service.configs import write_setup
+from .service.process import DaemonProcess
 
 MINUTE, HOUR = 60, 3600
 START = 1_778_378_400.0  # 2026-05-10 10:00 +08:00
@@ -62,6 +67,11 @@ GAP_RULES = RULES + """\
 calendar:
   - {name: 两会, dates: ["2026-05-13"]}
 """
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "yuqingd", *args], capture_output=True,
+                          text=True, timeout=60)
 
 
 def sent(harness: Harness) -> list[tuple[str, int, list[str]]]:
@@ -207,3 +217,47 @@ def test_simulate_check_in_lines_go_through_the_command(make_config):
         ("08:45", "expectation.met", "2026-05-11/全天/赵丽"),
         ("08:05", "expectation.met", "2026-05-12/全天/张明"),
     ]
+
+
+def test_cli_check_in_and_submit_talk_to_the_running_daemon(tmp_path, short_dir):
+    """`yuqingd check-in` and `yuqingd submit` reach the daemon over its control socket and
+    answer in Chinese; a refusal exits 1 and names who is on duty."""
+    config = write_setup(tmp_path, short_dir / "control.sock")
+    with config.open("a", encoding="utf-8") as f:
+        f.write(CLI_DUTY)
+    daemon = DaemonProcess(config, short_dir)
+    try:
+        daemon.start()
+        daemon.wait_message("READY=1")
+        wrong = cli("check-in", "--by", "张明", "--config", str(config))
+        assert wrong.returncode == 1 and "当前值班员：王芳" in wrong.stderr
+        right = cli("check-in", "--by", "王芳", "--note", "已到岗", "--config", str(config))
+        assert right.returncode == 0, right.stderr
+        assert right.stdout.startswith("签到成功：") and "/全天/王芳" in right.stdout
+        again = cli("check-in", "--by", "王芳", "--config", str(config))
+        assert again.returncode == 0 and again.stdout.startswith("已于 ")
+        sub = cli("submit", "--unit", "A旗", "--by", "张明", "--config", str(config))
+        assert sub.returncode == 0, sub.stderr
+        assert sub.stdout.startswith("已记录按时报送：旗县区信息周报/A旗/")
+        unknown = cli("submit", "--unit", "Z旗", "--by", "张明", "--config", str(config))
+        assert unknown.returncode == 1 and "没有单位 'Z旗'" in unknown.stderr
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait_exit() == 0
+    finally:
+        daemon.close()
+
+
+CLI_DUTY = """\
+duty:
+  people:
+    王芳: {channels: [alerts]}
+  roster:
+    rotation:
+      start: 2020-01-01
+      roles:
+        值班员: [王芳]
+submissions:
+  - name: 旗县区信息周报
+    units: [A旗, B区]
+    due: "0 12 * * MON"
+"""
