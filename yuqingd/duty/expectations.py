@@ -158,24 +158,24 @@ class Expectations:
         level, missed = row["level"], row["missed_at"] is not None
         while True:
             step_at = ladder[level]["at"] if level < len(ladder) else None
+            # At a tie the miss comes first: a check-in's reminder is sent at its due time.
             if not missed and row["due_at"] <= now and (step_at is None
                                                         or row["due_at"] <= step_at):
-                self._missed(row, now)
+                self._missed(row, level, now)
                 missed = True
             elif step_at is not None and step_at <= now:
                 level += 1
                 self._step(row, ladder[level - 1], level, now)
             else:
                 break
-        pending = [t for t in ([] if missed else [row["due_at"]])
-                   + ([ladder[level]["at"]] if level < len(ladder) else [])]
-        self.store.update_expectation(row["id"], level=level, next_at=min(pending, default=None))
+        later = ([] if missed else [row["due_at"]]) + [s["at"] for s in ladder[level:level + 1]]
+        self.store.update_expectation(row["id"], level=level, next_at=min(later, default=None))
 
-    def _missed(self, row: Any, now: float) -> None:
+    def _missed(self, row: Any, level: int, now: float) -> None:
         who = row["who"]
         self.store.update_expectation(row["id"], state="missed", missed_at=now, missed_who=who)
         self.events.emit("expectation.missed", now, what=row["kind"], subject=row["subject"],
-                         role=row["role"], who=who, level=row["level"])
+                         role=row["role"], who=who, level=level)
         log.warning("expectation.missed", what=row["kind"], subject=row["subject"], who=who)
 
     def _step(self, row: Any, step: dict[str, Any], level: int, now: float) -> None:
