@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from yuqingd.clock import DEFAULT_TIMEZONE
 from yuqingd.duty.directory import Directory
 from yuqingd.duty.roster import DutySpec, Roster
+from yuqingd.duty.submissions import SubmissionSpec
 from yuqingd.located import (
     ConfigError,
     LocatedDocument,
@@ -89,6 +90,8 @@ class ConfigFile(BaseModel):
     # The duty roster (yuqingd.duty.roster.DutySpec), validated once the rule files' key dates
     # are known.
     duty: dict[str, Any] | None = None
+    # What sub-units must submit by when (yuqingd.duty.submissions).
+    submissions: list[SubmissionSpec] = []
     log: LogSettings = LogSettings()
     delivery: DeliverySettings = DeliverySettings()
     supervisor: SupervisorSettings = SupervisorSettings()
@@ -130,6 +133,12 @@ class Config:
     @functools.cached_property
     def roster(self) -> Roster | None:
         return Roster(self.duty, self.ruleset.calendar) if self.duty is not None else None
+
+    @functools.cached_property
+    def submissions(self) -> tuple[SubmissionSpec, ...]:
+        """The ``submissions:`` section, their schedules in the config's zone."""
+        return tuple(s.model_copy(update={"due": s.due.at_zone(self.file.timezone)})
+                     for s in self.file.submissions)
 
     def directory(self, clock) -> Directory:
         """Who holds each role when: the roster's people, else the ``roles:`` entry."""
@@ -196,6 +205,7 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
     )
     ruleset = _load_rule_files(doc, cfg.rules, names, errors)
     duty = _duty(doc, cfg.duty, notifier_names, ruleset, errors)
+    _expectation_names(doc, cfg, duty, names.roles, errors)
     if errors:
         raise ConfigError(errors)
     assert ruleset is not None
@@ -228,6 +238,39 @@ def _duty(doc: LocatedDocument, raw: dict[str, Any] | None, notifiers: set[str],
     except pydantic.ValidationError as exc:
         errors.extend(validation_errors(exc, doc, DutySpec, prefix=("duty",)))
         return None
+
+
+def _expectation_names(doc: LocatedDocument, cfg: ConfigFile, duty: DutySpec | None,
+                       roles: frozenset[str], errors: list[LocatedError]) -> None:
+    """Roles told of missed check-ins, gaps and late submissions, and units' contacts, must
+    be known (in ``roles:`` or the roster; contacts in ``duty.people`` or ``roles:``)."""
+    def role(loc: tuple, name: str) -> None:
+        if name not in roles:
+            errors.append(doc.at(loc, msg(f"未定义的角色 '{name}'", f"undefined role '{name}'")
+                                 + did_you_mean(name, roles)))
+
+    if duty is not None:
+        if "check_in_role" in (cfg.duty or {}):
+            role(("duty", "check_in_role"), duty.check_in_role)
+        for field in ("check_in_escalate", "gaps_notify"):
+            for i, name in enumerate(getattr(duty, field)):
+                role(("duty", field, i), name)
+    people = set(duty.people if duty else ()) | {r.person for r in cfg.roles.values()}
+    for i, spec in enumerate(cfg.submissions):
+        for j, name in enumerate(spec.escalate):
+            role(("submissions", i, "escalate", j), name)
+        for j, unit in enumerate(spec.units):
+            for k, person in enumerate(unit.contacts):
+                if person not in people:
+                    errors.append(doc.at(("submissions", i, "units", j, "contacts", k), msg(
+                        f"未登记的人员 '{person}'（须写在 duty.people 或 roles 中）",
+                        f"unknown person '{person}'") + did_you_mean(person, people)))
+    seen: set[str] = set()
+    for i, spec in enumerate(cfg.submissions):
+        if spec.name in seen:
+            errors.append(doc.at(("submissions", i, "name"),
+                                 msg(f"报送名称 '{spec.name}' 重复", f"duplicate '{spec.name}'")))
+        seen.add(spec.name)
 
 
 def roster_roles(raw: Any) -> frozenset[str]:

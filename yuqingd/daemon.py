@@ -16,6 +16,7 @@ from yuqingd.clock import Clock
 from yuqingd.config import Config, load_config
 from yuqingd.control import ControlServer
 from yuqingd.delivery.outbox import ChannelWorker, Delivery
+from yuqingd.duty.expectations import Expectations
 from yuqingd.escalation.incidents import Escalation
 from yuqingd.events import Events
 from yuqingd.located import ConfigError, LocatedError
@@ -135,7 +136,9 @@ class Daemon:
             self.store, self.clock, self.escalation, self.events, engine=self.engine
         )
         self.delivery = Delivery(self.store, self.clock)
-        self.scheduler = Scheduler(self.clock, [self.escalation, self.runner], self.delivery.wake)
+        self.expectations = Expectations(self.store, self.clock, self.escalation, self.events)
+        self.scheduler = Scheduler(self.clock, [self.escalation, self.runner, self.expectations],
+                                   self.delivery.wake)
         self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident)
         self._send, receive = trio.open_memory_channel(PIPELINE_BUFFER)
         http = self._http or httpx.AsyncClient(
@@ -205,6 +208,7 @@ class Daemon:
             configure_logging(config.file.log.format, config.file.log.level)
         self.escalation.configure(config.directory(self.clock), config.ruleset.chains,
                                  config.ruleset.deadlines)
+        self.expectations.configure(config.roster, config.submissions, self.clock.time())
         self.scheduler.changed.set()  # schedules, flatlines and watches may have changed
         await self._replace_workers(workers)
         if self.simulation:

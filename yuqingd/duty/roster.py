@@ -12,8 +12,9 @@ Policy staff declare a ``duty:`` section:
   ``swaps`` applied last: on that duty day, ``to`` takes every place ``from`` holds.
 - ``staffing``: how many people key dates (names from the rule files' ``calendar:``) require per
   role, the largest requirement winning; an entry without ``key_dates`` applies every day.
-- ``warn_ahead`` (whole days): how far ahead a shortfall is warned; ``check_in_within``: how long
-  after its shift starts the officer must check in.
+- ``warn_ahead`` (whole days): how far ahead a shortfall is warned (to the ``gaps_notify``
+  roles); ``check_in_within``: how long after its shift starts the ``check_in_role`` holders
+  must check in (then they are reminded, and ``check_in_escalate`` roles are told in turn).
 
 Everything here is pure: callers pass aware datetimes or dates, nothing reads the clock. Shift
 boundaries are wall-clock times in the zone of the moment asked about.
@@ -252,6 +253,12 @@ class DutySpec(BaseModel):
     staffing: list[StaffingSpec] = []
     warn_ahead: Duration = 3.0 * _DAY
     check_in_within: PositiveDuration = 1800.0
+    # Who must check in; who is told, in turn, every ``check_in_escalate_every`` after the
+    # officer was reminded; who is warned of staffing gaps (yuqingd.duty.expectations).
+    check_in_role: NonEmptyStr = "值班员"
+    check_in_escalate: list[NonEmptyStr] = []
+    check_in_escalate_every: PositiveDuration = 1800.0
+    gaps_notify: list[NonEmptyStr] = []
 
     @field_validator("warn_ahead")
     @classmethod

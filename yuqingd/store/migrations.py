@@ -152,7 +152,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX items_fetched ON items (fetched_at);
     CREATE INDEX items_story ON items (story_id);
     """,
-    # (incidents) report-within-time: the lifecycle stage, the deadlines snapshotted at
+    # 5: report-within-time: the lifecycle stage, the deadlines snapshotted at
     # opening, and who held the responsible role when a deadline was missed (问责)
     """
     ALTER TABLE incidents ADD COLUMN stage TEXT NOT NULL DEFAULT 'opened';
@@ -160,5 +160,37 @@ MIGRATIONS: list[str] = [
     UPDATE incidents SET stage = CASE status WHEN 'open' THEN 'opened' ELSE status END;
     ALTER TABLE deadlines ADD COLUMN role TEXT;
     ALTER TABLE deadlines ADD COLUMN who TEXT;
+    """,
+    # 6: expectations of people (duty check-in, sub-unit submissions) and roster gap warnings
+    """
+    CREATE TABLE expectations (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL,     -- check_in | submission
+        subject     TEXT NOT NULL,     -- 2026-11-02/白班/张明, 旗县区信息周报/A旗/2026-11-30
+        title       TEXT NOT NULL,     -- what is expected, for people
+        role        TEXT NOT NULL,     -- the role (check-in) or the unit (submission) expected
+        who         TEXT NOT NULL,     -- the people expected, as known at creation
+        due_at      REAL NOT NULL,
+        ladder      TEXT NOT NULL,     -- JSON [{"at", "action", "roles", "people"}]
+        level       INTEGER NOT NULL DEFAULT 0,  -- ladder steps done
+        next_at     REAL,              -- next action (miss or step), NULL when nothing is left
+        state       TEXT NOT NULL DEFAULT 'pending',  -- pending | missed | met
+        created_at  REAL NOT NULL,
+        missed_at   REAL,
+        missed_who  TEXT,              -- accountability: who held it when it was missed
+        met_at      REAL,
+        met_by      TEXT,
+        note        TEXT NOT NULL DEFAULT '',
+        UNIQUE (kind, subject)
+    );
+    CREATE INDEX expectations_next ON expectations (next_at);
+    CREATE TABLE expectation_cursors (  -- how far each generator of expectations has come
+        name    TEXT PRIMARY KEY,
+        last_at REAL NOT NULL
+    );
+    CREATE TABLE gap_warnings (         -- roster gaps already warned about (once each)
+        key TEXT PRIMARY KEY,           -- 2026-11-19/白班/值班员
+        at  REAL NOT NULL
+    );
     """,
 ]

@@ -566,3 +566,55 @@ class Store:
             "SELECT count(*) FROM deadlines WHERE incident_id=? AND state='pending' "
             "AND kind IN ('first_report','follow_up','final_report')", (incident_id,)
         ).fetchone()[0]
+
+    # expectations (duty check-in, sub-unit submissions) and roster gap warnings ------------
+
+    def add_expectation(self, *, kind: str, subject: str, title: str, role: str, who: str,
+                        due_at: float, ladder: list[dict[str, Any]], at: float,
+                        state: str = "pending", met_by: str | None = None,
+                        note: str = "") -> bool:
+        """Record an expectation; False when (kind, subject) exists already."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO expectations (kind, subject, title, role, who, due_at, ladder, "
+            "next_at, state, created_at, met_at, met_by, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (kind, subject, title, role, who, due_at, json.dumps(ladder, ensure_ascii=False),
+             None if state == "met" else min([due_at, *(s["at"] for s in ladder)]), state, at,
+             at if state == "met" else None, met_by, note),
+        )
+        return cur.rowcount == 1
+
+    def expectation(self, kind: str, subject: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM expectations WHERE kind=? AND subject=?",
+                               (kind, subject)).fetchone()
+
+    def expectations(self, kind: str | None = None, prefix: str = "") -> list[sqlite3.Row]:
+        """Expectations (of ``kind``, with subjects starting with ``prefix``), oldest due first."""
+        return self.db.execute(
+            "SELECT * FROM expectations WHERE (? IS NULL OR kind=?) AND substr(subject, 1, ?)=? "
+            "ORDER BY due_at, id", (kind, kind, len(prefix), prefix)).fetchall()
+
+    def next_expectation_at(self) -> float | None:
+        return self.db.execute("SELECT min(next_at) FROM expectations").fetchone()[0]
+
+    def due_expectations(self, now: float) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT * FROM expectations WHERE next_at<=? ORDER BY next_at, id", (now,)).fetchall()
+
+    def update_expectation(self, expectation_id: int, **fields: Any) -> None:
+        names = ", ".join(f"{name}=?" for name in fields)
+        self.db.execute(f"UPDATE expectations SET {names} WHERE id=?",  # noqa: S608 (our names)
+                        (*fields.values(), expectation_id))
+
+    def expectation_cursor(self, name: str) -> float | None:
+        row = self.db.execute("SELECT last_at FROM expectation_cursors WHERE name=?",
+                              (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_expectation_cursor(self, name: str, at: float) -> None:
+        self.db.execute("INSERT INTO expectation_cursors (name, last_at) VALUES (?,?) "
+                        "ON CONFLICT (name) DO UPDATE SET last_at=excluded.last_at", (name, at))
+
+    def mark_gap_warned(self, key: str, at: float) -> bool:
+        """Remember that gap ``key`` was warned about; False when it already was."""
+        return self.db.execute("INSERT OR IGNORE INTO gap_warnings (key, at) VALUES (?,?)",
+                               (key, at)).rowcount == 1

@@ -1,0 +1,263 @@
+"""The duty check-in (值班签到), roster gap warnings, and their survival across restarts, on
+trio's virtual clock. The daemon starts Sunday 2026-05-10 10:00 +08:00; the shift of Monday
+2026-05-11 starts at 08:00 with 赵丽 as 值班员, who must check in by 08:30."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import trio
+
+from yuqingd.config import load_config
+from yuqingd.plugins import Plugins, get_plugin_manager
+from yuqingd.simulate import parse_inputs, parse_time, simulate
+from yuqingd.testing import Harness, running_daemon
+
+from .conftest import RULES
+from .service.configs import write_setup
+from .service.process import DaemonProcess
+
+MINUTE, HOUR = 60, 3600
+START = 1_778_378_400.0  # 2026-05-10 10:00 +08:00
+MONDAY_0800 = START + 22 * HOUR
+
+CONFIG = """\
+timezone: Asia/Shanghai
+state_dir: state
+control_socket: {socket}
+rules: [rules.yaml]
+notifiers:
+  - name: phone
+    kind: capture
+roles:
+  办公室主任:
+    person: 孙强
+    channels: [phone]
+  组长:
+    person: 王强
+    channels: [phone]
+duty:
+  people:
+    张明: {channels: [phone]}
+    赵丽: {channels: [phone]}
+    李华: {channels: [phone]}
+  roster:
+    rotation:
+      start: 2026-05-10
+      roles:
+        值班员: [张明, 赵丽]
+        带班领导: [李华]
+  check_in_within: 30m
+  check_in_escalate: [带班领导, 办公室主任]
+  check_in_escalate_every: 30m
+"""
+
+# Staffing: 两会 (2026-05-13) needs two officers; the roster has one. Warned 2 days ahead.
+GAPS = CONFIG + """\
+  staffing:
+    - key_dates: [两会]
+      roles: {值班员: 2}
+  warn_ahead: 2d
+  gaps_notify: [办公室主任]
+"""
+GAP_RULES = RULES + """\
+calendar:
+  - {name: 两会, dates: ["2026-05-13"]}
+"""
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "yuqingd", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def sent(harness: Harness) -> list[tuple[str, int, list[str]]]:
+    return [(n.kind, n.level, [r.person for r in n.to]) for n in harness.sent]
+
+
+def record(daemon) -> dict:
+    (row,) = daemon.store.expectations("check_in")
+    return dict(row)
+
+
+async def sleep_until(daemon, epoch: float) -> None:
+    await trio.sleep(epoch - daemon.clock.time())
+
+
+async def check_in(daemon, by: str) -> dict:
+    """What ``yuqingd check-in --by NAME`` sends over the control socket."""
+    return await daemon.handle({"command": "check_in", "by": by})
+
+
+async def test_check_in_in_time_sends_no_reminder(make_config, autojump_clock):
+    """The officer who checks in within the time allowed is neither reminded nor reported."""
+    harness = Harness()
+    async with running_daemon(make_config(CONFIG), harness, start_epoch=START) as daemon:
+        await sleep_until(daemon, MONDAY_0800 + 10 * MINUTE)
+        reply = await check_in(daemon, "赵丽")
+        assert reply["ok"] and reply["subject"] == "2026-05-11/全天/赵丽" and not reply["late"]
+        await sleep_until(daemon, MONDAY_0800 + 4 * HOUR)
+        assert sent(harness) == []
+        row = record(daemon)
+        assert (row["state"], row["met_by"], row["missed_at"]) == ("met", "赵丽", None)
+
+
+async def test_check_in_by_someone_not_on_duty_is_refused(make_config, autojump_clock):
+    """Checking in for a shift one is not on says, in Chinese, who is on duty."""
+    async with running_daemon(make_config(CONFIG), Harness(), start_epoch=START) as daemon:
+        await sleep_until(daemon, MONDAY_0800 + 5 * MINUTE)
+        reply = await check_in(daemon, "张明")
+        assert not reply["ok"]
+        assert "张明 不是当前班次" in reply["error"] and "当前值班员：赵丽" in reply["error"]
+        assert record(daemon)["state"] == "pending"
+
+
+async def test_missed_check_in_reminds_then_escalates_and_records_who(make_config,
+                                                                      autojump_clock):
+    """No check-in by 08:30: 赵丽 is reminded at 08:30, the leader on duty told at 09:00, the
+    office director at 09:30; the miss is recorded against 赵丽. Her late check-in stops the
+    ladder and tells those who were told."""
+    harness = Harness()
+    events: list[dict] = []
+    async with running_daemon(make_config(CONFIG), harness, start_epoch=START) as daemon:
+        daemon.events.subscribe(events.append)
+        await sleep_until(daemon, MONDAY_0800 + 29 * MINUTE)
+        assert sent(harness) == []
+        await sleep_until(daemon, MONDAY_0800 + 31 * MINUTE)
+        assert sent(harness) == [("expectation.reminded", 1, ["赵丽"])]
+        assert "yuqingd check-in --by 赵丽" in harness.sent[0].text
+        assert "2026-05-11T08:30:00+08:00" in harness.sent[0].text
+        await sleep_until(daemon, MONDAY_0800 + 95 * MINUTE)
+        assert sent(harness)[1:] == [("expectation.escalated", 2, ["李华"]),
+                                     ("expectation.escalated", 3, ["孙强"])]
+        assert "值班员 赵丽 未在" in harness.sent[1].text
+        row = record(daemon)
+        assert (row["state"], row["missed_who"]) == ("missed", "赵丽")
+        (missed,) = [e for e in events if e["event"] == "expectation.missed"]
+        assert (missed["what"], missed["role"], missed["who"], missed["at"]) == (
+            "check_in", "值班员", "赵丽", MONDAY_0800 + 30 * MINUTE)
+
+        reply = await check_in(daemon, "赵丽")
+        assert reply["ok"] and reply["late"]
+        await trio.sleep(MINUTE)
+        met = [n for n in harness.sent if n.kind == "expectation.met"]
+        assert sorted(p.person for n in met for p in n.to) == ["孙强", "李华", "赵丽"]
+        row = record(daemon)
+        assert (row["state"], row["met_by"], row["missed_who"]) == ("met", "赵丽", "赵丽")
+        await sleep_until(daemon, MONDAY_0800 + 6 * HOUR)
+        assert len(harness.sent) == 3 + len(met)
+
+
+async def test_check_in_due_while_down_is_acted_on_at_start_once(make_config, autojump_clock):
+    """The daemon is down from Sunday 11:00 to Monday 09:05: at start the missed check-in is
+    recorded, the reminder and the 09:00 escalation go out once; restarting again sends
+    nothing twice, and the 09:30 step still comes, once."""
+    harness = Harness()
+    path = make_config(CONFIG)
+    async with running_daemon(path, harness, start_epoch=START) as daemon:
+        await trio.sleep(HOUR)
+    assert sent(harness) == []
+    async with running_daemon(path, harness, start_epoch=MONDAY_0800 + 65 * MINUTE) as daemon:
+        await trio.sleep(10 * MINUTE)
+        assert sorted(sent(harness)) == [("expectation.escalated", 2, ["李华"]),
+                                         ("expectation.reminded", 1, ["赵丽"])]
+        assert record(daemon)["missed_who"] == "赵丽"
+    async with running_daemon(path, harness, start_epoch=MONDAY_0800 + 80 * MINUTE) as daemon:
+        await trio.sleep(20 * MINUTE)
+        assert sent(harness)[2:] == [("expectation.escalated", 3, ["孙强"])]
+        (row,) = daemon.store.expectations()
+        assert row["level"] == 3 and row["next_at"] is None
+        outbox = daemon.store.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        assert outbox == 3
+
+
+async def test_gap_warning_is_sent_once(make_config, autojump_clock):
+    """The roster has one officer on 两会 (Wednesday), which needs two: the office director is
+    warned on Monday, two days ahead, once, however often the day is checked or the daemon
+    restarts."""
+    harness = Harness()
+    path = make_config(GAPS, GAP_RULES)
+    events: list[dict] = []
+    async with running_daemon(path, harness, start_epoch=START) as daemon:
+        daemon.events.subscribe(events.append)
+        await trio.sleep(HOUR)
+        assert sent(harness) == []  # Sunday: Wednesday is three days off
+        await sleep_until(daemon, MONDAY_0800 - 7 * HOUR)  # Monday 01:00
+        assert [(k, to) for k, _, to in sent(harness)] == [("duty.gap", ["孙强"])]
+        assert "2026-05-13 全天 值班员 需 2 人（两会）" in harness.sent[0].text
+        await sleep_until(daemon, MONDAY_0800 + 26 * HOUR)
+    (gap,) = [e for e in events if e["event"] == "duty.gap"]
+    assert (gap["day"], gap["role"], gap["required"], gap["assigned"]) == (
+        "2026-05-13", "值班员", 2, ["赵丽"])
+    async with running_daemon(path, harness, start_epoch=MONDAY_0800 + 30 * HOUR):
+        await trio.sleep(HOUR)
+    assert [n.kind for n in harness.sent].count("duty.gap") == 1
+
+
+def test_simulate_check_in_lines_go_through_the_command(make_config):
+    """`yuqingd simulate` action lines check in like the CLI: a simulation that starts at the
+    shift start expects that shift's officer; Monday's 赵丽 checks in late, Tuesday's 张明 in
+    time, and 李华 (not an officer) is refused."""
+    plugins = Plugins(get_plugin_manager(extra=(Harness(),)))
+    config = load_config(make_config(CONFIG), plugins)
+    lines = [{"at": "2026-05-11T08:00:00+08:00", "action": "check_in", "by": "李华"},
+             {"at": "2026-05-11T08:45:00+08:00", "action": "check_in", "by": "赵丽"},
+             {"at": "2026-05-12T08:05:00+08:00", "action": "check_in", "by": "张明"}]
+    out = simulate(config, plugins, parse_inputs([json.dumps(line) for line in lines]),
+                   until=parse_time("2026-05-12T12:00:00+08:00"))
+    shown = [(r["at"][11:16], r["event"], r.get("subject") or r.get("message", "")[:9])
+             for r in out if r["event"] != "notification"]
+    assert shown == [
+        ("08:00", "error", "李华 不是当前班次"),
+        ("08:30", "expectation.missed", "2026-05-11/全天/赵丽"),
+        ("08:30", "expectation.reminded", "2026-05-11/全天/赵丽"),
+        ("08:45", "expectation.met", "2026-05-11/全天/赵丽"),
+        ("08:05", "expectation.met", "2026-05-12/全天/张明"),
+    ]
+
+
+def test_cli_check_in_and_submit_talk_to_the_running_daemon(tmp_path, short_dir):
+    """`yuqingd check-in` and `yuqingd submit` reach the daemon over its control socket and
+    answer in Chinese; a refusal exits 1 and names who is on duty."""
+    config = write_setup(tmp_path, short_dir / "control.sock")
+    with config.open("a", encoding="utf-8") as f:
+        f.write(CLI_DUTY)
+    daemon = DaemonProcess(config, short_dir)
+    try:
+        daemon.start()
+        daemon.wait_message("READY=1")
+        wrong = cli("check-in", "--by", "张明", "--config", str(config))
+        assert wrong.returncode == 1 and "当前值班员：王芳" in wrong.stderr
+        right = cli("check-in", "--by", "王芳", "--note", "已到岗", "--config", str(config))
+        assert right.returncode == 0, right.stderr
+        assert right.stdout.startswith("签到成功：") and "/全天/王芳" in right.stdout
+        again = cli("check-in", "--by", "王芳", "--config", str(config))
+        assert again.returncode == 0 and again.stdout.startswith("已于 ")
+        sub = cli("submit", "--unit", "A旗", "--by", "张明", "--config", str(config))
+        assert sub.returncode == 0, sub.stderr
+        assert sub.stdout.startswith("已记录按时报送：旗县区信息周报/A旗/")
+        unknown = cli("submit", "--unit", "Z旗", "--by", "张明", "--config", str(config))
+        assert unknown.returncode == 1 and "没有单位 'Z旗'" in unknown.stderr
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait_exit() == 0
+    finally:
+        daemon.close()
+
+
+CLI_DUTY = """\
+duty:
+  people:
+    王芳: {channels: [alerts]}
+  roster:
+    rotation:
+      start: 2020-01-01
+      roles:
+        值班员: [王芳]
+submissions:
+  - name: 旗县区信息周报
+    units: [A旗, B区]
+    due: "0 12 * * MON"
+"""
