@@ -25,6 +25,7 @@ HANDLERS: dict[str, Handler] = {}
 
 AREAS = (
     "yuqingd.commands.incidents",
+    "yuqingd.commands.reports",
 )
 
 EX_OK = 0
