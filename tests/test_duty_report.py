@@ -1,0 +1,150 @@
+"""The duty report (值班报告) at each shift end, on trio's virtual clock with a real store:
+made once per shift, in the shape offices write by hand, delivered to the incoming officer and
+the leader, kept, and never sent twice across restarts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import trio
+
+from yuqingd import commands
+from yuqingd.testing import Harness, running_daemon
+
+TZ = ZoneInfo("Asia/Shanghai")
+DAY = dt.datetime(2026, 5, 10, tzinfo=TZ)  # a Sunday; 白班 08:00–20:00, 夜班 20:00–08:00
+
+
+def at(hour: int, minute: int = 0) -> float:
+    return (DAY + dt.timedelta(hours=hour, minutes=minute)).timestamp()
+
+
+RULES = """\
+watchlist:
+  entities:
+    - {name: 六处学校, aliases: [六处]}
+  topics:
+    食品安全: {keywords: [食物中毒], severity: 较大}
+  negative_words: [食物中毒, 拖欠]
+  positive_words: [表彰, 点赞]
+chains:
+  major:
+    - {notify: 值班员, ack_within: 1h}
+rules:
+  - id: food
+    title: 食品安全舆情
+    match: {topic: 食品安全}
+    then:
+      incident: {severity: 较大, chain: major}
+"""
+
+CONFIG = """\
+timezone: Asia/Shanghai
+state_dir: state
+control_socket: {socket}
+rules: [rules.yaml]
+sources:
+  - {{name: forum, kind: scripted}}
+notifiers:
+  - {{name: phone, kind: capture}}
+roles:
+  办公室主任: {{person: 孙强, channels: [phone]}}
+duty:
+  people:
+    张明: {{channels: [phone]}}
+    赵丽: {{channels: [phone]}}
+    李华: {{channels: [phone]}}
+  shifts:
+    - {{name: 白班, start: "08:00", length: 12h}}
+    - {{name: 夜班, start: "20:00", length: 12h}}
+  roster:
+    rotation:
+      start: 2026-05-10
+      roles:
+        值班员: {{白班: [张明], 夜班: [赵丽]}}
+        带班领导: [李华]
+"""
+
+
+async def sleep_until(daemon, epoch: float) -> None:
+    await daemon.clock.sleep_until(epoch)
+    await trio.sleep(0.01)  # let delivery run
+
+
+def duty_reports(harness: Harness) -> list:
+    return [n for n in harness.sent if n.kind == "report.duty"]
+
+
+async def test_duty_report_at_shift_end_is_kept_and_sent_to_incoming_and_leader(
+        make_config, autojump_clock):
+    """At 20:00 the day shift's report lists the major negative item and its incident, says
+    no positive item was found, carries the handover note and the officer, and goes to the
+    night officer and the leader."""
+    harness = Harness()
+    path = make_config(CONFIG, RULES)
+    async with running_daemon(path, harness, start_epoch=at(10)) as daemon:
+        harness.post("f1", "六处学校食堂疑似食物中毒", "多名学生送医")
+        harness.post("n1", "县教育局召开工作会议")
+        await sleep_until(daemon, at(19))
+        reply = commands.perform(daemon, "handover", {"by": "张明", "note": "食物中毒事件待续报"},
+                                 daemon.clock.time())
+        assert reply == {"ok": True, "shift": "2026-05-10/白班",
+                         "until": "2026-05-10T20:00:00+08:00"}
+        assert duty_reports(harness) == []
+        await sleep_until(daemon, at(20, 1))
+
+        (sent,) = duty_reports(harness)
+        assert {(r.role, r.person) for r in sent.to} == {("值班员", "赵丽"), ("带班领导", "李华")}
+        kept = daemon.store.kept_report("duty", "2026-05-10/白班")
+        text = kept["markdown"]
+        assert sent.text == text
+        assert "2026-05-10T08:00:00+08:00 至 2026-05-10T20:00:00+08:00" in text
+        assert "【较大】六处学校食堂疑似食物中毒" in text
+        (incident,) = daemon.store.incidents()
+        assert f"事件：{incident.id}" in text and "食品安全舆情" in text
+        assert "本班次未发现值得关注的正面信息" in text
+        assert "食物中毒事件待续报" in text
+        assert "值班员 张明" in text and "带班领导 李华" in text
+        assert "| forum | 2 | 1 |" in text
+        assert "<html" in kept["html"] and "食物中毒事件待续报" in kept["html"]
+        assert daemon.store.kept_report("duty", "2026-05-10/夜班") is None
+
+
+async def test_duty_report_due_while_down_is_made_at_start_and_never_resent(
+        make_config, autojump_clock):
+    """A shift that ended while yuqingd was down is reported at the next start, once; later
+    restarts send nothing again."""
+    path = make_config(CONFIG, RULES)
+    first = Harness()
+    async with running_daemon(path, first, start_epoch=at(10)) as daemon:
+        first.post("p1", "六处学校教师获表彰，家长点赞")
+        await sleep_until(daemon, at(19, 30))
+    assert duty_reports(first) == []
+
+    second = Harness()
+    async with running_daemon(path, second, start_epoch=at(21)) as daemon:
+        await sleep_until(daemon, at(21, 5))
+        (sent,) = duty_reports(second)
+        assert "六处学校教师获表彰" in sent.text
+        assert "本班次未发现较大及以上负面舆情信息" in sent.text
+        assert {r.person for r in sent.to} == {"赵丽", "李华"}
+
+    third = Harness()
+    async with running_daemon(path, third, start_epoch=at(21, 30)) as daemon:
+        await sleep_until(daemon, at(23))
+        assert duty_reports(third) == []
+        rows = daemon.store.db.execute("SELECT period FROM reports WHERE kind='duty'").fetchall()
+        assert [r[0] for r in rows] == ["2026-05-10/白班"]
+
+
+async def test_no_duty_report_without_a_duty_section(make_config, autojump_clock):
+    """Without a roster there are no shifts, so no shift-end reports."""
+    harness = Harness()
+    config = CONFIG.split("duty:")[0].replace(
+        "办公室主任: {{person: 孙强, channels: [phone]}}",
+        "值班员: {{person: 张明, channels: [phone]}}")
+    async with running_daemon(make_config(config, RULES), harness, start_epoch=at(10)) as daemon:
+        await sleep_until(daemon, at(10) + 2 * 86400)
+        assert duty_reports(harness) == []
+        assert daemon.store.db.execute("SELECT count(*) FROM reports").fetchone()[0] == 0
