@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import pytest
 import trio
 
-from yuqingd import commands
+from yuqingd import cli, commands
 from yuqingd.testing import Harness, running_daemon
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -148,3 +149,78 @@ async def test_no_duty_report_without_a_duty_section(make_config, autojump_clock
         await sleep_until(daemon, at(10) + 2 * 86400)
         assert duty_reports(harness) == []
         assert daemon.store.db.execute("SELECT count(*) FROM reports").fetchone()[0] == 0
+
+
+SCHEDULED = RULES + """\
+  - id: duty-digest
+    title: 值班报告抄送
+    schedule: "每天 08:30"
+    then: {report: duty, notify: {role: 办公室主任}}
+"""
+
+
+async def test_scheduled_duty_report_sends_the_last_shifts_kept_report(make_config,
+                                                                        autojump_clock):
+    """`then.report: duty` on a schedule rule sends the report of the last shift that ended
+    (kept at its end, not made again) to the rule's notify roles."""
+    harness = Harness()
+    path = make_config(CONFIG, SCHEDULED)
+    async with running_daemon(path, harness, start_epoch=at(10)) as daemon:
+        await sleep_until(daemon, at(21))
+        harness.post("f2", "六处学校夜间又有学生食物中毒")
+        await sleep_until(daemon, at(24 + 8, 31))
+        by_office = [n for n in duty_reports(harness) if n.to[0].person == "孙强"]
+        (copy,) = by_office
+        assert copy.rule == "duty-digest"
+        kept = daemon.store.kept_report("duty", "2026-05-10/夜班")
+        assert copy.text == kept["markdown"] and "六处学校夜间又有学生食物中毒" in copy.text
+        assert kept["created_at"] == at(24 + 8)  # made at the shift end, not at 08:30
+        assert len(duty_reports(harness)) == 3  # 白班, 夜班 at their ends, and the copy
+
+
+async def test_scheduled_duty_report_without_roster_covers_the_previous_day(make_config,
+                                                                            autojump_clock):
+    """Without a `duty:` section a scheduled duty report covers the previous calendar day."""
+    harness = Harness()
+    config = CONFIG.split("duty:")[0] + "  值班员: {{person: 张明, channels: [phone]}}\n"
+    async with running_daemon(make_config(config, SCHEDULED), harness,
+                              start_epoch=at(10)) as daemon:
+        harness.post("f1", "六处学校食堂疑似食物中毒")
+        await sleep_until(daemon, at(24 + 8, 31))
+        (sent,) = duty_reports(harness)
+        kept = daemon.store.kept_report("duty", "2026-05-10")
+        assert sent.text == kept["markdown"]
+        assert "2026-05-10T00:00:00+08:00 至 2026-05-11T00:00:00+08:00" in sent.text
+        assert "未配置值班表" in sent.text and "六处学校食堂疑似食物中毒" in sent.text
+
+
+async def test_report_duty_cli_reads_the_kept_reports_without_a_daemon(make_config,
+                                                                      autojump_clock, capsys):
+    """`yuqingd report duty --shift DAY[/NAME]` reads kept reports from the state database
+    when no daemon runs; a day names all its shifts."""
+    path = make_config(CONFIG, RULES)
+    async with running_daemon(path, Harness(), start_epoch=at(10)) as daemon:
+        await commands_handover(daemon, "张明", "白班交接：无异常")
+        await sleep_until(daemon, at(24 + 9))
+        day, night = (daemon.store.kept_report("duty", f"2026-05-10/{n}")["markdown"]
+                      for n in ("白班", "夜班"))
+
+    def report(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("YUQINGD_PLUGINS", "tests.harness_plugin")
+            code = cli.main(["report", "duty", *args, "--config", str(path)])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    assert report("--shift", "2026-05-10/白班") == (0, day, "")
+    code, out, _ = report("--shift", "2026-05-10")
+    assert code == 0 and out.index(day) < out.index(night)
+    assert "白班交接：无异常" in day and "白班交接：无异常" not in night
+    code, _, err = report("--shift", "2026-05-10/早班")
+    assert code == 1 and "没有名为 '早班' 的班次" in err
+
+
+async def commands_handover(daemon, by: str, note: str) -> None:
+    reply = commands.perform(daemon, "handover", {"by": by, "note": note}, daemon.clock.time())
+    assert reply["ok"], reply
