@@ -224,3 +224,35 @@ async def test_report_duty_cli_reads_the_kept_reports_without_a_daemon(make_conf
 async def commands_handover(daemon, by: str, note: str) -> None:
     reply = commands.perform(daemon, "handover", {"by": by, "note": note}, daemon.clock.time())
     assert reply["ok"], reply
+
+
+def test_duty_report_text_from_outside_is_inert_and_long_reports_are_cut(tmp_path):
+    """A hostile title renders as text (escaped in HTML, inert in Markdown, no javascript:
+    link); a notification carries at most MAX_TEXT characters and says where the rest is."""
+    from yuqingd.clock import Clock
+    from yuqingd.model import Enrichment, Item
+    from yuqingd.reports.duty import collect_duty, render_duty
+    from yuqingd.reports.periods import of_day
+    from yuqingd.reports.service import MAX_TEXT, notification_text
+    from yuqingd.store.sqlite import Store
+
+    store = Store(tmp_path / "yuqingd.sqlite3")
+    try:
+        item = Item("forum", "x1", "<script>alert(1)</script>家长质疑收费",
+                    url="javascript:alert(1)")
+        enrichment = Enrichment((), "negative", 0.0, (), "", severity="重大")
+        store.add_item(item, enrichment, "", at(10), store.add_story(0, item.title, at(10)))
+        period = of_day(DAY.date(), TZ)
+        markdown, html = render_duty(collect_duty(store, period, sources=["forum"]),
+                                     Clock("Asia/Shanghai"))
+    finally:
+        store.close()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;家长质疑收费" in html and "<script>" not in html
+    assert "\\<script\\>alert(1)\\</script\\>家长质疑收费" in markdown
+    assert "javascript:" not in markdown and "javascript:" not in html
+
+    long = markdown + "\n".join(f"- 第 {n} 行" for n in range(2000))
+    cut = notification_text(long, period)
+    assert len(cut) < MAX_TEXT + 100 and cut.startswith(markdown[:100])
+    assert cut.endswith("yuqingd report duty --shift 2026-05-10 查看）\n")
+    assert notification_text(markdown, period) == markdown

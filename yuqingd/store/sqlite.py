@@ -520,12 +520,6 @@ class Store:
         return self.db.execute("SELECT * FROM reports WHERE kind=? AND period=?",
                                (kind, period)).fetchone()
 
-    def kept_reports(self, kind: str, prefix: str) -> list[sqlite3.Row]:
-        """Kept reports of ``kind`` whose period starts with ``prefix`` (a day's shifts)."""
-        return self.db.execute(
-            "SELECT * FROM reports WHERE kind=? AND substr(period, 1, length(?)) = ? "
-            "ORDER BY created_at, period", (kind, prefix, prefix)).fetchall()
-
     def set_handover_note(self, shift: str, by: str, note: str, at: float) -> None:
         """One note per person and shift: a later note from the same person replaces it."""
         self.db.execute(
