@@ -91,7 +91,7 @@ async def test_duty_report_at_shift_end_is_kept_and_sent_to_incoming_and_leader(
         reply = commands.perform(daemon, "handover", {"by": "张明", "note": "食物中毒事件待续报"},
                                  daemon.clock.time())
         assert reply == {"ok": True, "shift": "2026-05-10/白班",
-                         "until": "2026-05-10T20:00:00+08:00"}
+                         "until": "2026-05-10T20:00:00+08:00", "on_roster": True}
         assert duty_reports(harness) == []
         await sleep_until(daemon, at(20, 1))
 
@@ -256,3 +256,30 @@ def test_duty_report_text_from_outside_is_inert_and_long_reports_are_cut(tmp_pat
     assert len(cut) < MAX_TEXT + 100 and cut.startswith(markdown[:100])
     assert cut.endswith("yuqingd report duty --shift 2026-05-10 查看）\n")
     assert notification_text(markdown, period) == markdown
+
+
+def test_simulated_week_has_a_duty_report_at_every_shift_end():
+    """`yuqingd simulate` over the duty week prints a `report` event at each of the 14 shift
+    ends, addressed to the incoming officer and leader, and the one Monday briefing."""
+    import json
+
+    from yuqingd.config import load_config
+    from yuqingd.plugins import Plugins, get_plugin_manager
+    from yuqingd.simulate import parse_inputs, parse_time, simulate
+
+    from .test_simulated_week import UNTIL, WEEK, week
+
+    plugins = Plugins(get_plugin_manager(extra=(Harness(),)))
+    config = load_config(WEEK / "yuqingd.yaml", plugins)
+    lines = [json.dumps(line, ensure_ascii=False) for line in week()]
+    out = simulate(config, plugins, parse_inputs(lines), until=parse_time(UNTIL))
+    duty = [r for r in out if r["event"] == "report" and r["kind"] == "duty"]
+    assert [r["period"] for r in duty] == [
+        f"2026-11-{d}/{name}" for d in range(16, 23) for name in ("白班", "夜班")]
+    assert [r["at"][11:16] for r in duty] == ["20:00", "08:00"] * 7
+    # Tuesday's day shift (赵丽 with 王强) hands over to the night officer 张明.
+    tuesday = next(r for r in duty if r["period"] == "2026-11-17/白班")
+    assert tuesday["recipients"] == [{"role": "值班员", "person": "张明"},
+                                     {"role": "带班领导", "person": "王强"}]
+    assert [r["period"] for r in out if r["event"] == "report" and r["kind"] == "weekly"] == [
+        "2026-W47"]

@@ -33,7 +33,11 @@ def handover(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
     with daemon.store.transaction():
         daemon.store.set_handover_note(period.id, by, note, now)
     daemon.events.emit("handover", now, shift=period.id, by=by)
-    return {"shift": period.id, "until": daemon.clock.format(period.end)}
+    roster = daemon.config.roster
+    on_roster = period.shift is None or any(
+        by in people for people in roster.holders(period.shift).values())
+    return {"shift": period.id, "until": daemon.clock.format(period.end),
+            "on_roster": on_roster}
 
 
 @handler("report.show")
@@ -103,6 +107,9 @@ def cmd_handover(args) -> int:
         return code
     print(msg(f"交接事项已记录，将写入 {reply['shift']} 班次的值班报告（{reply['until']} 交班）",
               f"handover note kept for shift {reply['shift']} (ends {reply['until']})"))
+    if not reply.get("on_roster", True):
+        print(msg(f"注意：值班表中 {args.by} 不在 {reply['shift']} 班次",
+                  f"note: {args.by} is not on the roster for {reply['shift']}"), file=sys.stderr)
     return EX_OK
 
 
