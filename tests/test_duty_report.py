@@ -283,3 +283,13 @@ def test_simulated_week_has_a_duty_report_at_every_shift_end():
                                      {"role": "带班领导", "person": "王强"}]
     assert [r["period"] for r in out if r["event"] == "report" and r["kind"] == "weekly"] == [
         "2026-W47"]
+
+
+async def test_duty_report_to_names_who_receives_it(make_config, autojump_clock):
+    """`duty.report_to` replaces the default recipients (incoming 值班员 and 带班领导)."""
+    harness = Harness()
+    path = make_config(CONFIG + "  report_to: [办公室主任]\n", RULES)
+    async with running_daemon(path, harness, start_epoch=at(10)) as daemon:
+        await sleep_until(daemon, at(20, 1))
+        (sent,) = duty_reports(harness)
+        assert [(r.role, r.person) for r in sent.to] == [("办公室主任", "孙强")]

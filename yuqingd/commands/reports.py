@@ -11,14 +11,20 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from yuqingd.commands import EX_FAILURE, EX_OK, CommandError, call, handler, with_socket
+from yuqingd.commands import (
+    EX_CONFIG,
+    EX_FAILURE,
+    EX_OK,
+    EX_UNAVAILABLE,
+    CommandError,
+    call,
+    handler,
+    with_socket,
+)
 from yuqingd.located import msg
 from yuqingd.reports import periods
 from yuqingd.reports.periods import Period
 from yuqingd.reports.service import current_period, render
-
-EX_UNAVAILABLE = 69
-EX_CONFIG = 78
 
 
 @handler("handover")

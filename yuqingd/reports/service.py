@@ -91,6 +91,11 @@ class Reports:
         """Take a (re)loaded config. Shift ends are reported from the first start with a
         roster on (not for shifts that ended before yuqingd knew of them)."""
         self.config = config
+        if config.duty is not None and config.duty.report_to is not None:
+            directory = config.directory(self.clock)
+            for role in config.duty.report_to:
+                if not directory.knows(role):
+                    log.warning("report.unknown_role", role=role)  # nobody would receive it
         if config.roster is not None and self.store.schedule_last(MARK) is None:
             with self.store.transaction():
                 self.store.set_schedule_last(MARK, now)
