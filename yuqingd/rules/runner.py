@@ -389,4 +389,3 @@ def group_keys(cr: CompiledRule, entity: str, topics: tuple[str, ...], source: s
     if per == "story":
         return [story] if story is not None else []
     return [source]
-
