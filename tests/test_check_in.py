@@ -75,7 +75,13 @@ def cli(*args):
 
 
 def sent(harness: Harness) -> list[tuple[str, int, list[str]]]:
-    return [(n.kind, n.level, [r.person for r in n.to]) for n in harness.sent]
+    """What people were told about expectations (duty reports at shift ends left out)."""
+    return [(n.kind, n.level, [r.person for r in n.to]) for n in told(harness)]
+
+
+def told(harness: Harness) -> list:
+    """The notifications about expectations: the duty reports at shift ends are left out."""
+    return [n for n in harness.sent if not n.kind.startswith("report.")]
 
 
 def record(daemon) -> dict:
@@ -128,12 +134,12 @@ async def test_missed_check_in_reminds_then_escalates_and_records_who(make_confi
         assert sent(harness) == []
         await sleep_until(daemon, MONDAY_0800 + 31 * MINUTE)
         assert sent(harness) == [("expectation.reminded", 1, ["赵丽"])]
-        assert "yuqingd check-in --by 赵丽" in harness.sent[0].text
-        assert "2026-05-11T08:30:00+08:00" in harness.sent[0].text
+        assert "yuqingd check-in --by 赵丽" in told(harness)[0].text
+        assert "2026-05-11T08:30:00+08:00" in told(harness)[0].text
         await sleep_until(daemon, MONDAY_0800 + 95 * MINUTE)
         assert sent(harness)[1:] == [("expectation.escalated", 2, ["李华"]),
                                      ("expectation.escalated", 3, ["孙强"])]
-        assert "值班员 赵丽 未在" in harness.sent[1].text
+        assert "值班员 赵丽 未在" in told(harness)[1].text
         row = record(daemon)
         assert (row["state"], row["missed_who"]) == ("missed", "赵丽")
         (missed,) = [e for e in events if e["event"] == "expectation.missed"]
@@ -143,12 +149,12 @@ async def test_missed_check_in_reminds_then_escalates_and_records_who(make_confi
         reply = await check_in(daemon, "赵丽")
         assert reply["ok"] and reply["late"]
         await trio.sleep(MINUTE)
-        met = [n for n in harness.sent if n.kind == "expectation.met"]
+        met = [n for n in told(harness) if n.kind == "expectation.met"]
         assert sorted(p.person for n in met for p in n.to) == ["孙强", "李华", "赵丽"]
         row = record(daemon)
         assert (row["state"], row["met_by"], row["missed_who"]) == ("met", "赵丽", "赵丽")
         await sleep_until(daemon, MONDAY_0800 + 6 * HOUR)
-        assert len(harness.sent) == 3 + len(met)
+        assert len(told(harness)) == 3 + len(met)
 
 
 async def test_check_in_due_while_down_is_acted_on_at_start_once(make_config, autojump_clock):
@@ -170,7 +176,8 @@ async def test_check_in_due_while_down_is_acted_on_at_start_once(make_config, au
         assert sent(harness)[2:] == [("expectation.escalated", 3, ["孙强"])]
         (row,) = daemon.store.expectations()
         assert row["level"] == 3 and row["next_at"] is None
-        outbox = daemon.store.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        outbox = daemon.store.db.execute(
+            "SELECT count(*) FROM outbox WHERE id NOT LIKE 'report:%'").fetchone()[0]
         assert outbox == 3
 
 
@@ -187,14 +194,14 @@ async def test_gap_warning_is_sent_once(make_config, autojump_clock):
         assert sent(harness) == []  # Sunday: Wednesday is three days off
         await sleep_until(daemon, MONDAY_0800 - 7 * HOUR)  # Monday 01:00
         assert [(k, to) for k, _, to in sent(harness)] == [("duty.gap", ["孙强"])]
-        assert "2026-05-13 全天 值班员 需 2 人（两会）" in harness.sent[0].text
+        assert "2026-05-13 全天 值班员 需 2 人（两会）" in told(harness)[0].text
         await sleep_until(daemon, MONDAY_0800 + 26 * HOUR)
     (gap,) = [e for e in events if e["event"] == "duty.gap"]
     assert (gap["day"], gap["role"], gap["required"], gap["assigned"]) == (
         "2026-05-13", "值班员", 2, ["赵丽"])
     async with running_daemon(path, harness, start_epoch=MONDAY_0800 + 30 * HOUR):
         await trio.sleep(HOUR)
-    assert [n.kind for n in harness.sent].count("duty.gap") == 1
+    assert [n.kind for n in told(harness)].count("duty.gap") == 1
 
 
 def test_simulate_check_in_lines_go_through_the_command(make_config):
@@ -209,7 +216,7 @@ def test_simulate_check_in_lines_go_through_the_command(make_config):
     out = simulate(config, plugins, parse_inputs([json.dumps(line) for line in lines]),
                    until=parse_time("2026-05-12T12:00:00+08:00"))
     shown = [(r["at"][11:16], r["event"], r.get("subject") or r.get("message", "")[:9])
-             for r in out if r["event"] != "notification"]
+             for r in out if r["event"] not in ("notification", "report")]
     assert shown == [
         ("08:00", "error", "李华 不是当前班次"),
         ("08:30", "expectation.missed", "2026-05-11/全天/赵丽"),

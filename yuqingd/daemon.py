@@ -23,6 +23,7 @@ from yuqingd.located import ConfigError, LocatedError
 from yuqingd.log import configure_logging
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
+from yuqingd.reports.service import Reports, source_health
 from yuqingd.rules.runner import RuleRunner
 from yuqingd.scheduler import Scheduler
 from yuqingd.store.sqlite import Store
@@ -132,13 +133,19 @@ class Daemon:
         self.clock.start()
         self.store = Store(self.database)
         self.escalation = Escalation(self.store, self.clock, self.events)
+        self.reports = Reports(self.store, self.clock, self.escalation, self.events)
+        if not self.simulation:
+            self.reports.health = lambda: source_health(self._sources)
         self.runner = RuleRunner(
-            self.store, self.clock, self.escalation, self.events, engine=self.engine
+            self.store, self.clock, self.escalation, self.events, engine=self.engine,
+            reports=self.reports,
         )
         self.delivery = Delivery(self.store, self.clock)
         self.expectations = Expectations(self.store, self.clock, self.escalation, self.events)
-        self.scheduler = Scheduler(self.clock, [self.escalation, self.runner, self.expectations],
-                                   self.delivery.wake)
+        self.scheduler = Scheduler(
+            self.clock, [self.escalation, self.runner, self.expectations, self.reports],
+            self.delivery.wake,
+        )
         self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident)
         self._send, receive = trio.open_memory_channel(PIPELINE_BUFFER)
         http = self._http or httpx.AsyncClient(
@@ -209,6 +216,7 @@ class Daemon:
         self.escalation.configure(config.directory(self.clock), config.ruleset.chains,
                                  config.ruleset.deadlines)
         self.expectations.configure(config.roster, config.submissions, self.clock.time())
+        self.reports.configure(config, self.clock.time())
         self.scheduler.changed.set()  # schedules, flatlines and watches may have changed
         await self._replace_workers(workers)
         if self.simulation:

@@ -26,10 +26,12 @@ HANDLERS: dict[str, Handler] = {}
 AREAS = (
     "yuqingd.commands.incidents",
     "yuqingd.commands.duty",
+    "yuqingd.commands.reports",
 )
 
 EX_OK = 0
 EX_FAILURE = 1
+EX_USAGE = 64
 EX_UNAVAILABLE = 69
 EX_CONFIG = 78
 

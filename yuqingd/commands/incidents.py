@@ -115,13 +115,8 @@ def add_subcommands(sub: Any, with_config) -> None:
     ack.add_argument("--note", default="", help="note for the record")
     ack.set_defaults(func=cmd_ack)
 
-    report = with_socket(with_config(sub.add_parser(
-        "report", help="record a report to superiors: 首报 first, 续报 follow_up, 终报 final")))
-    report.add_argument("incident", help="incident id, e.g. 20261126-001")
-    report.add_argument("--stage", required=True, choices=["first", "follow_up", "final"])
-    report.add_argument("--by", required=True, help="who reports (name)")
-    report.add_argument("--note", default="", help="what was reported, for the record")
-    report.set_defaults(func=cmd_report)
+    # `yuqingd report ID --stage …` shares its subcommand with the report viewer: see
+    # yuqingd.commands.reports.add_subcommands.
 
     close = with_socket(with_config(sub.add_parser(
         "close", help="close an incident (no more items, no more deadlines)")))

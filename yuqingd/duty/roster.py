@@ -350,6 +350,10 @@ class DutySpec(BaseModel):
         _fail("DutySpec", problems)
         return self
 
+    # Who receives the duty report at each shift end: these roles' holders in the incoming
+    # shift (default: 值班员 and 带班领导, those of them the config knows).
+    report_to: list[NonEmptyStr] | None = None
+
 
 # ---------------------------------------------------------------------------------------------
 # Who holds which role

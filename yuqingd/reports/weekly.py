@@ -22,8 +22,8 @@ from urllib.parse import quote, urlsplit
 import jinja2
 
 from yuqingd.clock import Clock
-from yuqingd.located import msg
 from yuqingd.model import SEVERITIES
+from yuqingd.reports.periods import previous_week, week_period  # noqa: F401 (re-exported)
 from yuqingd.store.sqlite import Store
 
 SENTIMENTS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
@@ -32,44 +32,6 @@ MIN_STORY_ITEMS = 2  # a story is 重点 once it has been found at least twice (
 NEGATIVE_LIMIT = 20
 POSITIVE_LIMIT = 10
 INCIDENT_SAMPLE_ITEMS = 3
-
-# periods ----------------------------------------------------------------------------------
-
-_ISO_WEEK = re.compile(r"(\d{4})-W(\d{1,2})")
-
-
-def week_period(week: str | dt.date, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
-    """Monday 00:00 to the next Monday 00:00 in ``tz``, of an ISO week ("2026-W47") or of the
-    week that contains a date."""
-    if isinstance(week, str):
-        match = _ISO_WEEK.fullmatch(week.strip().upper())
-        try:
-            if match is None:
-                raise ValueError(week)
-            monday = dt.date.fromisocalendar(int(match[1]), int(match[2]), 1)
-        except ValueError:
-            raise ValueError(
-                msg(
-                    f"无效的周次 {week!r}：应为 ISO 周，如 2026-W47",
-                    f"invalid week {week!r}: expected an ISO week such as 2026-W47",
-                )
-            ) from None
-    else:
-        day = week
-        if isinstance(day, dt.datetime):
-            day = day.astimezone(tz).date() if day.tzinfo else day.date()
-        monday = day - dt.timedelta(days=day.weekday())
-    start = dt.datetime.combine(monday, dt.time(), tzinfo=tz)
-    return start, dt.datetime.combine(monday + dt.timedelta(days=7), dt.time(), tzinfo=tz)
-
-
-def previous_week(moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """The Monday–Sunday week before the one containing ``moment`` (aware), in its zone: the
-    week a briefing made at ``moment`` covers."""
-    if moment.tzinfo is None:
-        raise ValueError("previous_week needs an aware datetime")
-    return week_period(moment.date() - dt.timedelta(days=7), moment.tzinfo)
-
 
 # what the briefing says -------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from yuqingd.escalation.incidents import Escalation
 from yuqingd.events import Events
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import Analysis
+from yuqingd.reports.service import Reports
 from yuqingd.rules.compiler import CompiledRule
 from yuqingd.rules.engine import Matcher, make_matcher
 from yuqingd.rules.loader import RuleSet
@@ -57,12 +58,13 @@ class Effective:
 
 class RuleRunner:
     def __init__(self, store: Store, clock: Clock, escalation: Escalation, events: Events,
-                 engine: str | None = None):
+                 engine: str | None = None, reports: Reports | None = None):
         self.store = store
         self.clock = clock
         self.escalation = escalation
         self.events = events
         self.engine = engine
+        self.reports = reports
         self.ruleset: RuleSet | None = None
         self.matcher: Matcher | None = None
         self.sources: dict[str, str] = {}
@@ -368,11 +370,9 @@ class RuleRunner:
         self.store.add_firing(rule.id, "", now)
         self.events.emit("rule.fired", now, rule=rule.id, key="", schedule=str(rule.schedule))
         if rule.then.report:
-            period = report_period(rule.then.report, self.clock.to_datetime(now))
-            self.events.emit("report", now, rule=rule.id, kind=rule.then.report, period=period)
-            self.store.audit(now, "report.due", "yuqingd", None, f"{rule.then.report} {period}")
-            log.info("report.due", rule=rule.id, kind=rule.then.report, period=period)
-        if rule.then.notify:
+            # Made, kept and sent to the rule's notify roles/channels; emits `report`.
+            self.reports.scheduled(cr, now)
+        elif rule.then.notify:
             self._notify(cr, "", now, [])
 
 
@@ -391,12 +391,3 @@ def group_keys(cr: CompiledRule, entity: str, topics: tuple[str, ...], source: s
     if per == "story":
         return [story] if story is not None else []
     return [source]
-
-
-def report_period(kind: str, moment: dt.datetime) -> str:
-    """The period a report made at ``moment`` covers: the previous ISO week for weekly, the
-    previous day for duty."""
-    if kind == "weekly":
-        year, week, _ = (moment - dt.timedelta(days=7)).isocalendar()
-        return f"{year}-W{week:02d}"
-    return (moment - dt.timedelta(days=1)).date().isoformat()

@@ -193,4 +193,22 @@ MIGRATIONS: list[str] = [
         at  REAL NOT NULL
     );
     """,
+    # 7: kept duty reports and weekly briefings, handover notes
+    """
+    CREATE TABLE reports (           -- one per kind and period, kept as first rendered
+        kind       TEXT NOT NULL,    -- duty | weekly
+        period     TEXT NOT NULL,    -- 2026-11-02/白班, 2026-11-02 (a day), 2026-W47
+        created_at REAL NOT NULL,
+        markdown   TEXT NOT NULL,
+        html       TEXT NOT NULL,
+        PRIMARY KEY (kind, period)
+    );
+    CREATE TABLE handover_notes (    -- the outgoing officer's note, for the shift's report
+        shift TEXT NOT NULL,         -- the shift's period id, as in reports
+        by    TEXT NOT NULL,
+        note  TEXT NOT NULL,
+        at    REAL NOT NULL,
+        PRIMARY KEY (shift, by)
+    );
+    """,
 ]

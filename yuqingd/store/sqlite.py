@@ -618,3 +618,28 @@ class Store:
         """Remember that gap ``key`` was warned about; False when it already was."""
         return self.db.execute("INSERT OR IGNORE INTO gap_warnings (key, at) VALUES (?,?)",
                                (key, at)).rowcount == 1
+
+    # reports (duty reports, weekly briefings) and handover notes ----------------------------
+
+    def keep_report(self, kind: str, period: str, at: float, markdown: str, html: str) -> bool:
+        """Keep a rendered report; False when one is already kept for that period (the
+        first one stands: a report says what it said when it was made)."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO reports (kind, period, created_at, markdown, html) "
+            "VALUES (?,?,?,?,?)", (kind, period, at, markdown, html))
+        return cursor.rowcount == 1
+
+    def kept_report(self, kind: str, period: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM reports WHERE kind=? AND period=?",
+                               (kind, period)).fetchone()
+
+    def set_handover_note(self, shift: str, by: str, note: str, at: float) -> None:
+        """One note per person and shift: a later note from the same person replaces it."""
+        self.db.execute(
+            "INSERT INTO handover_notes (shift, by, note, at) VALUES (?,?,?,?) "
+            "ON CONFLICT (shift, by) DO UPDATE SET note=excluded.note, at=excluded.at",
+            (shift, by, note, at))
+
+    def handover_notes(self, shift: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT by, note, at FROM handover_notes WHERE shift=? "
+                               "ORDER BY at, by", (shift,)).fetchall()
