@@ -17,6 +17,7 @@ from yuqingd.config import Config, load_config
 from yuqingd.control import ControlServer
 from yuqingd.delivery.outbox import ChannelWorker, Delivery
 from yuqingd.escalation.incidents import Escalation
+from yuqingd.escalation.silences import Silences
 from yuqingd.events import Events
 from yuqingd.located import ConfigError, LocatedError
 from yuqingd.log import configure_logging
@@ -134,8 +135,12 @@ class Daemon:
         self.runner = RuleRunner(
             self.store, self.clock, self.escalation, self.events, engine=self.engine
         )
+        self.watches = self.runner.watches
+        self.silences = self.runner.silences = self.escalation.silences = Silences(
+            self.store, self.clock, self.events)
         self.delivery = Delivery(self.store, self.clock)
-        self.scheduler = Scheduler(self.clock, [self.escalation, self.runner], self.delivery.wake)
+        self.scheduler = Scheduler(
+            self.clock, [self.escalation, self.runner, self.watches], self.delivery.wake)
         self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident)
         self._send, receive = trio.open_memory_channel(PIPELINE_BUFFER)
         http = self._http or httpx.AsyncClient(
