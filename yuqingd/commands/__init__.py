@@ -25,6 +25,8 @@ HANDLERS: dict[str, Handler] = {}
 
 AREAS = (
     "yuqingd.commands.incidents",
+    "yuqingd.commands.watches",
+    "yuqingd.commands.silences",
 )
 
 EX_OK = 0
