@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 
+from yuqingd.config import load_config
+from yuqingd.located import ConfigError
+from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.testing import Harness, running_daemon
 
 MINUTE, HOUR = 60, 3600
@@ -151,3 +155,15 @@ async def test_watch_restart_after_its_end_sends_only_the_closing_summary(make_c
     async with running_daemon(config, after, start_epoch=T0 + 6 * HOUR) as daemon:
         await sleep_until(daemon, T0 + 9 * HOUR)
     assert watch_mail(after) == [("watch.closing", "16:00")]
+
+
+def test_watch_unknown_role_or_field_is_a_located_config_error(make_config):
+    """A typo in ``watch`` is reported with its file and line, not at run time."""
+    plugins = Plugins(get_plugin_manager(extra=(Harness(),)))
+    with pytest.raises(ConfigError) as info:
+        load_config(make_config(rules=rules("{for: 6h, notify: 值斑员}")), plugins)
+    errors = [str(e) for e in info.value.errors]
+    assert len(errors) == 1 and "rules.yaml:14:" in errors[0] and "值斑员" in errors[0]
+    with pytest.raises(ConfigError) as info:
+        load_config(make_config(rules=rules("{for: 6h, sumary_every: 2h}")), plugins)
+    assert "sumary_every" in str(info.value.errors[0])

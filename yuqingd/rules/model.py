@@ -208,10 +208,6 @@ class WatchSpec(BaseModel):
     def longest(self) -> float:
         return max(self.max_for or 3 * self.duration, self.duration)
 
-    @property
-    def roles(self) -> list[str]:
-        return [self.notify] if isinstance(self.notify, str) else list(self.notify or ())
-
 
 def _watch_scalar(value: object) -> object:
     """``watch: 24h`` is ``watch: {for: 24h}``."""

@@ -298,7 +298,7 @@ class RuleRunner:
             kind = "entity" if key in names else "story"
         # Summaries go to the watch's own roles, else the rule's notify targets, else the
         # first level of its incident chain.
-        roles, channels = tuple(spec.roles), ()
+        roles, channels = cr.watch_roles, ()
         if not roles:
             roles, channels = cr.notify_roles, cr.notify_channels
         if not roles and not channels and rule.then.incident:
