@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import textwrap
+
 import pytest
 import trio
 
 from yuqingd.config import load_config
 from yuqingd.located import ConfigError
 from yuqingd.plugins import Plugins, get_plugin_manager
+from yuqingd.rule_tests import standalone_config
+from yuqingd.simulate import parse_inputs, simulate
 from yuqingd.testing import Harness, running_daemon
 
 MINUTE, HOUR = 60, 3600
@@ -167,3 +172,32 @@ def test_watch_unknown_role_or_field_is_a_located_config_error(make_config):
     with pytest.raises(ConfigError) as info:
         load_config(make_config(rules=rules("{for: 6h, sumary_every: 2h}")), plugins)
     assert "sumary_every" in str(info.value.errors[0])
+
+
+def test_watch_and_silence_as_simulate_action_lines(tmp_path):
+    """``yuqingd simulate`` runs watch.start / silence.add lines like the CLI: a story watch
+    reports its reposts; a silenced rule's notification shows as notification.silenced."""
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(textwrap.dedent(rules("2h")).replace(
+        "rules:\n", "chains:\n  c: [{notify: 值班员}]\nrules:\n"), encoding="utf-8")
+    plugins = Plugins(get_plugin_manager())
+    config, temp = standalone_config([pack], plugins)
+    lines = [
+        {"at": "2026-05-10T10:00:00+08:00", "id": "a",
+         "title": "城关二中举办开放日活动，家长参观校园"},
+        {"at": "2026-05-10T10:01:00+08:00", "action": "watch.start", "story": "1", "for": "3h",
+         "every": "1h", "notify": ["值班员"], "by": "张明"},
+        {"at": "2026-05-10T10:02:00+08:00", "action": "silence.add", "rule": "track",
+         "for": "1h", "reason": "已知", "by": "张明"},
+        {"at": "2026-05-10T10:30:00+08:00", "id": "b",
+         "title": "转发：城关二中举办开放日活动，家长参观校园"},
+        {"at": "2026-05-10T10:40:00+08:00", "id": "c", "title": "六处学校老师体罚学生"},
+    ]
+    inputs = parse_inputs([json.dumps(line, ensure_ascii=False) for line in lines])
+    with temp:
+        out = simulate(config, plugins, inputs, until=inputs[-1].at + 3 * HOUR)
+    assert [o for o in out if o["event"] == "error"] == []
+    summaries = [(o["at"][11:16], o["new"]) for o in out if o["event"] == "watch.summary"]
+    assert summaries == [("11:01", 1), ("12:01", 0)]
+    silenced = [o["rule"] for o in out if o["event"] == "notification.silenced"]
+    assert silenced == ["track"]
