@@ -229,39 +229,6 @@ class Store:
             (rule_id, at),
         )
 
-    # watches ------------------------------------------------------------------------------
-
-    def running_watch(self, rule_id: str, key: str) -> sqlite3.Row | None:
-        return self.db.execute(
-            "SELECT * FROM watches WHERE rule_id=? AND group_key=? AND state='running'",
-            (rule_id, key),
-        ).fetchone()
-
-    def add_watch(self, rule_id: str, kind: str, key: str, at: float, ends_at: float) -> int:
-        return self.db.execute(
-            "INSERT INTO watches (rule_id, kind, group_key, started, ends_at) VALUES (?,?,?,?,?)",
-            (rule_id, kind, key, at, ends_at),
-        ).lastrowid
-
-    def extend_watch(self, watch_id: int, ends_at: float) -> None:
-        self.db.execute(
-            "UPDATE watches SET ends_at=max(ends_at, ?) WHERE id=?", (ends_at, watch_id)
-        )
-
-    def next_watch_end(self) -> float | None:
-        return self.db.execute("SELECT min(ends_at) FROM watches WHERE state='running'").fetchone()[
-            0
-        ]
-
-    def due_watches(self, now: float) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT * FROM watches WHERE state='running' AND ends_at<=? ORDER BY ends_at, id",
-            (now,),
-        ).fetchall()
-
-    def end_watch(self, watch_id: int) -> None:
-        self.db.execute("UPDATE watches SET state='ended' WHERE id=?", (watch_id,))
-
     def item_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
 
