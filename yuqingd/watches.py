@@ -173,7 +173,7 @@ class Watches:
                  f"跟踪时段：{self.clock.format(row['started'])} 至 {self.clock.format(now)}"
                  f"（{reason}）",
                  f"共收集信息：{len(items)} 条，其中上次跟踪情况后新增 {unreported} 条"]
-        lines += breakdown(items)  # the closing summary covers the whole watch
+        lines += breakdown(items, "（跟踪期间无相关信息）")  # covers the whole watch
         lines.append(f"时间：{self.clock.format(now)}")
         self.store.finish_watch(row["id"], now, by or "yuqingd")
         self.store.record_watch_summary(row["id"], None)
@@ -196,10 +196,10 @@ class Watches:
             items=[{"title": i["title"], "url": i["url"]} for i in items[-NEWEST:]])
 
 
-def breakdown(items) -> list[str]:
+def breakdown(items, empty: str = "（本时段无新增信息）") -> list[str]:
     """Counts by source and by sentiment, then the newest items with their links."""
     if not items:
-        return ["（本时段无新增信息）"]
+        return [empty]
     sources = Counter(i["source"] for i in items)
     moods = Counter(i["sentiment"] for i in items)
     lines = ["按来源：" + "，".join(f"{s} {n}" for s, n in sources.most_common()),
