@@ -309,7 +309,7 @@ class RuleRunner:
             summary_every=spec.summary_every, longest=spec.longest, roles=tuple(roles),
             channels=tuple(channels), rule=rule.id), now, list(window))
 
-    # time-driven: flatline, schedules, watch ends ----------------------------------------
+    # time-driven: flatline, schedules ---------------------------------------------------
 
     def _flatline_rules(self) -> list[CompiledRule]:
         return [cr for cr in (self.ruleset.rules if self.ruleset else ())
