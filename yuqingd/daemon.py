@@ -18,6 +18,7 @@ from yuqingd.control import ControlServer
 from yuqingd.delivery.outbox import ChannelWorker, Delivery
 from yuqingd.duty.expectations import Expectations
 from yuqingd.escalation.incidents import Escalation
+from yuqingd.escalation.silences import Silences
 from yuqingd.events import Events
 from yuqingd.located import ConfigError, LocatedError
 from yuqingd.log import configure_logging
@@ -140,10 +141,14 @@ class Daemon:
             self.store, self.clock, self.escalation, self.events, engine=self.engine,
             reports=self.reports,
         )
+        self.watches = self.runner.watches
+        self.silences = self.runner.silences = self.escalation.silences = Silences(
+            self.store, self.clock, self.events)
         self.delivery = Delivery(self.store, self.clock)
         self.expectations = Expectations(self.store, self.clock, self.escalation, self.events)
         self.scheduler = Scheduler(
-            self.clock, [self.escalation, self.runner, self.expectations, self.reports],
+            self.clock,
+            [self.escalation, self.runner, self.watches, self.expectations, self.reports],
             self.delivery.wake,
         )
         self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident)

@@ -364,7 +364,8 @@ def _actions_text(rule: Rule) -> str:
         to = [*_listed(then.notify.role), *_listed(then.notify.channel)]
         parts.append(msg(f"通知 {'、'.join(to)}", f"notify {', '.join(to)}"))
     if then.watch:
-        parts.append(msg(f"跟踪 {_duration(then.watch)}", f"watch for {_duration(then.watch)}"))
+        length = _duration(then.watch.duration)
+        parts.append(msg(f"跟踪 {length}", f"watch for {length}"))
     if then.tag:
         parts.append(msg(f"标记 {'、'.join(then.tag)}", f"tag {', '.join(then.tag)}"))
     if rule.cooldown is not None:

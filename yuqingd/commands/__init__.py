@@ -27,6 +27,8 @@ AREAS = (
     "yuqingd.commands.incidents",
     "yuqingd.commands.duty",
     "yuqingd.commands.reports",
+    "yuqingd.commands.watches",
+    "yuqingd.commands.silences",
 )
 
 EX_OK = 0

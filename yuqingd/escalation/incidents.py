@@ -391,6 +391,9 @@ class Escalation:
             self._send(notification, at, incident.group_key)
 
     def _send(self, notification: Notification, at: float, key: str) -> None:
+        silences = getattr(self, "silences", None)  # set by the daemon (escalation/silences.py)
+        if silences is not None and silences.suppressed(notification, key, at):
+            return  # recorded as notification.silenced; the incident and its deadlines go on
         self.store.enqueue(notification.id, notification.channel, notification.as_dict(), at)
         self.events.emit("notification", at, id=notification.id, rule=notification.rule,
                          incident=notification.incident or None, key=key,

@@ -39,6 +39,7 @@ class CompiledRule:
     kinds: frozenset[str] | None = None  # source kinds the match names (flatline per source)
     notify_roles: tuple[str, ...] = ()  # then.notify with "$lists" expanded
     notify_channels: tuple[str, ...] = ()
+    watch_roles: tuple[str, ...] = ()  # then.watch.notify with "$lists" expanded
 
     @property
     def id(self) -> str:
@@ -75,6 +76,7 @@ class RuleCompiler:
         self._failures: list = []
         self._authors_seen = 0
         self._notify_targets: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+        self._watch_roles: tuple[str, ...] = ()
         condition = simplify(self._match(rule.match, (*loc, "match"))) if rule.match else TRUE
         self._check_then(rule, loc)
         for field_name in ("only_on", "except_on"):
@@ -87,7 +89,7 @@ class RuleCompiler:
             return None
         return CompiledRule(rule, condition, self._named(condition, "topic:"),
                             self._named(condition, "source:"), self._named(condition, "kind:"),
-                            *self._notify_targets)
+                            *self._notify_targets, self._watch_roles)
 
     @staticmethod
     def _named(condition: Condition, prefix: str) -> frozenset[str] | None:
@@ -221,3 +223,7 @@ class RuleCompiler:
                 channels = self._names(then.notify.channel, (*loc, "then", "notify", "channel"),
                                        self.names.notifiers, "通知渠道", "notifier")
             self._notify_targets = (tuple(roles), tuple(channels))
+        if then.watch and then.watch.notify is not None:
+            self._watch_roles = tuple(self._names(
+                then.watch.notify, (*loc, "then", "watch", "notify"), self.names.roles, "角色",
+                "role"))

@@ -11,7 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from yuqingd.rules.calendar import KeyDateSpec
 from yuqingd.rules.schedules import ScheduleExpr
@@ -204,11 +211,36 @@ class NotifyAction(BaseModel):
         return self
 
 
+DEFAULT_WATCH = 24 * 3600.0
+DEFAULT_SUMMARY_EVERY = 4 * 3600.0
+
+
+class WatchSpec(BaseModel):
+    """Track (跟踪) the group for a while: collect its new items, send a summary every
+    ``summary_every``, a closing summary at the end. Written ``watch: 24h`` or in full."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    duration: PositiveDuration = Field(DEFAULT_WATCH, alias="for")
+    summary_every: PositiveDuration = DEFAULT_SUMMARY_EVERY
+    notify: OneOrMany | None = None  # roles; default: the rule's notify roles
+    max_for: PositiveDuration | None = None  # activity extends up to this; default 3 × for
+
+    @property
+    def longest(self) -> float:
+        return max(self.max_for or 3 * self.duration, self.duration)
+
+
+def _watch_scalar(value: object) -> object:
+    """``watch: 24h`` is ``watch: {for: 24h}``."""
+    return value if isinstance(value, dict | WatchSpec) or value is None else {"for": value}
+
+
 class Then(BaseModel):
     model_config = STRICT
     incident: IncidentAction | None = None
     notify: NotifyAction | None = None
-    watch: PositiveDuration | None = None  # track the group's story/topic for this long
+    watch: Annotated[WatchSpec, BeforeValidator(
+        _watch_scalar, json_schema_input_type=PositiveDuration | WatchSpec)] | None = None
     tag: Words = []
     report: Literal["weekly", "duty"] | None = None
 

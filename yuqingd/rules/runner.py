@@ -1,6 +1,6 @@
 """Rules at run time: windows and thresholds, key dates and vigilance, actions, and the parts that
-run on time alone (flatline, schedules, watch ends). The daemon owns all of this state, in the
-store; the engine only says which rules match an item.
+run on time alone (flatline, schedules; watches are :mod:`yuqingd.watches`). The daemon owns all
+of this state, in the store; the engine only says which rules match an item.
 
 Semantics (documented for policy staff in docs/rule-language.md):
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -36,6 +37,10 @@ from yuqingd.rules.engine import Matcher, make_matcher
 from yuqingd.rules.loader import RuleSet
 from yuqingd.rules.model import Rule
 from yuqingd.store.sqlite import Store
+from yuqingd.watches import Watches, WatchRequest
+
+if TYPE_CHECKING:
+    from yuqingd.escalation.silences import Silences
 
 log = structlog.get_logger("yuqingd.rules")
 
@@ -69,6 +74,8 @@ class RuleRunner:
         self.matcher: Matcher | None = None
         self.sources: dict[str, str] = {}
         self.started_at: float | None = None  # silences count from here at the earliest
+        self.watches = Watches(store, clock, escalation, events)  # a Timed part of its own
+        self.silences: Silences | None = None  # source silences are checked per item
 
     def set_rules(self, ruleset: RuleSet, sources: dict[str, str], now: float) -> None:
         """Swap in a (re)loaded rule set (``sources``: name → kind). Windows, firings and
@@ -104,6 +111,16 @@ class RuleRunner:
         assert self.ruleset is not None and self.matcher is not None
         if analysis.enrichment.excluded_by:
             return False
+        watch_moved = self.watches.on_item(
+            item, [hit.entity for hit in analysis.enrichment.entities],
+            analysis.enrichment.topics, story_id, now)
+        if self.silences is not None:
+            with self.silences.handling(item.source, now):
+                return self._match(item, analysis, at, now, story_id, new_story) or watch_moved
+        return self._match(item, analysis, at, now, story_id, new_story) or watch_moved
+
+    def _match(self, item: Item, analysis: Analysis, at: float, now: float,
+               story_id: int | None, new_story: bool) -> bool:
         matched: dict[tuple[str, str], CompiledRule] = {}
         for features in analysis.facts():
             for rule_id in self.matcher.match(features):
@@ -249,7 +266,7 @@ class RuleRunner:
         if then.notify:
             self._notify(cr, key, now, window)
         if then.watch:
-            self._start_watch(rule, key, now, then.watch)
+            self._start_watch(cr, key, now, window)
         for tag in then.tag:
             for source, item_id, _ in window:
                 self.store.tag_item(source, item_id, tag)
@@ -276,18 +293,27 @@ class RuleRunner:
                                channels=list(cr.notify_channels), text="\n".join(lines), at=now,
                                tag=tag, items=items)
 
-    def _start_watch(self, rule: Rule, key: str, now: float, duration: float) -> None:
-        kind = rule.threshold.per if rule.threshold else "entity"
-        running = self.store.running_watch(rule.id, key)
-        if running:
-            self.store.extend_watch(running["id"], now + duration)
-            return
-        self.store.add_watch(rule.id, kind, key, now, now + duration)
-        self.events.emit("watch.started", now, rule=rule.id, kind=kind, key=key,
-                         until=self.clock.format(now + duration))
-        log.info("watch.started", rule=rule.id, key=key, hours=round(duration / 3600, 2))
+    def _start_watch(self, cr: CompiledRule, key: str, now: float, window) -> None:
+        rule, spec = cr.rule, cr.rule.then.watch
+        if rule.threshold:
+            kind = rule.threshold.per
+        else:  # keyed by the watched name, or by the story for an item naming none
+            names = {e.name for e in self.ruleset.entities} if self.ruleset else set()
+            kind = "entity" if key in names else "story"
+        # Summaries go to the watch's own roles, else the rule's notify targets, else the
+        # first level of its incident chain.
+        roles, channels = cr.watch_roles, ()
+        if not roles:
+            roles, channels = cr.notify_roles, cr.notify_channels
+        if not roles and not channels and rule.then.incident:
+            chain = self.escalation.chains.get(rule.then.incident.chain) or ()
+            roles = tuple(level.notify for level in chain[:1])
+        self.watches.start(WatchRequest(
+            kind=kind, key=key, title=rule.title, duration=spec.duration,
+            summary_every=spec.summary_every, longest=spec.longest, roles=tuple(roles),
+            channels=tuple(channels), rule=rule.id), now, list(window))
 
-    # time-driven: flatline, schedules, watch ends ----------------------------------------
+    # time-driven: flatline, schedules ---------------------------------------------------
 
     def _flatline_rules(self) -> list[CompiledRule]:
         return [cr for cr in (self.ruleset.rules if self.ruleset else ())
@@ -331,9 +357,6 @@ class RuleRunner:
     def next_due(self) -> float | None:
         times = [due for due, *_ in self._flatline_due()]
         times += [due for due, _ in self._schedule_due()]
-        watch_end = self.store.next_watch_end()
-        if watch_end is not None:
-            times.append(watch_end)
         return min(times, default=None)
 
     def fire_due(self, now: float) -> bool:
@@ -342,11 +365,6 @@ class RuleRunner:
             return False
         acted = False
         with self.store.transaction():
-            for row in self.store.due_watches(now):
-                self.store.end_watch(row["id"])
-                self.events.emit("watch.ended", now, rule=row["rule_id"], kind=row["kind"],
-                                 key=row["group_key"])
-                acted = True
             for due, cr, key, since in sorted(self._flatline_due(), key=lambda d: d[0]):
                 if due <= now and self.on_key_date(cr.rule, now):
                     self.events.emit("flatline", now, rule=cr.id, key=key,

@@ -211,4 +211,36 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (shift, by)
     );
     """,
+    # 8: watches and silences: tracking summaries, a watch's items, silences
+    """
+    ALTER TABLE watches ADD COLUMN title TEXT NOT NULL DEFAULT '';
+    ALTER TABLE watches ADD COLUMN started_by TEXT NOT NULL DEFAULT 'yuqingd';
+    ALTER TABLE watches ADD COLUMN recipients TEXT NOT NULL DEFAULT '{}';  -- JSON roles/people
+    ALTER TABLE watches ADD COLUMN summary_every REAL;
+    ALTER TABLE watches ADD COLUMN next_summary REAL;
+    ALTER TABLE watches ADD COLUMN summaries INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE watches ADD COLUMN latest_end REAL;      -- activity extends it up to here
+    ALTER TABLE watches ADD COLUMN ended_at REAL;
+    ALTER TABLE watches ADD COLUMN ended_by TEXT;
+    CREATE TABLE watch_items (
+        watch_id INTEGER NOT NULL REFERENCES watches (id),
+        source   TEXT NOT NULL,
+        item_id  TEXT NOT NULL,
+        at       REAL NOT NULL,
+        reported INTEGER NOT NULL DEFAULT 0,   -- 1 once a summary counted it as new
+        PRIMARY KEY (watch_id, source, item_id)
+    );
+    CREATE TABLE silences (
+        id         INTEGER PRIMARY KEY,
+        scope      TEXT NOT NULL,     -- rule | key | source
+        target     TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        ends_at    REAL NOT NULL,
+        reason     TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        removed_at REAL,
+        removed_by TEXT
+    );
+    CREATE INDEX silences_active ON silences (ends_at);
+    """,
 ]

@@ -231,39 +231,6 @@ class Store:
             (rule_id, at),
         )
 
-    # watches ------------------------------------------------------------------------------
-
-    def running_watch(self, rule_id: str, key: str) -> sqlite3.Row | None:
-        return self.db.execute(
-            "SELECT * FROM watches WHERE rule_id=? AND group_key=? AND state='running'",
-            (rule_id, key),
-        ).fetchone()
-
-    def add_watch(self, rule_id: str, kind: str, key: str, at: float, ends_at: float) -> int:
-        return self.db.execute(
-            "INSERT INTO watches (rule_id, kind, group_key, started, ends_at) VALUES (?,?,?,?,?)",
-            (rule_id, kind, key, at, ends_at),
-        ).lastrowid
-
-    def extend_watch(self, watch_id: int, ends_at: float) -> None:
-        self.db.execute(
-            "UPDATE watches SET ends_at=max(ends_at, ?) WHERE id=?", (ends_at, watch_id)
-        )
-
-    def next_watch_end(self) -> float | None:
-        return self.db.execute("SELECT min(ends_at) FROM watches WHERE state='running'").fetchone()[
-            0
-        ]
-
-    def due_watches(self, now: float) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT * FROM watches WHERE state='running' AND ends_at<=? ORDER BY ends_at, id",
-            (now,),
-        ).fetchall()
-
-    def end_watch(self, watch_id: int) -> None:
-        self.db.execute("UPDATE watches SET state='ended' WHERE id=?", (watch_id,))
-
     def item_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
 
@@ -643,3 +610,81 @@ class Store:
     def handover_notes(self, shift: str) -> list[sqlite3.Row]:
         return self.db.execute("SELECT by, note, at FROM handover_notes WHERE shift=? "
                                "ORDER BY at, by", (shift,)).fetchall()
+
+    # watches (tracking summaries) and silences ----------------------------------------------
+    # (issue 4: yuqingd/watches.py and yuqingd/escalation/silences.py)
+
+    def start_watch(self, *, rule_id: str, kind: str, key: str, title: str, by: str,
+                    recipients: dict[str, list[str]], at: float, ends_at: float,
+                    summary_every: float, latest_end: float) -> int:
+        return self.db.execute(
+            "INSERT INTO watches (rule_id, kind, group_key, started, ends_at, title, started_by,"
+            " recipients, summary_every, next_summary, latest_end) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (rule_id, kind, key, at, ends_at, title, by,
+             json.dumps(recipients, ensure_ascii=False), summary_every, at + summary_every,
+             latest_end),
+        ).lastrowid
+
+    def watch(self, watch_id: int) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM watches WHERE id=?", (watch_id,)).fetchone()
+
+    def running_watches(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT * FROM watches WHERE state='running' ORDER BY id").fetchall()
+
+    def running_watch_for(self, rule_id: str, kind: str, key: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            "SELECT * FROM watches WHERE rule_id=? AND kind=? AND group_key=? "
+            "AND state='running'", (rule_id, kind, key)).fetchone()
+
+    def set_watch_end(self, watch_id: int, ends_at: float) -> None:
+        self.db.execute("UPDATE watches SET ends_at=? WHERE id=?", (ends_at, watch_id))
+
+    def next_watch_time(self) -> float | None:
+        """The next summary or end of a running watch."""
+        return self.db.execute(
+            "SELECT min(min(ends_at, coalesce(next_summary, ends_at))) FROM watches "
+            "WHERE state='running'").fetchone()[0]
+
+    def add_watch_item(self, watch_id: int, source: str, item_id: str, at: float,
+                       reported: bool = False) -> bool:
+        return self.db.execute(
+            "INSERT OR IGNORE INTO watch_items VALUES (?,?,?,?,?)",
+            (watch_id, source, item_id, at, int(reported))).rowcount > 0
+
+    def watch_items(self, watch_id: int, *, unreported: bool = False) -> list[sqlite3.Row]:
+        """A watch's items with their source, sentiment, title and link, newest last."""
+        return self.db.execute(
+            "SELECT w.source, w.item_id, w.at, i.title, i.url, i.sentiment FROM watch_items w "
+            "JOIN items i ON i.source=w.source AND i.item_id=w.item_id WHERE w.watch_id=?"
+            + (" AND w.reported=0" if unreported else "") + " ORDER BY w.at, w.rowid",
+            (watch_id,)).fetchall()
+
+    def record_watch_summary(self, watch_id: int, next_summary: float | None) -> None:
+        self.db.execute(
+            "UPDATE watches SET summaries=summaries+1, next_summary=? WHERE id=?",
+            (next_summary, watch_id))
+        self.db.execute("UPDATE watch_items SET reported=1 WHERE watch_id=?", (watch_id,))
+
+    def finish_watch(self, watch_id: int, at: float, by: str) -> None:
+        self.db.execute(
+            "UPDATE watches SET state='ended', ended_at=?, ended_by=? WHERE id=?",
+            (at, by, watch_id))
+
+    def add_silence(self, scope: str, target: str, at: float, ends_at: float, reason: str,
+                    by: str) -> int:
+        return self.db.execute(
+            "INSERT INTO silences (scope, target, created_at, ends_at, reason, created_by) "
+            "VALUES (?,?,?,?,?,?)", (scope, target, at, ends_at, reason, by)).lastrowid
+
+    def silence(self, silence_id: int) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM silences WHERE id=?", (silence_id,)).fetchone()
+
+    def active_silences(self, now: float) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT * FROM silences WHERE removed_at IS NULL AND created_at<=? AND ends_at>? "
+            "ORDER BY id", (now, now)).fetchall()
+
+    def remove_silence(self, silence_id: int, at: float, by: str) -> None:
+        self.db.execute("UPDATE silences SET removed_at=?, removed_by=? WHERE id=?",
+                        (at, by, silence_id))

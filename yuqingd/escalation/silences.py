@@ -1,0 +1,121 @@
+"""Silences (静默): a person mutes the notifications of a rule, a key or a source for a while,
+with a reason. A silence suppresses notifications only, never the record: items are stored,
+incidents open, deadlines run and escalate, and every suppressed notification is recorded as a
+``notification.silenced`` event. Silences expire on their own and can be removed early.
+
+Never silenced: the leader level of a 重大 or 特别重大 incident — levels 2 and up of its chain
+(or the only level of a one-level chain). So a silence on a major incident's rule mutes the duty
+officer's reminders, but when nobody acknowledges, the leader is still told.
+
+A source silence mutes what that source's items trigger as they arrive (the pipeline marks the
+item being handled; checking it costs a dictionary lookup). An incident such an item opens still
+escalates if nobody acknowledges it: to mute that as well, silence its rule or key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import structlog
+
+from yuqingd.clock import Clock
+from yuqingd.events import Events
+from yuqingd.model import Notification
+from yuqingd.rules.model import SEVERITY_RANK
+from yuqingd.store.sqlite import Store
+
+log = structlog.get_logger("yuqingd.silences")
+
+SCOPES = ("rule", "key", "source")
+SCOPE_NAMES = {"rule": "规则", "key": "对象", "source": "信息源"}
+LEADER_LEVEL = 2  # chain levels from here on are the leader level
+MAJOR = SEVERITY_RANK["重大"]
+
+
+class Silences:
+    def __init__(self, store: Store, clock: Clock, events: Events):
+        self.store = store
+        self.clock = clock
+        self.events = events
+        self._source_until: dict[str, float] = {}  # the per-item check reads only this
+        self._handling: str | None = None  # source of the item being handled, if silenced
+        self._refresh()
+
+    def _refresh(self) -> None:
+        until: dict[str, float] = {}
+        for row in self.store.active_silences(self.clock.time()):
+            if row["scope"] == "source":
+                until[row["target"]] = max(until.get(row["target"], 0.0), row["ends_at"])
+        self._source_until = until
+
+    # commands (each in its own transaction) -----------------------------------------------
+
+    def add(self, scope: str, target: str, duration: float, reason: str, by: str,
+            now: float) -> int:
+        with self.store.transaction():
+            silence_id = self.store.add_silence(scope, target, now, now + duration, reason, by)
+            self.store.audit(now, "silence.added", by, None,
+                             f"silence={silence_id} {scope}={target} "
+                             f"until={self.clock.format(now + duration)} reason={reason}")
+            self.events.emit("silence.added", now, silence=silence_id, scope=scope,
+                             target=target, until=self.clock.format(now + duration), by=by,
+                             reason=reason)
+        self._refresh()
+        log.info("silence.added", silence=silence_id, scope=scope, target=target, by=by)
+        return silence_id
+
+    def remove(self, silence_id: int, by: str, now: float) -> None:
+        with self.store.transaction():
+            self.store.remove_silence(silence_id, now, by)
+            self.store.audit(now, "silence.removed", by, None, f"silence={silence_id}")
+            self.events.emit("silence.removed", now, silence=silence_id, by=by)
+        self._refresh()
+        log.info("silence.removed", silence=silence_id, by=by)
+
+    # the checks ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def handling(self, source: str, now: float) -> Iterator[None]:
+        """Mark the item being handled (the pipeline's path: one dictionary lookup)."""
+        until = self._source_until.get(source)
+        self._handling = source if until is not None and until > now else None
+        try:
+            yield
+        finally:
+            self._handling = None
+
+    def covering(self, notification: Notification, key: str, at: float):
+        """The silence that suppresses ``notification`` at ``at``, or None."""
+        if self._leader_of_major(notification):
+            return None
+        for row in self.store.active_silences(at):
+            scope, target = row["scope"], row["target"]
+            if ((scope == "rule" and target == notification.rule)
+                    or (scope == "key" and target == key)
+                    or (scope == "source" and target == self._handling)):
+                return row
+        return None
+
+    def _leader_of_major(self, notification: Notification) -> bool:
+        if SEVERITY_RANK.get(notification.severity, -1) < MAJOR or not notification.incident:
+            return False
+        if notification.level >= LEADER_LEVEL:
+            return True
+        incident = self.store.incident(notification.incident)
+        return incident is not None and len(incident.chain) == 1
+
+    def suppressed(self, notification: Notification, key: str, at: float) -> bool:
+        """Whether to withhold ``notification``; if so, record that it was."""
+        row = self.covering(notification, key, at)
+        if row is None:
+            return False
+        self.events.emit("notification.silenced", at, id=notification.id,
+                         rule=notification.rule, incident=notification.incident or None,
+                         key=key, kind=notification.kind, level=notification.level,
+                         channel=notification.channel, silence=row["id"], scope=row["scope"],
+                         target=row["target"])
+        self.store.audit(at, "notification.silenced", "yuqingd", notification.incident or None,
+                         f"{notification.id} silence={row['id']}")
+        log.info("notification.silenced", id=notification.id, silence=row["id"])
+        return True
