@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 from yuqingd.config import load_config
+from yuqingd.located import ConfigError
 from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.rule_tests import report, run_rule_tests, standalone_config
 from yuqingd.simulate import SimulationInputError, parse_inputs, simulate
@@ -168,3 +169,26 @@ def test_simulate_deadline_falling_at_an_input_instant_fires_first(make_config, 
                                                            ack)))
         assert [o["event"] for o in out if o["event"].startswith("incident.")] == [
             "incident.opened", "incident.escalated", "incident.acknowledged"]
+
+
+def test_the_last_level_is_reminded_repeat_times_then_left_alone(make_config, plugins):
+    """`repeat_times: 2`: two reminders an hour apart, then no more (the record says so)."""
+    from .conftest import RULES
+
+    rules = RULES.replace("{notify: 组长, repeat_every: 1h}",
+                          "{notify: 组长, repeat_every: 1h, repeat_times: 2}")
+    config = load_config(make_config(rules=rules), plugins)
+    inputs = parse_inputs(lines(post(0, 1), post(5, 2), post(10, 3)))
+    out = simulate(config, plugins, inputs, until=inputs[-1].at + 86400)
+    repeated = [o["at"][11:16] for o in out if o["event"] == "incident.repeated"]
+    assert repeated == ["11:55", "12:55"]
+
+
+def test_repeat_times_without_repeat_every_is_refused_at_its_line(make_config, plugins):
+    from .conftest import RULES
+
+    rules = RULES.replace("{notify: 组长, repeat_every: 1h}", "{notify: 组长, repeat_times: 2}")
+    with pytest.raises(ConfigError) as caught:
+        load_config(make_config(rules=rules), plugins)
+    assert "repeat_times 需要同时写 repeat_every" in str(caught.value.errors[0])
+    assert str(caught.value.errors[0]).split("rules.yaml:")[1].startswith("11:7:")

@@ -204,9 +204,14 @@ class Escalation:
             self.events.emit("incident.repeated", now, incident=incident.id,
                              rule=incident.rule_id, key=incident.group_key, level=level)
             self._notify(incident, "incident.repeated", level, now, tag=f"d{deadline_id}")
-            self.store.add_deadline(
-                incident.id, "repeat", level, now + chain[level - 1]["repeat_every"]
-            )
+            times = chain[level - 1].get("repeat_times")
+            if times is None or self.store.repeats_done(incident.id) < times:
+                self.store.add_deadline(
+                    incident.id, "repeat", level, now + chain[level - 1]["repeat_every"]
+                )
+            else:
+                self.store.audit(now, "repeats.done", "yuqingd", incident.id,
+                                 f"level {level}: reminded {times} times")
             log.warning("incident.repeated", incident=incident.id, level=level)
         else:  # the miss is already recorded (``_missed``); nobody is left to tell
             log.error("incident.unacknowledged", incident=incident.id, level=level)

@@ -295,6 +295,14 @@ class ChainLevel(BaseModel):
     notify: NonEmptyStr  # a role from the config's roles:
     ack_within: PositiveDuration | None = None
     repeat_every: PositiveDuration | None = None
+    # How many times the last level is reminded again; unset: until someone acknowledges.
+    repeat_times: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _times_need_every(self) -> ChainLevel:
+        if self.repeat_times is not None and self.repeat_every is None:
+            raise ValueError("repeat_times 需要同时写 repeat_every（每隔多久重复提醒）")
+        return self
 
 
 def _ladder(levels: list[ChainLevel]) -> list[ChainLevel]:

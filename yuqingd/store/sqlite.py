@@ -504,6 +504,12 @@ class Store:
             "UPDATE deadlines SET state='cancelled', settled_at=? WHERE incident_id=? "
             "AND state='pending' AND kind IN ('ack','repeat')", (at, incident_id))
 
+    def repeats_done(self, incident_id: str) -> int:
+        """How many times the last level has been reminded again (fired repeat deadlines)."""
+        return self.db.execute(
+            "SELECT count(*) FROM deadlines WHERE incident_id=? AND kind='repeat' "
+            "AND state='fired'", (incident_id,)).fetchone()[0]
+
     def record_miss(self, deadline_id: int, role: str, who: str) -> None:
         """Who held the responsible role when the deadline passed (for accountability)."""
         self.db.execute("UPDATE deadlines SET role=?, who=? WHERE id=?", (role, who, deadline_id))
