@@ -166,7 +166,14 @@ class Escalation:
             person=self.directory.names(step["notify"], now), items=items,
             item_count=incident.item_count, at=self.clock.format(now))
         self._enqueue(incident, "incident.overdue", target, now, f"d{deadline.id}", text, items)
-        again = step.get("ack_within") or step.get("repeat_every")
+        if target != level:  # the new level gets its own time to act
+            again = step.get("ack_within") or step.get("repeat_every")
+        else:  # the last level, already told: remind it like its ladder does, no more often
+            again = step.get("repeat_every")
+            times = step.get("repeat_times")
+            if times is not None and self.store.fired_deadlines(
+                    incident.id, deadline.kind, level) > times:
+                again = None
         if again:
             self.store.add_deadline(incident.id, deadline.kind, target, now + again)
 

@@ -510,6 +510,11 @@ class Store:
             "SELECT count(*) FROM deadlines WHERE incident_id=? AND kind='repeat' "
             "AND state='fired'", (incident_id,)).fetchone()[0]
 
+    def fired_deadlines(self, incident_id: str, kind: str, level: int) -> int:
+        return self.db.execute(
+            "SELECT count(*) FROM deadlines WHERE incident_id=? AND kind=? AND level=? "
+            "AND state='fired'", (incident_id, kind, level)).fetchone()[0]
+
     def record_miss(self, deadline_id: int, role: str, who: str) -> None:
         """Who held the responsible role when the deadline passed (for accountability)."""
         self.db.execute("UPDATE deadlines SET role=?, who=? WHERE id=?", (role, who, deadline_id))
