@@ -28,3 +28,28 @@ async def test_demo_stream_opens_and_escalates_within_a_minute(tmp_path, autojum
         kinds = harness.kinds("console")
         assert kinds[:2] == [("incident.opened", 1), ("incident.escalated", 2)]
         assert "六处学校" in harness.sent[0].text
+
+
+def test_eight_simulated_days_of_the_demo(tmp_path):
+    """`yuqingd simulate` over the demo stream for eight days: a duty report at every shift
+    end, the weekly briefing on each Monday, and the unacknowledged incident escalating."""
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "yuqingd", "simulate", "--config", REPO / "etc/demo/yuqingd.yaml",
+         "--events", REPO / "etc/demo/stream.jsonl", "--until", "2026-05-18T12:00:00+08:00"],
+        capture_output=True, text=True, timeout=120, check=True)
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    duty = [r for r in out if r["event"] == "report" and r["kind"] == "duty"]
+    assert len(duty) == 16  # Sunday 20:00 to Monday a week later 08:00, two shifts a day
+    assert {r["at"][11:16] for r in duty} == {"08:00", "20:00"}
+    assert all(len(r["recipients"]) == 2 for r in duty)  # the incoming officer and leader
+    weekly = [(r["at"], r["period"]) for r in out if r["event"] == "report"
+              and r["kind"] == "weekly"]
+    assert weekly == [("2026-05-11T09:00:00+08:00", "2026-W19"),
+                      ("2026-05-18T09:00:00+08:00", "2026-W20")]
+    levels = [r["level"] for r in out if r["event"] == "incident.escalated"]
+    assert levels == [2, 3]
+    assert len([r for r in out if r["event"] == "incident.repeated"]) == 3  # repeat_times
