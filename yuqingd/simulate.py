@@ -4,16 +4,17 @@ Input, one JSON object per line, ordered by ``at`` (ISO 8601 with offset):
 
 - an item: ``{"at", "source", "id", "title", "text", "url", "author", "published"?,
   "reposts"?, "comments"?}``
-- a person's action: ``{"at", "action": "ack"|"report"|"close"|"check_in"|"submit", "by",
-  "note"?, "incident": {"rule": RULE_ID, "key": GROUP_VALUE}?, "stage": "first"|"follow_up"|
-  "final"?, "unit"?, "what"?, "period"?}`` (an incident is named by its rule and group key: the
-  open incident of that rule for that key; ``submit`` takes the unit, see docs/duty.md).
+- a person's action: ``{"at", "action": NAME, "by", ...}`` where NAME is any command handler
+  (``ack``, ``report``, ``close``, ``check_in``, ``submit``, ``handover``, ``watch.start``,
+  ``silence.add`` …; see ``yuqingd.commands``) and the rest are its arguments; an incident is named
+  by ``{"rule": RULE_ID, "key": GROUP_VALUE}``, the open incident of that rule for that key.
 
 Output (see docs/simulate.md): one JSON object per line, ordered by ``at``, each with ``at``
 (ISO 8601 with offset) and ``event``: ``incident.opened``, ``incident.acknowledged``,
 ``incident.reported``, ``incident.closed``, ``incident.escalated``, ``notification``, ``report``,
 ``watch.started``, ``watch.ended``, ``expectation.missed``, ``expectation.reminded``,
-``expectation.escalated``, ``expectation.met``, ``duty.gap``, and also ``rule.fired``,
+``expectation.escalated``, ``expectation.met``, ``duty.gap``, ``handover``, ``watch.summary``,
+``notification.silenced``, and also ``rule.fired``,
 ``flatline``, ``incident.repeated``. Nothing leaves the machine: notifications are written to the
 output instead of being delivered, and the state lives in a temporary database.
 """
