@@ -12,7 +12,7 @@ from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.simulate import parse_inputs, simulate
 from yuqingd.testing import Harness
 
-from .conftest import CONFIG
+from .conftest import CONFIG, RULES
 
 DUTY = CONFIG + """\
 duty:
@@ -81,3 +81,33 @@ def test_a_roster_person_with_an_unknown_channel_is_a_located_error(make_config,
     (error,) = caught.value.errors
     assert str(error).startswith(f"{path}:16:21:")
     assert "duty-pager" in str(error)
+
+
+def errors_of(path, plugins) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, plugins)
+    return [str(e).split("yuqingd.yaml:", 1)[1] for e in caught.value.errors]
+
+
+def test_duty_role_typos_are_located_errors(make_config, plugins):
+    """A misspelt role in report_to or staffing would silently reach nobody: refused."""
+    report_to = errors_of(make_config(config=DUTY + "  report_to: [值斑员]\n"), plugins)
+    assert report_to == ["27:15: 未定义的角色 '值斑员'（是否想写 '值班员'？）"]
+    staffing = errors_of(make_config(config=DUTY + """\
+  staffing:
+    - {{roles: {{办公室主人: 2}}}}
+"""), plugins)
+    assert [e.split(":", 2)[0] for e in staffing] == ["28"]
+    assert staffing[0].endswith("配置中未定义角色 '办公室主人'（是否想写 '办公室主任'？）")
+
+
+def test_an_unrelated_error_does_not_make_roster_roles_unknown(make_config, plugins):
+    """With another error in the file, the rule files are still checked against the roster's
+    roles too: only the real error is reported."""
+    rules_with_roster_role = RULES.replace("{notify: 组长, repeat_every: 1h}",
+                                           "{notify: 带班领导, repeat_every: 1h}")
+    text = DUTY.replace("值班员: {{白班: [赵丽], 夜班: [陈刚]}}",
+                        "值班员: {{白班: [赵丽], 夜班: [陈刚]}}\n        带班领导: [赵丽]")
+    text = text.replace("timezone: Asia/Shanghai", "timezone: Asia/Shanghai\nstatus_every: soon")
+    errors = errors_of(make_config(config=text, rules=rules_with_roster_role), plugins)
+    assert len(errors) == 1 and errors[0].startswith("2:"), errors

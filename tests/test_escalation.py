@@ -237,3 +237,43 @@ async def test_unprocessable_item_is_set_aside_and_the_daemon_goes_on(make_confi
         title = daemon.store.db.execute(
             "SELECT title FROM items WHERE item_id='broken-text'").fetchone()[0]
         assert title == "六处学校体罚学生\ufffd"
+
+
+TIED_RULES = """\
+watchlist:
+  entities:
+    - {name: 六处学校, aliases: [六处]}
+  negative_words: [体罚]
+chains:
+  major:
+    - {notify: 值班员, ack_within: 30m}
+    - {notify: 办公室主任, ack_within: 30m}
+    - {notify: 组长, ack_within: 30m}
+deadlines:
+  较大: {first_report: 30m}
+rules:
+  - id: negative-burst
+    title: 涉校负面信息集中出现
+    match: {entity: any, sentiment: negative}
+    threshold: {count: 3, within: 1h, per: entity}
+    then:
+      incident: {severity: 较大, chain: major}
+"""
+
+
+async def test_deadlines_due_together_escalate_once(make_config, autojump_clock):
+    """The ack deadline and the first-report deadline fall due at the same instant: the late
+    report escalates (and re-arms the ladder); the ack deadline it cancelled must not escalate
+    again. Each level is told once, and one ladder deadline stays pending."""
+    harness = Harness()
+    async with running_daemon(make_config(rules=TIED_RULES), harness) as daemon:
+        for n in range(3):
+            negative(harness, n)
+        await settle()
+        await trio.sleep(62 * 60)
+        assert harness.kinds() == [("incident.opened", 1), ("incident.overdue", 2),
+                                   ("incident.escalated", 3), ("incident.overdue", 3)]
+        (incident,) = daemon.store.incidents()
+        pending = [(r["kind"], r["level"]) for r in daemon.store.incident_deadlines(incident.id)
+                   if r["state"] == "pending"]
+        assert [kind for kind, _ in pending].count("ack") == 1

@@ -74,3 +74,14 @@ def test_store_keeps_engagement_counts(tmp_path):
     store.add_item(Item("weibo", "1", "转发很多", reposts=500, comments=80), NOTHING, "", 1.0)
     row = store.db.execute("SELECT reposts, comments FROM items").fetchone()
     assert tuple(row) == (500, 80)
+
+
+def test_outbox_delivers_what_was_written_together_in_written_order(tmp_path):
+    """A reminder and the escalation after it, written in one pass (e.g. at start after an
+    outage), go out in that order — not in the alphabetical order of their ids."""
+    store = Store(tmp_path / "s.sqlite3")
+    with store.transaction():
+        store.enqueue("x:expectation.reminded:L1:phone", "phone", {"n": 1}, 100.0)
+        store.enqueue("x:expectation.escalated:L2:phone", "phone", {"n": 2}, 100.0)
+        store.enqueue("x:expectation.escalated:L3:phone", "phone", {"n": 3}, 100.0)
+    assert [row.payload["n"] for row in store.pending_outbox("phone", 100.0)] == [1, 2, 3]

@@ -173,11 +173,15 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
         _plugin_sections(
             doc, _entries(data.get("sources")), _entries(data.get("notifiers")), plugins, errors
         )
-        # …and the rule files, with whatever roles the file names.
+        # …and the rule files and the roster, with whatever roles the file names.
         rules = data.get("rules") if isinstance(data.get("rules"), list) else []
         roles = data.get("roles") if isinstance(data.get("roles"), dict) else {}
-        _load_rule_files(doc, [r for r in rules if isinstance(r, str)], Names(
-            roles=frozenset(roles), timezone=str(data.get("timezone", DEFAULT_TIMEZONE))), errors)
+        known = frozenset(roles) | roster_roles(data.get("duty"))
+        ruleset = _load_rule_files(doc, [r for r in rules if isinstance(r, str)], Names(
+            roles=known, timezone=str(data.get("timezone", DEFAULT_TIMEZONE))), errors)
+        if isinstance(data.get("duty"), dict):
+            notifiers = {e.name for e in _entries(data.get("notifiers")) if e is not None}
+            _duty(doc, data["duty"], notifiers, known, ruleset, errors)
         raise ConfigError(errors) from None
 
     base = path.parent.resolve()
@@ -204,7 +208,7 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
         timezone=cfg.timezone,
     )
     ruleset = _load_rule_files(doc, cfg.rules, names, errors)
-    duty = _duty(doc, cfg.duty, notifier_names, ruleset, errors)
+    duty = _duty(doc, cfg.duty, notifier_names, names.roles, ruleset, errors)
     _expectation_names(doc, cfg, duty, names.roles, errors)
     if errors:
         raise ConfigError(errors)
@@ -227,10 +231,11 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
 
 
 def _duty(doc: LocatedDocument, raw: dict[str, Any] | None, notifiers: set[str],
-          ruleset: RuleSet | None, errors: list[LocatedError]) -> DutySpec | None:
+          roles: frozenset[str], ruleset: RuleSet | None,
+          errors: list[LocatedError]) -> DutySpec | None:
     if raw is None:
         return None
-    context: dict[str, Any] = {"notifiers": notifiers}
+    context: dict[str, Any] = {"notifiers": notifiers, "roles": roles}
     if ruleset is not None:
         context["key_dates"] = set(ruleset.key_dates)
     try:
@@ -252,8 +257,8 @@ def _expectation_names(doc: LocatedDocument, cfg: ConfigFile, duty: DutySpec | N
     if duty is not None:
         if "check_in_role" in (cfg.duty or {}):
             role(("duty", "check_in_role"), duty.check_in_role)
-        for field in ("check_in_escalate", "gaps_notify"):
-            for i, name in enumerate(getattr(duty, field)):
+        for field in ("check_in_escalate", "gaps_notify", "report_to"):
+            for i, name in enumerate(getattr(duty, field) or ()):
                 role(("duty", field, i), name)
     people = set(duty.people if duty else ()) | {r.person for r in cfg.roles.values()}
     for i, spec in enumerate(cfg.submissions):

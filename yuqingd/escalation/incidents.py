@@ -110,7 +110,8 @@ class Escalation:
         fired = 0
         with self.store.transaction():
             for deadline in self.store.due_deadlines(now):
-                self.store.settle_deadline(deadline.id, now)
+                if not self.store.settle_deadline(deadline.id, now):
+                    continue  # an earlier one in this pass cancelled or met it
                 incident = self.store.incident(deadline.incident_id)
                 fired += 1
                 if incident is None or incident.status == "closed":

@@ -409,10 +409,13 @@ class Store:
             )
         ]
 
-    def settle_deadline(self, deadline_id: int, at: float) -> None:
-        self.db.execute(
-            "UPDATE deadlines SET state='fired', settled_at=? WHERE id=?", (at, deadline_id)
-        )
+    def settle_deadline(self, deadline_id: int, at: float) -> bool:
+        """Mark a pending deadline fired; False when it is no longer pending (met or
+        cancelled by an earlier deadline handled in the same pass)."""
+        return self.db.execute(
+            "UPDATE deadlines SET state='fired', settled_at=? WHERE id=? AND state='pending'",
+            (at, deadline_id),
+        ).rowcount == 1
 
     # outbox -------------------------------------------------------------------------------
 
@@ -430,7 +433,7 @@ class Store:
             )
             for r in self.db.execute(
                 "SELECT * FROM outbox WHERE channel=? AND delivered_at IS NULL "
-                "AND next_attempt_at<=? ORDER BY created_at, id LIMIT ?",
+                "AND next_attempt_at<=? ORDER BY created_at, rowid LIMIT ?",  # rowid: written order
                 (channel, now, limit),
             )
         ]
