@@ -165,3 +165,24 @@ async def test_silence_on_a_source_mutes_its_items_but_keeps_them(make_config,
         harness.post("b", "六处学校老师殴打学生")
         await settle()
     assert [n.kind for n in harness.sent] == ["rule.notify"]
+
+
+async def test_a_level_that_a_silence_kept_uninformed_is_not_held_to_account(make_config,
+                                                                              autojump_clock):
+    """重大 with the officer's level silenced: the missed ack is recorded, marked as silenced
+    (not 问责 for 张明); the leader level, told, misses its own deadline in full."""
+    harness = Harness()
+    async with running_daemon(make_config(rules=MAJOR.replace("SEVERITY", "重大")),
+                              harness) as daemon:
+        events = recorder(daemon)
+        await silence(daemon, rule="burst", **{"for": "2h"})
+        harness.post("a", "六处学校老师体罚学生")
+        harness.post("b", "六处学校老师体罚学生，家长愤怒")
+        await sleep_until(daemon, T0 + 50 * MINUTE)
+        missed = [(e["level"], e["who"], e.get("silenced", False)) for e in events
+                  if e["event"] == "expectation.missed"]
+        assert missed == [(1, "张明", True), (2, "李华", False)]
+        (incident,) = daemon.store.incidents()
+        recorded = [r["who"] for r in daemon.store.incident_deadlines(incident.id)
+                    if r["who"]]
+        assert recorded == ["张明（通知已静默）", "李华"]

@@ -133,12 +133,17 @@ class Escalation:
                     len(incident.chain))
         role = incident.chain[level - 1]["notify"]
         who = self.directory.names(role, deadline.due_at)
-        self.store.record_miss(deadline.id, role, who)
+        # A level whose every notification a silence withheld never heard of the incident:
+        # the miss is recorded, but not held against the people (问责).
+        silenced = not self.store.level_told(incident.id, level)
+        self.store.record_miss(deadline.id, role, f"{who}（通知已静默）" if silenced else who)
         self.store.audit(now, f"missed.{deadline.kind}", "yuqingd", incident.id,
-                         f"第{level}级 {role} {who} 未在时限内{KIND_ZH[deadline.kind]}")
+                         f"第{level}级 {role} {who} 未在时限内{KIND_ZH[deadline.kind]}"
+                         + ("（该级通知已被静默，未送达，不计入问责）" if silenced else ""))
+        extra = {"silenced": True} if silenced else {}
         self.events.emit("expectation.missed", now, what=deadline.kind, incident=incident.id,
                          rule=incident.rule_id, key=incident.group_key, level=level, role=role,
-                         who=who)
+                         who=who, **extra)
         log.warning("expectation.missed", what=deadline.kind, incident=incident.id, level=level,
                     role=role, who=who, late_seconds=round(now - deadline.due_at, 3))
         return level, role, who

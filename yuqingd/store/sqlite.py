@@ -513,6 +513,13 @@ class Store:
             "SELECT count(*) FROM deadlines WHERE incident_id=? AND kind='repeat' "
             "AND state='fired'", (incident_id,)).fetchone()[0]
 
+    def level_told(self, incident_id: str, level: int) -> bool:
+        """Whether any notification of the incident reached the outbox for ``level`` (not all
+        withheld by silences). Ids are ``INCIDENT:KIND:L<level>:TAG:CHANNEL``."""
+        like = f"{incident_id}:%:L{level}:%".replace("_", r"\_")
+        return self.db.execute("SELECT 1 FROM outbox WHERE id LIKE ? ESCAPE '\\' LIMIT 1",
+                               (like,)).fetchone() is not None
+
     def fired_deadlines(self, incident_id: str, kind: str, level: int) -> int:
         return self.db.execute(
             "SELECT count(*) FROM deadlines WHERE incident_id=? AND kind=? AND level=? "
