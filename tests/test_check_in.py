@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import trio
+from structlog.testing import capture_logs
 
 from yuqingd.config import load_config
 from yuqingd.plugins import Plugins, get_plugin_manager
@@ -159,8 +160,9 @@ async def test_missed_check_in_reminds_then_escalates_and_records_who(make_confi
 
 async def test_check_in_due_while_down_is_acted_on_at_start_once(make_config, autojump_clock):
     """The daemon is down from Sunday 11:00 to Monday 09:05: at start the missed check-in is
-    recorded, the reminder and the 09:00 escalation go out once; restarting again sends
-    nothing twice, and the 09:30 step still comes, once."""
+    recorded and 赵丽 is reminded, once (the 09:00 escalation is not sent in the same breath);
+    the rest of the ladder keeps its spacing from then (李华 09:35, 孙强 10:05), each once,
+    however often the daemon restarts."""
     harness = Harness()
     path = make_config(CONFIG)
     async with running_daemon(path, harness, start_epoch=START) as daemon:
@@ -168,17 +170,130 @@ async def test_check_in_due_while_down_is_acted_on_at_start_once(make_config, au
     assert sent(harness) == []
     async with running_daemon(path, harness, start_epoch=MONDAY_0800 + 65 * MINUTE) as daemon:
         await trio.sleep(10 * MINUTE)
-        assert sorted(sent(harness)) == [("expectation.escalated", 2, ["李华"]),
-                                         ("expectation.reminded", 1, ["赵丽"])]
+        assert sent(harness) == [("expectation.reminded", 1, ["赵丽"])]
         assert record(daemon)["missed_who"] == "赵丽"
     async with running_daemon(path, harness, start_epoch=MONDAY_0800 + 80 * MINUTE) as daemon:
-        await trio.sleep(20 * MINUTE)
-        assert sent(harness)[2:] == [("expectation.escalated", 3, ["孙强"])]
+        await sleep_until(daemon, MONDAY_0800 + 94 * MINUTE)
+        assert len(sent(harness)) == 1
+        await sleep_until(daemon, MONDAY_0800 + 130 * MINUTE)
+        assert sent(harness)[1:] == [("expectation.escalated", 2, ["李华"]),
+                                     ("expectation.escalated", 3, ["孙强"])]
         (row,) = daemon.store.expectations()
         assert row["level"] == 3 and row["next_at"] is None
         outbox = daemon.store.db.execute(
             "SELECT count(*) FROM outbox WHERE id NOT LIKE 'report:%'").fetchone()[0]
         assert outbox == 3
+
+
+async def test_check_in_outage_across_shifts_expects_only_the_current_one(make_config,
+                                                                          autojump_clock):
+    """Down from Sunday 11:00 to Thursday 10:00: the shifts that ended meanwhile are recorded
+    as not expected (daemon down), nobody is told about them; Thursday's officer 张明 is
+    reminded once, and his ladder goes on from 10:00. A restart repeats nothing."""
+    harness = Harness()
+    path = make_config(CONFIG)
+    thursday = MONDAY_0800 + 3 * 24 * HOUR
+    async with running_daemon(path, harness, start_epoch=START):
+        await trio.sleep(HOUR)
+    with capture_logs() as logs:
+        async with running_daemon(path, harness, start_epoch=thursday + 2 * HOUR) as daemon:
+            await trio.sleep(MINUTE)
+            assert sent(harness) == [("expectation.reminded", 1, ["张明"])]
+            rows = {r["subject"]: dict(r) for r in daemon.store.expectations("check_in")}
+            assert {s: (r["state"], r["missed_at"] is None, r["next_at"]) for s, r in rows.items()
+                    } == {"2026-05-11/全天/赵丽": ("skipped", True, None),
+                          "2026-05-12/全天/张明": ("skipped", True, None),
+                          "2026-05-13/全天/赵丽": ("skipped", True, None),
+                          "2026-05-14/全天/张明": ("missed", False, thursday + 150 * MINUTE)}
+            assert "服务停止" in rows["2026-05-11/全天/赵丽"]["note"]
+    assert sorted(e["subject"] for e in logs if e["event"] == "expectation.skipped") == [
+        "2026-05-11/全天/赵丽", "2026-05-12/全天/张明", "2026-05-13/全天/赵丽"]
+    async with running_daemon(path, harness, start_epoch=thursday + 2 * HOUR + 10 * MINUTE
+                              ) as daemon:
+        await sleep_until(daemon, thursday + 4 * HOUR)
+        assert sent(harness)[1:] == [("expectation.escalated", 2, ["李华"]),
+                                     ("expectation.escalated", 3, ["孙强"])]
+        reply = await check_in(daemon, "张明")
+        assert reply["ok"] and reply["late"]
+        assert not (await check_in(daemon, "赵丽"))["ok"]  # Monday is over: nothing to clear
+
+
+async def test_check_in_duty_removed_and_put_back_does_not_replay_the_gap(make_config,
+                                                                          autojump_clock):
+    """`duty:` is removed on Sunday and put back on Wednesday at 09:00 (reloads): nothing is
+    expected for the shifts in between; Thursday's shift is expected as usual."""
+    harness = Harness()
+    path = make_config(CONFIG)
+    async with running_daemon(path, harness, start_epoch=START) as daemon:
+        await trio.sleep(HOUR)
+        text = path.read_text(encoding="utf-8")
+        no_duty = text[:text.index("duty:")].replace(  # the rules still name 值班员
+            "roles:\n", "roles:\n  值班员:\n    person: 孙强\n    channels: [phone]\n")
+        path.write_text(no_duty, encoding="utf-8")
+        assert await daemon.reload(), daemon.reload_errors
+        await sleep_until(daemon, MONDAY_0800 + 2 * 24 * HOUR + HOUR)
+        path.write_text(text, encoding="utf-8")
+        assert await daemon.reload()
+        await sleep_until(daemon, MONDAY_0800 + 3 * 24 * HOUR + 10 * MINUTE)
+        assert sent(harness) == []
+        assert [r["subject"] for r in daemon.store.expectations("check_in")] == [
+            "2026-05-14/全天/张明"]
+        await sleep_until(daemon, MONDAY_0800 + 3 * 24 * HOUR + 31 * MINUTE)
+        assert sent(harness) == [("expectation.reminded", 1, ["张明"])]
+
+
+SWAP = ("    swaps:\n      - {date: 2026-05-11, from: 赵丽, to: 张明}\n"
+        "  check_in_within: 30m")
+
+
+async def swap_at(daemon, path, epoch: float) -> None:
+    """赵丽 calls in sick; at ``epoch`` the office swaps 张明 in and reloads."""
+    await sleep_until(daemon, epoch)
+    text = path.read_text(encoding="utf-8").replace("  check_in_within: 30m", SWAP)
+    path.write_text(text, encoding="utf-8")
+    assert await daemon.reload(), daemon.reload_errors
+
+
+async def test_check_in_by_stand_in_covers_the_swapped_out_officer(make_config, autojump_clock):
+    """A swap made at 08:10, after the shift began: 张明's check-in also clears 赵丽's
+    (met by 张明, noted as a stand-in); nobody is reminded or told she did not check in."""
+    harness = Harness()
+    path = make_config(CONFIG)
+    async with running_daemon(path, harness, start_epoch=START) as daemon:
+        await swap_at(daemon, path, MONDAY_0800 + 10 * MINUTE)
+        reply = await check_in(daemon, "张明")
+        assert reply["ok"] and not reply["late"] and reply["stood_in_for"] == ["赵丽"]
+        await sleep_until(daemon, MONDAY_0800 + 3 * HOUR)
+        assert sent(harness) == []
+        rows = {r["who"]: dict(r) for r in daemon.store.expectations("check_in")}
+        assert {w: (r["state"], r["met_by"], r["missed_at"]) for w, r in rows.items()} == {
+            "赵丽": ("met", "张明", None), "张明": ("met", "张明", None)}
+        assert "由张明替班签到" in rows["赵丽"]["note"]
+
+
+async def test_check_in_after_swap_reminds_the_stand_in_not_the_absent(make_config,
+                                                                       autojump_clock):
+    """A swap at 08:10 and nobody checks in: 张明 (the stand-in) is reminded and reported,
+    赵丽 is neither reminded nor reported nor recorded as missing; 张明's late check-in clears
+    both and tells those who were told."""
+    harness = Harness()
+    path = make_config(CONFIG)
+    async with running_daemon(path, harness, start_epoch=START) as daemon:
+        await swap_at(daemon, path, MONDAY_0800 + 10 * MINUTE)
+        await sleep_until(daemon, MONDAY_0800 + 95 * MINUTE)
+        assert sent(harness) == [("expectation.reminded", 1, ["张明"]),
+                                 ("expectation.escalated", 2, ["李华"]),
+                                 ("expectation.escalated", 3, ["孙强"])]
+        assert all("赵丽" not in n.text for n in told(harness))
+        rows = {r["who"]: dict(r) for r in daemon.store.expectations("check_in")}
+        assert (rows["赵丽"]["state"], rows["赵丽"]["missed_at"]) == ("pending", None)
+        assert rows["张明"]["missed_who"] == "张明"
+        reply = await check_in(daemon, "张明")
+        assert reply["ok"] and reply["late"] and reply["stood_in_for"] == ["赵丽"]
+        await trio.sleep(MINUTE)
+        rows = {r["who"]: dict(r) for r in daemon.store.expectations("check_in")}
+        assert {r["state"] for r in rows.values()} == {"met"}
+        assert [n.kind for n in told(harness)][3:] == ["expectation.met"]
 
 
 async def test_gap_warning_is_sent_once(make_config, autojump_clock):

@@ -119,8 +119,10 @@ async def test_submission_for_an_unknown_unit_is_refused(make_config, autojump_c
 
 
 async def test_submission_due_while_down_is_escalated_once_at_start(make_config, autojump_clock):
-    """Down from Sunday 11:00 to Monday 12:30: at start each late unit's reminder and first
-    escalation go out once; a restart repeats nothing."""
+    """Down from Sunday 11:00 to Monday 12:30: the period is still owed, but each late unit
+    gets one message at start, the step due now (the duty officer told), not the 10:00
+    reminder as well; a restart repeats nothing; the 13:00 step comes once; a submission then
+    tells only those who were told."""
     harness = Harness()
     path = make_config(SUBMISSIONS)
     async with running_daemon(path, harness, start_epoch=START):
@@ -129,10 +131,36 @@ async def test_submission_due_while_down_is_escalated_once_at_start(make_config,
         await trio.sleep(MINUTE)
     async with running_daemon(path, harness, start_epoch=MONDAY + 12.6 * HOUR) as daemon:
         await trio.sleep(MINUTE)
-        assert sorted(k for k, _, _ in sent(harness)) == ["expectation.escalated"] * 3 + [
-            "expectation.reminded"] * 3
-        assert len({n.id for n in told(harness)}) == 6
+        assert sent(harness) == [("expectation.escalated", 2, ["张明"])] * 3
         assert {r["state"] for r in records(daemon).values()} == {"missed"}
+        await sleep_until(daemon, MONDAY + 13 * HOUR + MINUTE)
+        assert sent(harness)[3:] == [("expectation.escalated", 3, ["李华"])] * 3
+        assert len({n.id for n in told(harness)}) == 6
+        reply = await submit(daemon, "C县")
+        assert reply["ok"] and reply["late"]
+        await trio.sleep(MINUTE)
+        (met,) = [n for n in told(harness) if n.kind == "expectation.met"]
+        assert sorted(p.person for p in met.to) == ["张明", "李华"]  # not 刘芳: not reminded
+
+
+async def test_submission_removed_and_put_back_does_not_replay_the_gap(make_config,
+                                                                        autojump_clock):
+    """The submission is taken out of the config on Sunday and put back on Tuesday 2026-05-19
+    (reloads): the period of 2026-05-18, due while it was absent, is not opened; the next
+    one (2026-05-25) is."""
+    path = make_config(SUBMISSIONS)
+    async with running_daemon(path, Harness(), start_epoch=START) as daemon:
+        await trio.sleep(HOUR)
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text[:text.index("submissions:")], encoding="utf-8")
+        assert await daemon.reload(), daemon.reload_errors
+        await sleep_until(daemon, MONDAY + 8 * 24 * HOUR + 10 * HOUR)
+        path.write_text(text, encoding="utf-8")
+        assert await daemon.reload(), daemon.reload_errors
+        await trio.sleep(HOUR)
+        assert records(daemon, "2026-05-18") == {}
+        assert {r["state"] for r in records(daemon, "2026-05-25").values()} == {"pending"}
+        assert len(records(daemon, "2026-05-25")) == 3
 
 
 def test_submission_config_errors_name_file_and_line(make_config):

@@ -68,6 +68,9 @@ def cmd_check_in(args) -> int:
         late = "（逾期）" if reply.get("late") else ""
         print(msg(f"签到成功{late}：{reply['subject']}，{reply['at']}",
                   f"checked in{' (late)' if reply.get('late') else ''}: {reply['subject']}"))
+    if reply.get("stood_in_for"):
+        names = "、".join(reply["stood_in_for"])
+        print(msg(f"已替班：{names} 的签到一并记为完成", f"standing in for: {names}"))
     return EX_OK
 
 

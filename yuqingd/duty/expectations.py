@@ -5,11 +5,19 @@ of whom (``role``, ``who``), by when (``due_at``), and a ladder of steps fixed a
 (remind, then escalate role by role) with the number of steps done (``level``). Missing the due
 time is recorded once (``missed_at``, ``missed_who``: who held it, for accountability); each step
 is done once, in its own transaction together with its notifications, so a restart neither
-repeats nor loses one, and what fell due while the daemon was down is done at start, in order.
+repeats nor loses one.
+
+What fell due while the daemon was down does not burst at start: several steps of one ladder due
+at once are one message. A submission sends the latest step due (earlier ones are marked
+skipped); a check-in, whose officer could not check in while the daemon was down, gets the next
+step now and the rest of its ladder at the usual spacing from now. A shift that ended while the
+daemon was down expected nothing (state ``skipped``, event ``expectation.skipped``).
 
 Expectations are created as their time comes, from cursors kept in the store: a check-in for
-each holder of the check-in role at each shift start; a submission for each unit when the
-previous due time passes (or when the section first appears).
+each holder of the check-in role at each shift start (and for a stand-in when a reload changes
+the current shift's holders); a submission for each unit when the previous due time passes (or
+when the section first appears). A section that is absent from the config drops its cursor, so
+putting it back does not replay the time it was absent.
 """
 
 from __future__ import annotations
@@ -52,15 +60,25 @@ class Expectations:
         self.roster: Roster | None = None
         self.duty: DutySpec | None = None
         self.submissions: dict[str, SubmissionSpec] = {}
+        self.up: float | None = None  # when this process began: earlier was downtime
 
     def configure(self, roster: Roster | None, submissions: tuple[SubmissionSpec, ...],
                   now: float) -> None:
         """Take a (re)loaded config. Generators start from now the first time they are seen;
         expectations already created keep their ladder."""
+        if self.up is None:
+            self.up = now
         self.roster = roster
         self.duty = roster.duty if roster is not None else None
         self.submissions = {s.name: s for s in submissions}
         with self.store.transaction():
+            # A section left out stops its generator: putting it back must not replay the gap.
+            kept = {_submission_cursor(s) for s in submissions} | (
+                {CHECK_IN, _GAPS} if roster is not None else set())
+            for name in self.store.expectation_cursor_names():
+                if name not in kept:
+                    self.store.drop_expectation_cursor(name)
+                    log.info("expectation.cursor_dropped", generator=name)
             if roster is not None and self.store.expectation_cursor(CHECK_IN) is None:
                 # A second back: a shift starting right now (a simulation's first line) counts.
                 self.store.set_expectation_cursor(CHECK_IN, now - 1)
@@ -68,6 +86,7 @@ class Expectations:
                 if self.store.expectation_cursor(_submission_cursor(spec)) is None:
                     self._open_period(spec, spec.due.next_after(self._dt(now)).timestamp(), now)
             if roster is not None:
+                self._follow_swaps(now)
                 self._warn_gaps(now)  # the roster may have changed
 
     # Timed ----------------------------------------------------------------------------------
@@ -113,25 +132,53 @@ class Expectations:
         assert self.roster is not None and self.duty is not None and last is not None
         shifts = self.roster.shift_starts_between(self._dt(last), self._dt(now))
         for shift in shifts:
+            ended = shift.end.timestamp() <= now  # began and ended while the daemon was down
             for person in self.roster.holders(shift).get(self.duty.check_in_role, []):
-                self._add_check_in(shift, person, shift.start.timestamp())
+                if not ended:
+                    self._add_check_in(shift, person, shift.start.timestamp())
+                elif self._add_check_in(shift, person, now, skipped=True):
+                    self._skipped(self.store.expectation(CHECK_IN,
+                                                         _check_in_subject(shift, person)), now)
         if shifts:
             self.store.set_expectation_cursor(CHECK_IN, now)
         return bool(shifts)
 
+    def _follow_swaps(self, now: float) -> None:
+        """After a (re)load: expect a check-in of whoever holds the role in the current shift
+        now, when that shift's check-ins are open already (a swap made after it began)."""
+        assert self.roster is not None and self.duty is not None
+        shift = self.roster.shift_at(self._dt(now))
+        if not self.store.expectations(CHECK_IN, _check_in_subject(shift, "")):
+            return  # not opened yet (or begun before the daemon first ran)
+        for person in self.roster.holders(shift).get(self.duty.check_in_role, []):
+            row = self.store.expectation(CHECK_IN, _check_in_subject(shift, person))
+            if row is None:
+                self._add_check_in(shift, person, now)
+                log.info("expectation.stand_in", subject=_check_in_subject(shift, person))
+            elif row["state"] != "met" and row["next_at"] is None:
+                self._rearm(row)  # back on the shift after being swapped out
+
+    def _rearm(self, row: Any) -> None:
+        ladder = json.loads(row["ladder"])
+        later = ([] if row["missed_at"] is not None else [row["due_at"]]) + [
+            s["at"] for s in ladder[row["level"]:row["level"] + 1]]
+        if later:
+            self.store.update_expectation(row["id"], next_at=min(later))
+
     def _add_check_in(self, shift: Shift, person: str, at: float, *,
-                      met: bool = False, note: str = "") -> None:
+                      met: bool = False, note: str = "", skipped: bool = False) -> bool:
         assert self.roster is not None and self.duty is not None
         due = self.roster.check_in_due(shift).timestamp()
         every = self.duty.check_in_escalate_every
         ladder = [_step(due, "remind", people=[person])] + [
             _step(due + k * every, "escalate", roles=[role])
             for k, role in enumerate(self.duty.check_in_escalate, start=1)]
-        self.store.add_expectation(
+        state = "met" if met else "skipped" if skipped else "pending"
+        return self.store.add_expectation(
             kind=CHECK_IN, subject=_check_in_subject(shift, person),
             title=f"值班签到：{shift}", role=self.duty.check_in_role, who=person, due_at=due,
-            ladder=ladder, at=at, state="met" if met else "pending",
-            met_by=person if met else None, note=note)
+            ladder=ladder, at=at, state=state, met_by=person if met else None,
+            note=_DOWN if skipped else note)
 
     def _open_period(self, spec: SubmissionSpec, due: float, now: float) -> bool:
         """Expect every unit's submission for the period ending at ``due``."""
@@ -153,9 +200,23 @@ class Expectations:
     # the ladder -----------------------------------------------------------------------------
 
     def _advance(self, row: Any, now: float) -> None:
-        """Record the miss and do every ladder step due at ``now``, oldest first."""
+        """Record the miss and do the ladder step due at ``now``; steps that came due together
+        (the daemon was down) are one message, not a burst."""
+        if row["kind"] == CHECK_IN and self._check_in_moot(row, now):
+            return
         ladder = json.loads(row["ladder"])
         level, missed = row["level"], row["missed_at"] is not None
+        due = [s for s in ladder[level:] if s["at"] <= now]
+        if len(due) > 1:
+            if row["kind"] == CHECK_IN:  # the officer is still expected: go on from now
+                shift = now - ladder[level]["at"]
+                ladder[level:] = [{**s, "at": s["at"] + shift} for s in ladder[level:]]
+            else:  # still owed: say the latest, not every step missed
+                for step in ladder[level:level + len(due) - 1]:
+                    step["skipped"] = True
+                level += len(due) - 1
+            log.info("expectation.caught_up", what=row["kind"], subject=row["subject"],
+                     steps=len(due))
         while True:
             step_at = ladder[level]["at"] if level < len(ladder) else None
             # At a tie the miss comes first: a check-in's reminder is sent at its due time.
@@ -169,7 +230,45 @@ class Expectations:
             else:
                 break
         later = ([] if missed else [row["due_at"]]) + [s["at"] for s in ladder[level:level + 1]]
-        self.store.update_expectation(row["id"], level=level, next_at=min(later, default=None))
+        self.store.update_expectation(row["id"], level=level, next_at=min(later, default=None),
+                                      ladder=json.dumps(ladder, ensure_ascii=False))
+
+    def _check_in_moot(self, row: Any, now: float) -> bool:
+        """A check-in whose shift ended while the daemon was down, or whose person no longer
+        holds the role in it (a swap), gets no step; True when that is so."""
+        shift = self._shift_of(row)
+        if shift is None or self.roster is None:
+            return False
+        if self.up is not None and shift.end.timestamp() <= self.up:
+            if row["missed_at"] is None:
+                self.store.update_expectation(row["id"], state="skipped", next_at=None,
+                                              note=_DOWN)
+                self._skipped(row, now)
+            else:  # missed before the daemon went down: what is left of the ladder is moot
+                self.store.update_expectation(row["id"], next_at=None)
+            return True
+        if row["who"] not in self.roster.holders(shift).get(row["role"], []):
+            self.store.update_expectation(row["id"], next_at=None)
+            log.info("expectation.not_on_shift", subject=row["subject"], who=row["who"])
+            return True
+        return False
+
+    def _skipped(self, row: Any, now: float) -> None:
+        self.events.emit("expectation.skipped", now, what=row["kind"], subject=row["subject"],
+                         role=row["role"], who=row["who"], reason="daemon_down")
+        log.warning("expectation.skipped", what=row["kind"], subject=row["subject"],
+                    who=row["who"], reason="daemon_down")
+
+    def _shift_of(self, row: Any) -> Shift | None:
+        """The shift a check-in row is for, as the current roster has it."""
+        if self.roster is None:
+            return None
+        day, name = row["subject"].split("/")[:2]
+        zone = self._dt(row["due_at"]).tzinfo
+        assert zone is not None
+        found = [s for s in self.roster.shifts_on(dt.date.fromisoformat(day), zone)
+                 if s.name == name]
+        return found[0] if found else None
 
     def _missed(self, row: Any, level: int, now: float) -> None:
         who = row["who"]
@@ -194,7 +293,7 @@ class Expectations:
                                       next_at=None)
         self.events.emit("expectation.met", now, what=row["kind"], subject=row["subject"],
                          role=row["role"], by=by, late=late)
-        told = json.loads(row["ladder"])[:row["level"]]
+        told = [s for s in json.loads(row["ladder"])[:row["level"]] if not s.get("skipped")]
         if told:  # those reminded or escalated to learn it is done
             self.escalation.send(
                 kind="expectation.met", ident=f"expectation:{row['kind']}:{row['subject']}",
@@ -225,12 +324,21 @@ class Expectations:
                 self.events.emit("expectation.met", now, what=CHECK_IN,
                                  subject=_check_in_subject(shift, by), role=role, by=by,
                                  late=False)
-                return {"subject": _check_in_subject(shift, by), "late": False, "already": False,
-                        "at": self.clock.format(now)}
-            if row["state"] == "met":
-                return {"subject": row["subject"], "late": row["met_at"] > row["due_at"],
-                        "already": True, "at": self.clock.format(row["met_at"])}
-            return {**self._meet(row, by, note, now), "already": False}
+                reply = {"subject": _check_in_subject(shift, by), "late": False,
+                         "already": False, "at": self.clock.format(now)}
+            elif row["state"] == "met":
+                reply = {"subject": row["subject"], "late": row["met_at"] > row["due_at"],
+                         "already": True, "at": self.clock.format(row["met_at"])}
+            else:
+                reply = {**self._meet(row, by, note, now), "already": False}
+            # Whoever was swapped out of the shift is covered by this check-in.
+            stood_in = []
+            for other in self.store.expectations(CHECK_IN, _check_in_subject(shift, "")):
+                if other["state"] in ("pending", "missed") and other["who"] not in holders:
+                    self._meet(other, by, f"由{by}替班签到（{other['who']}已换班）"
+                               + (f"；{note}" if note else ""), now)
+                    stood_in.append(other["who"])
+            return {**reply, "stood_in_for": stood_in}
 
     def submit(self, unit: str, by: str, what: str | None, period: str | None, note: str,
                now: float) -> dict[str, Any]:
@@ -295,6 +403,9 @@ class Expectations:
 
     def _dt(self, epoch: float) -> dt.datetime:
         return self.clock.to_datetime(epoch)
+
+
+_DOWN = "服务停止期间的班次，未要求签到"
 
 
 def _submission_cursor(spec: SubmissionSpec) -> str:

@@ -566,7 +566,7 @@ class Store:
             "INSERT OR IGNORE INTO expectations (kind, subject, title, role, who, due_at, ladder, "
             "next_at, state, created_at, met_at, met_by, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (kind, subject, title, role, who, due_at, json.dumps(ladder, ensure_ascii=False),
-             None if state == "met" else min([due_at, *(s["at"] for s in ladder)]), state, at,
+             min([due_at, *(s["at"] for s in ladder)]) if state == "pending" else None, state, at,
              at if state == "met" else None, met_by, note),
         )
         return cur.rowcount == 1
@@ -601,6 +601,13 @@ class Store:
     def set_expectation_cursor(self, name: str, at: float) -> None:
         self.db.execute("INSERT INTO expectation_cursors (name, last_at) VALUES (?,?) "
                         "ON CONFLICT (name) DO UPDATE SET last_at=excluded.last_at", (name, at))
+
+    def expectation_cursor_names(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM expectation_cursors")]
+
+    def drop_expectation_cursor(self, name: str) -> None:
+        """Forget a generator's cursor: it starts afresh when next configured."""
+        self.db.execute("DELETE FROM expectation_cursors WHERE name=?", (name,))
 
     def mark_gap_warned(self, key: str, at: float) -> bool:
         """Remember that gap ``key`` was warned about; False when it already was."""
