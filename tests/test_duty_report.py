@@ -5,6 +5,7 @@ the leader, kept, and never sent twice across restarts."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -256,3 +257,37 @@ def test_duty_report_text_from_outside_is_inert_and_long_reports_are_cut(tmp_pat
     assert len(cut) < MAX_TEXT + 100 and cut.startswith(markdown[:100])
     assert cut.endswith("yuqingd report duty --shift 2026-05-10 查看）\n")
     assert notification_text(markdown, period) == markdown
+
+
+LATE_REPORT_RULES = RULES.replace(
+    "    - {notify: 值班员, ack_within: 1h}\n",
+    "    - {notify: 值班员, ack_within: 1h}\n    - {notify: 办公室主任, ack_within: 1h}\n"
+    "deadlines:\n  较大: {first_report: 1h}\n")
+
+
+async def test_duty_report_tells_the_handling_in_chinese(make_config, autojump_clock):
+    """Acknowledged under a silence, then no first report within 1h: the shift's report says
+    the first report was overdue and the incident went to 办公室主任 (not that nobody
+    acknowledged), in Chinese throughout, and sums up the withheld notifications in a line."""
+    harness = Harness()
+    async with running_daemon(make_config(CONFIG, LATE_REPORT_RULES), harness,
+                              start_epoch=at(10)) as daemon:
+        silenced = await daemon.handle({"command": "silence.add", "rule": "food",
+                                        "for": "10m", "reason": "演练", "by": "张明"})
+        assert silenced["ok"], silenced
+        harness.post("f1", "六处学校食堂疑似食物中毒", "多名学生送医")
+        await sleep_until(daemon, at(10, 5))
+        (incident,) = daemon.store.incidents()
+        acked = await daemon.handle({"command": "ack", "incident": incident.id, "by": "张明"})
+        assert acked["ok"], acked
+        await sleep_until(daemon, at(20, 1))
+        markdown = daemon.store.kept_report("duty", "2026-05-10/白班")["markdown"]
+        html = daemon.store.kept_report("duty", "2026-05-10/白班")["html"]
+    handling = markdown[markdown.index("## 四"):markdown.index("## 五")]
+    steps = [line.strip() for line in handling.splitlines() if line.startswith("  - 2026")]
+    assert "- 2026-05-10T11:00:00+08:00 系统 首报逾期，升级（第 2 级：办公室主任）" in steps
+    assert "首报逾期，升级（第 2 级：办公室主任）" in html
+    assert "超时未确认" not in markdown and "超时未确认" not in html
+    assert "- 本班次另有 2 条事件通知因静默未发出" in handling
+    assert [s for s in steps if re.search("[A-Za-z]{2,}", s)] == []
+    assert "silence=" not in html and "notification." not in html

@@ -485,3 +485,97 @@ def test_incident_report_deadline_due_while_killed_fires_once_after_restart(tmp_
     missed = query(db, "SELECT kind, level, role, who FROM deadlines WHERE state='fired'")
     assert missed == [("first_report", 1, "值班员", "张明")] * 2
     assert len({line["id"] for line in lines()}) == 6
+
+
+def show_incident(monkeypatch, capsys, reply: dict) -> list[str]:
+    """What `yuqingd incident ID` prints for ``reply``: the lines under 经过."""
+    import argparse
+
+    from yuqingd.commands import incidents as view
+
+    monkeypatch.setattr(view, "call", lambda args, payload: (0, reply))
+    capsys.readouterr()
+    assert view.cmd_incident(argparse.Namespace(incident=reply["incident"]["id"])) == 0
+    out = capsys.readouterr().out.splitlines()
+    start = out.index("经过：") + 1
+    end = next((n for n, line in enumerate(out) if n >= start and not line.startswith("  ")),
+               len(out))
+    return [line.strip() for line in out[start:end]]
+
+
+async def test_incident_view_tells_each_step_in_chinese(make_config, autojump_clock,
+                                                       monkeypatch, capsys):
+    """`yuqingd incident`: an unacknowledged level's escalation and a late first report's
+    escalation are told apart, in Chinese; the daemon is 系统."""
+    harness = Harness()
+    async with running_daemon(make_config(rules=rules()), harness) as daemon:
+        burst(harness)
+        await settle()
+        (incident,) = daemon.store.incidents()
+        await trio.sleep(20 * MINUTE)
+        await command(daemon, "ack", incident=incident.id, by="李华")
+        await trio.sleep(45 * MINUTE)
+        reply = await command(daemon, "incident", incident=incident.id)
+    steps = [line.split("  ", 1)[1] for line in show_incident(monkeypatch, capsys, reply)]
+    assert steps == [
+        "生成事件  系统  规则 negative-burst，对象 六处学校",
+        "确认逾期  系统  第1级 值班员 张明 未在时限内确认",
+        "超时未确认，升级  系统  第1级 → 第2级",
+        "确认  李华",
+        "首报逾期  系统  第2级 办公室主任 李华 未在时限内首报",
+        "首报逾期，升级  系统  第2级 → 第3级，首报逾期",
+    ]
+
+
+def test_incident_view_says_the_daemons_notes_in_chinese(monkeypatch, capsys):
+    """Every action the daemon records is named in Chinese, and its notes with durations in
+    小时/分钟 rather than seconds; people's own notes are shown as written."""
+    rows = [
+        ("opened", "yuqingd", "rule=negative-burst key=六处学校"),
+        ("notification.silenced", "yuqingd",
+         "20260510-001:incident.opened:L1:open:duty-phone silence=1"),
+        ("escalated", "yuqingd", "level 1 → 2; late by 1200s"),
+        ("repeated", "yuqingd", "level 3"),
+        ("repeats.done", "yuqingd", "level 3: reminded 2 times"),
+        ("acknowledged", "王强", "level 1 → 2 已核实"),
+        ("downgraded", "yuqingd", "较大 → 一般：1h30m 内无新信息"),
+        ("closed", "yuqingd", "确认后 3600s 内无新信息，自动关闭"),
+    ]
+    reply = {"incident": {"id": "20260510-001", "title": "涉校负面信息集中出现",
+                          "severity": "较大", "rule": "negative-burst", "key": "六处学校",
+                          "stage": "closed", "level": 3, "items": 3,
+                          "opened_at": "2026-05-10T10:00:00+08:00", "deadlines": {},
+                          "chain": [{"level": 1, "notify": "值班员", "ack_within": 900}]},
+             "transitions": [{"at": "2026-05-10T10:00:00+08:00", "action": action, "by": by,
+                              "note": note} for action, by, note in rows],
+             "deadlines": [], "items": []}
+    steps = [line.split("  ", 1)[1] for line in show_incident(monkeypatch, capsys, reply)]
+    assert steps == [
+        "生成事件  系统  规则 negative-burst，对象 六处学校",
+        "通知被静默，未发出  系统  第1级事件生成通知（duty-phone）被静默 #1 拦下",
+        "超时未确认，升级  系统  第1级 → 第2级，超时 20分钟",
+        "仍未确认，再次提醒  系统  第3级",
+        "提醒次数已满，停止提醒  系统  第3级已提醒 2 次",
+        "确认  王强  level 1 → 2 已核实",
+        "无新信息，降低严重程度  系统  较大 → 一般：1小时30分钟内无新信息",
+        "结案  系统  确认后 1小时内无新信息，自动关闭",
+    ]
+
+
+def test_every_audit_action_has_chinese_words():
+    """Each action the daemon writes to the audit log (``store.audit(...)``) has a Chinese
+    name for the reports and `yuqingd incident`."""
+    import re
+
+    import yuqingd
+    from yuqingd.reports.audit_text import ACTIONS
+
+    written = set()
+    for path in Path(yuqingd.__file__).parent.rglob("*.py"):
+        written |= set(re.findall(r"\.audit\(\s*[^,]+,\s*f?\"([^\"]+)\"", path.read_text()))
+    assert {"opened", "escalated", "missed.{deadline.kind}", "report.{stage}"} <= written
+    for action in written:
+        pattern = re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(action))
+        named = [a for a in ACTIONS if re.fullmatch(pattern, a)]
+        assert named, f"audit action {action!r} has no Chinese name"
+        assert all(re.search(r"[\u4e00-\u9fff]", ACTIONS[a]) for a in named)

@@ -317,3 +317,43 @@ def test_weekly_report_html_is_a_self_contained_page(briefing):
     assert "<link" not in html and "src=" not in html and "@import" not in html
     assert all(".example.cn/" in url for url in re.findall(r'href="([^"]*)"', html))
     assert "<time>2026-11-17T09:10:00+08:00</time>" in html
+
+
+def test_weekly_report_tells_every_step_in_chinese(store):
+    """Every step the daemon records reads in Chinese: a late first report's escalation is
+    called one, durations are 小时/分钟, and withheld notifications are one summary line, not
+    outbox ids."""
+    incident = "20261118-001"
+    store.add_incident(incident, "negative-burst", "六处学校", "涉校负面信息集中出现", "较大",
+                       CHAIN, at(2, 9))
+    rows = [
+        (at(2, 9), "opened", "yuqingd", "rule=negative-burst key=六处学校"),
+        (at(2, 9), "notification.silenced", "yuqingd",
+         f"{incident}:incident.opened:L1:open:duty-phone silence=1"),
+        (at(2, 9, 5), "acknowledged", "张明", ""),
+        (at(2, 9, 5), "notification.silenced", "yuqingd",
+         f"{incident}:incident.acknowledged:L1:ack:duty-phone silence=1"),
+        (at(2, 10), "missed.first_report", "yuqingd", "第1级 值班员 张明 未在时限内首报"),
+        (at(2, 10), "escalated", "yuqingd", "level 1 → 2; first_report overdue"),
+        (at(2, 10, 30), "report.first", "李华", "已电话报告"),
+        (at(2, 13), "repeats.done", "yuqingd", "level 2: reminded 2 times"),
+        (at(2, 14), "downgraded", "yuqingd", "较大 → 一般：2h 内无新信息"),
+        (at(2, 15), "closed", "yuqingd", "确认后 3600s 内无新信息，自动关闭"),
+    ]
+    for row in rows:
+        store.audit(*row[:3], incident, row[3])
+    markdown, html = render_weekly(collect_weekly(store, START, END), Clock("Asia/Shanghai"))
+    steps = [line.strip() for line in section(markdown, "四、事件处置情况").splitlines()
+             if line.startswith("  - 2026")]
+    assert steps[3] == "- 2026-11-18T10:00:00+08:00 系统 首报逾期，升级（第 2 级：办公室主任）"
+    assert "超时未确认" not in markdown
+    assert "- 2026-11-18T14:00:00+08:00 系统 无新信息，降低严重程度：较大 → 一般：2小时内无新信息" \
+        in steps
+    assert "- 2026-11-18T15:00:00+08:00 系统 结案：确认后 1小时内无新信息，自动关闭" in steps
+    assert len(steps) == len(rows) - 2  # the withheld notifications are summed up instead
+    assert "- 另有 2 条事件通知因静默未发出" in markdown
+    assert "另有 2 条事件通知因静默未发出" in html
+    html_incidents = html[html.index("<h2>四"):html.index("<h2>五")]
+    for text in (section(markdown, "四、事件处置情况"), html_incidents):
+        assert not re.findall(r"[a-z]+[._][a-z_]+|silence=|\d+s\b|level \d", text)
+    assert [s for s in steps if re.search("[A-Za-z]{2,}", s)] == []

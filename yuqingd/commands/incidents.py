@@ -9,6 +9,7 @@ from yuqingd.durations import format_duration
 from yuqingd.escalation.deadlines import KIND_ZH, STAGE_ZH
 from yuqingd.escalation.incidents import AckError
 from yuqingd.located import msg
+from yuqingd.reports.audit_text import action_text, actor_text, note_text
 from yuqingd.store.sqlite import IncidentRow
 
 
@@ -150,10 +151,6 @@ def cmd_ack(args) -> int:
 
 STAGE_ARG_ZH = {"first": "首报", "follow_up": "续报", "final": "终报"}
 STATE_ZH = {"pending": "待完成", "met": "按时完成", "cancelled": "已取消", "fired": "逾期"}
-ACTION_ZH = {"opened": "打开", "acknowledged": "确认", "escalated": "升级", "repeated": "重复提醒",
-             "closed": "关闭", "report.first": "首报", "report.follow_up": "续报",
-             "report.final": "终报", "unacknowledged": "最后一级未确认",
-             **{f"missed.{k}": f"{v}逾期" for k, v in KIND_ZH.items()}}
 
 
 def cmd_report(args) -> int:
@@ -212,8 +209,9 @@ def cmd_incident(args) -> int:
         print("报告时限 " + "；".join(limits) + factor)
     print("经过：")
     for t in reply["transitions"]:
-        note = f"  {t['note']}" if t["note"] else ""
-        print(f"  {t['at']}  {ACTION_ZH.get(t['action'], t['action'])}  {t['by']}{note}")
+        note = note_text(t["action"], t["note"])
+        print(f"  {t['at']}  {action_text(t['action'], t['note'])}  {actor_text(t['by'])}"
+              + (f"  {note}" if note else ""))
     if reply["deadlines"]:
         print("时限：")
     for d in reply["deadlines"]:

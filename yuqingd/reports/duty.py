@@ -178,12 +178,14 @@ def render_duty(data: DutyData, clock: Clock, unit_name: str = "教育局") -> t
         "t": clock.format,
         "actor": weekly._actor,
         "status": weekly._status,
-        "action": lambda entry: weekly.ACTIONS.get(entry.action, entry.action),
+        "action": weekly._action,
         "role": weekly._role,
         "note": weekly._note,
         # Timeline entries within the shift, with their index in the whole timeline.
         "steps": lambda incident: [(k, e) for k, e in enumerate(incident.timeline)
                                    if data.period.start <= e.at < data.period.end],
+        "silenced": lambda incident: sum(data.period.start <= at < data.period.end
+                                         for at in incident.silenced),
     }
     env = weekly._environment()
     return (env.get_template("duty.md.j2").render(context),

@@ -23,6 +23,7 @@ import jinja2
 
 from yuqingd.clock import Clock
 from yuqingd.model import SEVERITIES
+from yuqingd.reports.audit_text import SYSTEM_ACTOR, action_text, actor_text, note_text
 from yuqingd.reports.periods import previous_week, week_period  # noqa: F401 (re-exported)
 from yuqingd.store.sqlite import Store
 
@@ -78,10 +79,10 @@ class StorySummary:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One audit row of an incident."""
+    """One audit row of an incident (shown through :mod:`yuqingd.reports.audit_text`)."""
 
     at: float
-    action: str  # opened | escalated | repeated | unacknowledged | acknowledged | report.* | closed
+    action: str  # opened | escalated | missed.* | acknowledged | report.* | closed | …
     actor: str  # "yuqingd" for the daemon itself
     note: str
     level: int  # the escalation level notified once this happened
@@ -107,6 +108,7 @@ class IncidentSummary:
     items: tuple[tuple[str, str], ...]  # (title, url) of the newest items
     timeline: tuple[TimelineEntry, ...]
     carried_over: bool  # opened before the week and not closed when it began
+    silenced: tuple[float, ...] = ()  # when its notifications were withheld by a silence
 
 
 @dataclass(frozen=True)
@@ -346,11 +348,15 @@ def _incident(db: sqlite3.Connection, row: sqlite3.Row, week: dict[str, Any]) ->
     chain = tuple(str(step.get("notify", "?")) for step in json.loads(row["chain"]))
     level = 1
     timeline = []
+    silenced = []
     for at, action, actor, note in db.execute(
         "SELECT at, action, actor, note FROM audit WHERE incident_id = ? AND at < ? "
         "ORDER BY at, id",
         (row["id"], week["end"]),
     ):
+        if action == "notification.silenced":  # one per channel: counted, not listed
+            silenced.append(at)
+            continue
         if action == "escalated":
             level = min(level + 1, max(len(chain), 1))
         timeline.append(TimelineEntry(at, action, actor, note, level))
@@ -402,26 +408,15 @@ def _incident(db: sqlite3.Connection, row: sqlite3.Row, week: dict[str, Any]) ->
         items=items,
         timeline=tuple(timeline),
         carried_over=row["opened_at"] < week["start"],
+        silenced=tuple(silenced),
     )
 
 
 # rendering --------------------------------------------------------------------------------
 
-ACTIONS = {
-    "opened": "生成事件",
-    "escalated": "超时未确认，升级",
-    "repeated": "仍未确认，再次提醒",
-    "unacknowledged": "末级仍未确认",
-    "acknowledged": "确认",
-    "report.first": "首报",
-    "report.follow_up": "续报",
-    "report.final": "终报",
-    "closed": "结案",
-}
 STATUS = {"open": "未确认", "acknowledged": "已确认", "closed": "已结案"}
 REPORT_STAGES = {"first": "已首报", "follow_up": "已续报", "final": "已终报"}
 WEEKDAYS = "一二三四五六日"
-SYSTEM_ACTOR = "yuqingd"
 
 
 def render_weekly(
@@ -452,9 +447,10 @@ def render_weekly(
         "pct": _pct,
         "actor": _actor,
         "status": _status,
-        "action": lambda entry: ACTIONS.get(entry.action, entry.action),
+        "action": _action,
         "role": _role,
         "note": _note,
+        "silenced": lambda incident: len(incident.silenced),
         "severities": SEVERITIES,
     }
     env = _environment()
@@ -487,7 +483,11 @@ def _pct(part: int, whole: int) -> str:
 
 
 def _actor(name: str) -> str:
-    return "系统" if name == SYSTEM_ACTOR else name
+    return actor_text(name)
+
+
+def _action(entry: TimelineEntry) -> str:
+    return action_text(entry.action, entry.note)
 
 
 def _status(incident: IncidentSummary) -> str:
@@ -517,7 +517,7 @@ def _note(timeline: Sequence[TimelineEntry], index: int) -> str:
         and previous.note == entry.note
     ):
         return ""
-    return entry.note
+    return note_text(entry.action, entry.note)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
