@@ -72,6 +72,11 @@ class ControlServer:
     async def _serve(self, stream: trio.SocketStream) -> None:
         async with stream:
             if not _peer_allowed(stream.socket):
+                # Read the request first: closing with it unread resets the connection, and
+                # the client could get ECONNRESET instead of the refusal.
+                with trio.move_on_after(1), contextlib.suppress(ValueError,
+                                                                trio.BrokenResourceError):
+                    await _read_line(stream)
                 await stream.send_all(_encode({"ok": False, "error": "permission denied"}))
                 return
             try:
