@@ -5,6 +5,7 @@ through the running daemon or, when none runs, from the state database."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -77,9 +78,15 @@ async def test_monday_briefing_is_delivered_kept_and_read_back(make_config, auto
         assert all(n.text == kept["markdown"] for n in sent)
         assert kept["created_at"] == MONDAY_9
 
-        # The daemon holds the store's lock: only the control socket can answer this.
-        code, out, err = await trio.to_thread.run_sync(
-            report_cli, capsys, "weekly", "--week", "2026-W47", "--config", str(path))
+        # The daemon holds the store's lock: only the control socket can answer this. The CLI
+        # runs in a real thread: hold virtual time still meanwhile, or the server's read
+        # timeout could expire (virtually) before the thread has written its request.
+        autojump_clock.autojump_threshold = math.inf
+        try:
+            code, out, err = await trio.to_thread.run_sync(
+                report_cli, capsys, "weekly", "--week", "2026-W47", "--config", str(path))
+        finally:
+            autojump_clock.autojump_threshold = 0
         assert code == 0 and "没有留存" not in err
         # The daemon keeps logging to the same stdout while the CLI runs in its thread.
         assert kept["markdown"] in out
