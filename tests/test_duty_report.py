@@ -129,6 +129,8 @@ async def test_duty_report_due_while_down_is_made_at_start_and_never_resent(
         await sleep_until(daemon, at(21, 5))
         (sent,) = duty_reports(second)
         assert "六处学校教师获表彰" in sent.text
+        # One list entry: its source line, then its link, no blank line between.
+        assert re.search(r"- 来源：[^\n]+\n   - 链接：<https://forum\.example/t/p1>", sent.text)
         assert "本班次未发现较大及以上负面舆情信息" in sent.text
         assert {r.person for r in sent.to} == {"赵丽", "李华"}
 
