@@ -272,9 +272,14 @@ class Expectations:
 
     def _missed(self, row: Any, level: int, now: float) -> None:
         who = row["who"]
-        self.store.update_expectation(row["id"], state="missed", missed_at=now, missed_who=who)
+        # A check-in due while the daemon was down could not be made (nothing listened): the
+        # miss is recorded, but not held against the officer (问责).
+        down = row["kind"] == CHECK_IN and self.up is not None and row["due_at"] < self.up
+        self.store.update_expectation(row["id"], state="missed", missed_at=now,
+                                      missed_who=f"{who}（到期时服务未运行）" if down else who)
         self.events.emit("expectation.missed", now, what=row["kind"], subject=row["subject"],
-                         role=row["role"], who=who, level=level)
+                         role=row["role"], who=who, level=level,
+                         **({"while_down": True} if down else {}))
         log.warning("expectation.missed", what=row["kind"], subject=row["subject"], who=who)
 
     def _step(self, row: Any, step: dict[str, Any], level: int, now: float) -> None:
