@@ -384,3 +384,25 @@ submissions:
     units: [A旗, B区]
     due: "0 12 * * MON"
 """
+
+
+async def test_reload_refuses_removing_a_role_a_pending_check_in_ladder_needs(make_config,
+                                                                             autojump_clock):
+    """Monday's check-in is overdue and will climb to 办公室主任: a reload that removes that
+    role (and its mention in check_in_escalate) is refused, not silently left to reach nobody."""
+    harness = Harness()
+    path = make_config(CONFIG)
+    async with running_daemon(path, harness, start_epoch=START) as daemon:
+        await sleep_until(daemon, MONDAY_0800 + 35 * MINUTE)
+        assert sent(harness) == [("expectation.reminded", 1, ["赵丽"])]
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("  办公室主任:\n    person: 孙强\n    channels: [phone]\n", "")
+        path.write_text(text.replace("[带班领导, 办公室主任]", "[带班领导]"), encoding="utf-8")
+        rules = path.parent / "rules.yaml"
+        rules.write_text(rules.read_text(encoding="utf-8").replace(
+            "    - {notify: 办公室主任, ack_within: 30m}\n", ""), encoding="utf-8")
+        assert not await daemon.reload()
+        assert "办公室主任" in daemon.reload_errors[0]
+        assert "2026-05-11/全天/赵丽" in daemon.reload_errors[0]
+        await sleep_until(daemon, MONDAY_0800 + 95 * MINUTE)
+        assert sent(harness)[-1] == ("expectation.escalated", 3, ["孙强"])

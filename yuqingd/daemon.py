@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,17 @@ class Daemon:
                             ),
                         )
                     )
+        # Check-ins and submissions still climbing their ladders need their roles too.
+        directory = new.directory(self.clock)
+        for row in self.store.expectations():
+            if row["next_at"] is None:
+                continue
+            for step in json.loads(row["ladder"])[row["level"]:]:
+                for role in step["roles"]:
+                    if not directory.knows(role):
+                        problems.append(LocatedError(path, 1, 1, (
+                            f"角色 '{role}' 已从配置删除，但尚未办结的 {row['title']}"
+                            f"（{row['subject']}）仍要通知它")))
         if problems:
             raise ConfigError(problems)
 
