@@ -34,3 +34,17 @@ def format_duration(seconds: float) -> str:
         if count:
             out.append(f"{count}{unit}")
     return "".join(out)
+
+
+def format_duration_zh(seconds: float, *, spaced: bool = False, days: bool = True) -> str:
+    """For people reading Chinese: ``1小时30分钟`` (``1 小时 30 分钟`` when ``spaced``); without
+    ``days`` a day is ``24小时``."""
+    units = (("天", 86400),) if days else ()
+    units += (("小时", 3600), ("分钟", 60), ("秒", 1))
+    gap = " " if spaced else ""
+    parts, remaining = [], int(round(seconds))
+    for name, size in units:
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count}{gap}{name}")
+    return gap.join(parts) or f"0{gap}秒"

@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from yuqingd.config import Config
-from yuqingd.durations import format_duration
+from yuqingd.durations import format_duration, format_duration_zh
 from yuqingd.located import did_you_mean, english, msg
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import SPREAD_BUMP, Analysis, Analyzer
@@ -283,12 +283,7 @@ def _fact_label(fact: Features) -> str:
 def _duration(seconds: float) -> str:
     if english():
         return format_duration(seconds)
-    parts, rest = [], int(round(seconds))
-    for unit, size in (("天", 86400), ("小时", 3600), ("分钟", 60), ("秒", 1)):
-        count, rest = divmod(rest, size)
-        if count:
-            parts.append(f"{count} {unit}")
-    return " ".join(parts) or "0 秒"
+    return format_duration_zh(seconds, spaced=True)
 
 
 def _threshold_text(t: Threshold | None) -> str:

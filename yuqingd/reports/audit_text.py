@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from yuqingd.durations import parse_duration
+from yuqingd.durations import format_duration_zh, parse_duration
 from yuqingd.escalation.deadlines import KIND_ZH
 from yuqingd.watches import KIND_NAMES as WATCH_KINDS
 
@@ -44,7 +44,6 @@ NOTIFICATION_KINDS = {
     "incident.acknowledged": "确认",
 }
 SCOPES = {"rule": "规则", "key": "对象", "source": "来源"}
-_UNITS_ZH = (("d", 86400, "天"), ("h", 3600, "小时"), ("m", 60, "分钟"), ("s", 1, "秒"))
 
 _OVERDUE = re.compile(r"^level (\d+) → (\d+); (\w+) overdue$")
 _LATE = re.compile(r"^level (\d+) → (\d+); late by (\d+(?:\.\d+)?)s$")
@@ -61,13 +60,7 @@ _WATCH = re.compile(r"^watch=(\d+) (.*)$", re.S)
 
 def duration_zh(seconds: float) -> str:
     """``1200`` → ``20分钟``, ``5400`` → ``1小时30分钟``."""
-    remaining = int(round(seconds))
-    out = []
-    for _, size, name in _UNITS_ZH:
-        count, remaining = divmod(remaining, size)
-        if count:
-            out.append(f"{count}{name}")
-    return "".join(out) or "0秒"
+    return format_duration_zh(seconds)
 
 
 def overdue_kind(action: str, note: str) -> str | None:

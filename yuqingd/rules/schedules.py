@@ -46,7 +46,7 @@ from cronsim import CronSim, CronSimError
 from pydantic import PlainSerializer, PlainValidator, ValidationInfo, WithJsonSchema
 
 from yuqingd.clock import DEFAULT_TIMEZONE
-from yuqingd.durations import parse_duration
+from yuqingd.durations import format_duration_zh, parse_duration
 from yuqingd.located import did_you_mean
 
 __all__ = ["Schedule", "ScheduleExpr", "parse_schedule"]
@@ -325,7 +325,7 @@ class _Every(_WallClockForm):
             day += dt.timedelta(days=1)
 
     def describe_zh(self) -> tuple[str, str]:
-        return f"每 {_duration_zh(self.seconds)}", "自每天 00:00 起"
+        return f"每 {format_duration_zh(self.seconds, spaced=True, days=False)}", "自每天 00:00 起"
 
 
 @dataclass(frozen=True)
@@ -384,15 +384,6 @@ def _instants(wall: dt.datetime, tz: ZoneInfo, *, both: bool) -> list[dt.datetim
         else:
             lo = mid
     return [hi.replace(microsecond=0)]
-
-
-def _duration_zh(seconds: int) -> str:
-    parts = []
-    for unit, size in (("小时", 3600), ("分钟", 60), ("秒", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count} {unit}")
-    return " ".join(parts)
 
 
 # --- pydantic ------------------------------------------------------------------------------------
