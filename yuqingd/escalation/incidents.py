@@ -32,6 +32,7 @@ from yuqingd.escalation.deadlines import (
     plan,
 )
 from yuqingd.escalation.messages import acknowledged_text, incident_text, overdue_text
+from yuqingd.escalation.silences import Silences
 from yuqingd.events import Events
 from yuqingd.model import Notification, Recipient
 from yuqingd.rules.model import SEVERITY_RANK, ChainLevel, Deadlines, Rule
@@ -50,6 +51,7 @@ class Escalation:
         self.clock = clock
         self.events = events or Events()
         self.directory = Directory({}, None, clock.to_datetime)
+        self.silences: Silences | None = None  # set by the daemon
         self.chains: Mapping[str, tuple[ChainLevel, ...]] = {}
         self.deadlines: Mapping[str, Deadlines] = {}
 
@@ -382,35 +384,14 @@ class Escalation:
         text: str,
         items: list[dict[str, str]] | None = None,
     ) -> None:
-        role_name = incident.chain[level - 1]["notify"]
-        holders = self.directory.holders(role_name, at)
-        if not holders:
-            log.error("notification.no_role", incident=incident.id, role=role_name)
-            return
-        targets: dict[str, list[Recipient]] = {}
-        for holder in holders:
-            for channel in holder.channels:
-                targets.setdefault(channel, []).append(Recipient(role_name, holder.person))
-        for channel, to in targets.items():
-            notification = Notification(
-                id=f"{incident.id}:{kind}:L{level}:{tag}:{channel}",
-                kind=kind,
-                channel=channel,
-                incident=incident.id,
-                rule=incident.rule_id,
-                title=incident.title,
-                severity=incident.severity,
-                level=level,
-                to=tuple(to),
-                at=self.clock.format(at),
-                text=text,
-                items=tuple(items or ()),
-            )
-            self._send(notification, at, incident.group_key)
+        """Tell the holders of the incident's ``level`` (ids ``INCIDENT:KIND:L<level>:TAG:…``)."""
+        self.send(kind=kind, ident=incident.id, roles=[incident.chain[level - 1]["notify"]],
+                  text=text, at=at, tag=f"L{level}:{tag}", title=incident.title,
+                  rule=incident.rule_id, key=incident.group_key, incident=incident.id,
+                  severity=incident.severity, level=level, items=items)
 
     def _send(self, notification: Notification, at: float, key: str) -> None:
-        silences = getattr(self, "silences", None)  # set by the daemon (escalation/silences.py)
-        if silences is not None and silences.suppressed(notification, key, at):
+        if self.silences is not None and self.silences.suppressed(notification, key, at):
             return  # recorded as notification.silenced; the incident and its deadlines go on
         self.store.enqueue(notification.id, notification.channel, notification.as_dict(), at)
         self.events.emit("notification", at, id=notification.id, rule=notification.rule,
