@@ -165,18 +165,31 @@ def test_unit_directories_match_example_config():
     assert unit_value("Service.ExecStart").endswith("--config /etc/yuqingd/yuqingd.yaml")
 
 
+# Where the .deb installs the files the example config names (packaging/debian/build-in-root.sh).
+INSTALLED_RULES = {"/usr/share/yuqingd/rules/": REPO / "rules",
+                   "/etc/yuqingd/rules/": REPO / "packaging" / "debian"}
+
+
+def installed_rule_source(rule_file: str) -> Path:
+    for prefix, folder in INSTALLED_RULES.items():
+        if rule_file.startswith(prefix) and "/" not in rule_file[len(prefix):]:
+            return folder / rule_file[len(prefix):]
+    raise AssertionError(f"{rule_file} is neither a shipped pack nor a local rule file")
+
+
 def test_example_config_refers_to_installed_rule_files():
-    """The shipped example names rule files under /etc/yuqingd/rules/, not repository paths."""
+    """The shipped example names the packaged rule packs and the local conffile, each of which
+    the package installs from this repository."""
     rules = example_config()["rules"]
-    assert rules
+    assert "/etc/yuqingd/rules/local.yaml" in rules
     for rule_file in rules:
-        assert re.fullmatch(r"/etc/yuqingd/rules/[^/]+\.yaml", rule_file), rule_file
+        assert installed_rule_source(rule_file).is_file(), rule_file
 
 
 def test_example_config_passes_yuqingd_check(tmp_path):
-    """`yuqingd check` accepts the example config once its rules point at an existing file."""
+    """`yuqingd check` accepts the example config with the rule files the package installs."""
     config = example_config()
-    config["rules"] = [str(DEMO_RULES)]
+    config["rules"] = [str(installed_rule_source(r)) for r in config["rules"]]
     copy = tmp_path / "yuqingd.yaml"
     copy.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     result = subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -10,7 +11,13 @@ from pathlib import Path
 import trio
 
 from yuqingd import __version__, commands
-from yuqingd.config import control_socket_path, default_config_path, load_config
+from yuqingd.config import (
+    DATABASE_NAME,
+    control_socket_path,
+    default_config_path,
+    load_config,
+    state_dir_path,
+)
 from yuqingd.control import ControlError, request
 from yuqingd.located import LANGUAGE_ENV, ConfigError, msg
 from yuqingd.log import configure_logging
@@ -23,6 +30,7 @@ EX_USAGE = 64
 EX_NOINPUT = 66
 EX_UNAVAILABLE = 69
 EX_CANTCREAT = 73
+EX_TEMPFAIL = 75
 EX_DATAERR = 65
 EX_CONFIG = 78
 
@@ -92,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     test_rules.add_argument("files", nargs="*", type=Path,
                             help="rule files (default: those the config names)")
     test_rules.set_defaults(func=cmd_test_rules)
+    migrate = with_config(sub.add_parser(
+        "migrate", help="bring the state database to this version's schema (daemon stopped)"))
+    migrate.set_defaults(func=cmd_migrate)
     commands.add_subcommands(sub, with_config)
     return parser
 
@@ -120,6 +131,8 @@ def cmd_check(args) -> int:
         config = load_config(path, _plugins())
     except ConfigError as exc:
         return _report(exc)
+    for warning in _secret_warnings(config):
+        print(warning, file=sys.stderr)
     print(
         msg(
             f"{path}: 配置正确（{len(config.ruleset.rules)} 条规则，"
@@ -130,6 +143,16 @@ def cmd_check(args) -> int:
         )
     )
     return EX_OK
+
+
+def _secret_warnings(config) -> list[str]:
+    from yuqingd.located import load_yaml
+    from yuqingd.secrets import inline_secret_warnings
+
+    sections: list[tuple[tuple, object]] = [((), config.file)]
+    sections += [(("sources", i), s.options) for i, s in enumerate(config.sources)]
+    sections += [(("notifiers", i), n.options) for i, n in enumerate(config.notifiers)]
+    return inline_secret_warnings(load_yaml(config.path), sections)
 
 
 def cmd_run(args) -> int:
@@ -150,6 +173,35 @@ def cmd_run(args) -> int:
     except (ControlError, StateInUse) as exc:
         print(f"yuqingd: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
+    return EX_OK
+
+
+def cmd_migrate(args) -> int:
+    """What a package upgrade runs before the new version starts: a failed migration then fails
+    the upgrade visibly instead of the service's next start. Reads only ``state_dir:``."""
+    import sqlite3
+
+    from yuqingd.store.sqlite import Store
+
+    try:
+        database = state_dir_path(_config_path(args)) / DATABASE_NAME
+    except ConfigError as exc:
+        return _report(exc)
+    if not database.exists():
+        print(msg(f"没有状态数据库 {database}，无需迁移",
+                  f"no database at {database}: nothing to do"))
+        return EX_OK
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        before = db.execute("PRAGMA user_version").fetchone()[0]
+    try:
+        store = Store(database)
+    except StateInUse as exc:
+        print(f"yuqingd: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    after = store.schema_version
+    store.close()
+    print(msg(f"{database}: 数据库架构版本 {before} → {after}",
+              f"{database}: schema version {before} -> {after}"))
     return EX_OK
 
 

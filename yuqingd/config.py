@@ -37,6 +37,8 @@ from yuqingd.sources import SourceKind, SourceSpec
 
 DEFAULT_CONFIG_PATH = Path("/etc/yuqingd/yuqingd.yaml")
 CONFIG_ENV = "YUQINGD_CONFIG"
+DEFAULT_STATE_DIR = "/var/lib/yuqingd"
+DATABASE_NAME = "yuqingd.sqlite3"
 
 
 def default_config_path() -> Path:
@@ -81,8 +83,10 @@ class SupervisorSettings(BaseModel):
 class ConfigFile(BaseModel):
     model_config = STRICT
     timezone: NonEmptyStr = DEFAULT_TIMEZONE
-    state_dir: NonEmptyStr = "/var/lib/yuqingd"
-    control_socket: NonEmptyStr | None = None  # default: <state_dir>/control.sock
+    # Defaults: systemd's $STATE_DIRECTORY, else /var/lib/yuqingd (see default_state_dir).
+    state_dir: NonEmptyStr | None = None
+    # Default: $RUNTIME_DIRECTORY/control.sock under systemd, else <state_dir>/control.sock.
+    control_socket: NonEmptyStr | None = None
     rules: list[NonEmptyStr] = []
     sources: list[PluginEntry] = []
     notifiers: list[PluginEntry] = []
@@ -146,7 +150,7 @@ class Config:
 
     @property
     def database(self) -> Path:
-        return self.state_dir / "yuqingd.sqlite3"
+        return self.state_dir / DATABASE_NAME
 
 
 def load_config(path: Path, plugins: Plugins) -> Config:
@@ -213,14 +217,12 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
     if errors:
         raise ConfigError(errors)
     assert ruleset is not None
-    state_dir = (base / cfg.state_dir).resolve()
+    state_dir = _state_dir(base, cfg.state_dir)
     return Config(
         path=path,
         file=cfg,
         state_dir=state_dir,
-        control_socket=(base / cfg.control_socket).resolve()
-        if cfg.control_socket
-        else state_dir / "control.sock",
+        control_socket=_control_socket(base, cfg.control_socket, state_dir),
         sources=sources,
         notifiers=notifiers,
         ruleset=ruleset,
@@ -294,17 +296,50 @@ def roster_roles(raw: Any) -> frozenset[str]:
     return frozenset(names)
 
 
+def _first_systemd_dir(variable: str) -> Path | None:
+    """The first folder of a systemd ``$STATE_DIRECTORY``-style list (``:``-separated)."""
+    value = os.environ.get(variable, "").split(":")[0]
+    return Path(value) if value else None
+
+
+def _state_dir(base: Path, configured: str | None) -> Path:
+    """``state_dir:`` if written; else the unit's ``StateDirectory=`` when systemd runs us."""
+    if configured:
+        return (base / configured).resolve()
+    return (_first_systemd_dir("STATE_DIRECTORY") or Path(DEFAULT_STATE_DIR)).resolve()
+
+
+def _control_socket(base: Path, configured: str | None, state_dir: Path) -> Path:
+    if configured:
+        return (base / configured).resolve()
+    runtime = _first_systemd_dir("RUNTIME_DIRECTORY")
+    return (runtime or state_dir) / "control.sock"
+
+
+def _raw_mapping(path: Path) -> dict:
+    data = load_yaml(path).data
+    return data if isinstance(data, dict) else {}
+
+
+def _raw_str(data: dict, key: str) -> str | None:
+    return data[key] if isinstance(data.get(key), str) else None
+
+
+def state_dir_path(path: Path) -> Path:
+    """The state folder, read from the config without validating the rest (for ``migrate``,
+    which a package upgrade runs even when someone's edit has broken a rule file)."""
+    path = Path(path)
+    return _state_dir(path.parent.resolve(), _raw_str(_raw_mapping(path), "state_dir"))
+
+
 def control_socket_path(path: Path) -> Path:
     """Where the running daemon listens, read from the config without validating the rest:
     ``yuqingd ack`` must work while someone's unreloaded edit has broken a rule file."""
     path = Path(path)
-    data = load_yaml(path).data
-    data = data if isinstance(data, dict) else {}
+    data = _raw_mapping(path)
     base = path.parent.resolve()
-    if isinstance(data.get("control_socket"), str):
-        return (base / data["control_socket"]).resolve()
-    state_dir = data.get("state_dir") if isinstance(data.get("state_dir"), str) else None
-    return (base / (state_dir or ConfigFile().state_dir)).resolve() / "control.sock"
+    state_dir = _state_dir(base, _raw_str(data, "state_dir"))
+    return _control_socket(base, _raw_str(data, "control_socket"), state_dir)
 
 
 def _load_rule_files(doc: LocatedDocument, files: list[str], names: Names,
