@@ -1,5 +1,8 @@
 # The two commands of the README. Both set up what they need on a fresh Debian machine.
-.PHONY: demo test setup
+.PHONY: demo test setup deb man
+
+# Debian releases `make deb` builds for: one .deb each, in dist/ (root: mmdebstrap, nspawn).
+DEB_RELEASES ?= bookworm trixie
 
 demo:
 	packaging/dev/bootstrap.sh
@@ -10,3 +13,11 @@ test:
 	packaging/dev/bootstrap.sh test
 	.venv/bin/ruff check .
 	.venv/bin/python -m pytest -q
+
+# The .deb for each release in DEB_RELEASES, built in a clean root of it, checked by lintian.
+deb:
+	packaging/debian/make-debs.sh dist $(DEB_RELEASES)
+
+# The manual pages, from docs/ (pandoc).
+man:
+	packaging/man/build.sh build/man

@@ -6,6 +6,7 @@ set -euo pipefail
 src=$1 out=$2 revision=$3
 prefix=/opt/yuqingd
 pkg=$(mktemp -d /tmp/yuqingd-pkg.XXXXXX)
+chmod 0755 "$pkg"  # it becomes the package's / entry
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 
 . /etc/os-release
@@ -20,6 +21,9 @@ arch=$(dpkg --print-architecture)
 # 1. The venv, built where it will live, so no path in it needs rewriting.
 rm -rf "$prefix"
 /usr/bin/python3 -m venv "$prefix"
+# The venv is tied to this minor version (its site-packages, the C extensions' ABI): name it.
+ln -sf "/usr/bin/python$pyminor" "$prefix/bin/python3"
+rm -f "$prefix/lib64" "$prefix/.gitignore"  # a symlink nothing uses; 3.13 writes a .gitignore
 wheel=$("$src/packaging/durable-rules/build-wheel.sh" "$prefix/bin/python" /tmp/wheels)
 "$prefix/bin/python" -m pip install --quiet --no-input --disable-pip-version-check \
     --no-compile "$wheel" "$src"
@@ -29,6 +33,8 @@ wheel=$("$src/packaging/durable-rules/build-wheel.sh" "$prefix/bin/python" /tmp/
 find "$prefix" -name __pycache__ -type d -prune -exec rm -rf {} +
 find "$prefix" -name '*.so' -type f -exec strip --strip-unneeded {} +
 rm -f "$prefix"/bin/activate* "$prefix"/bin/Activate.ps1
+# Library files that carry an executable bit or a shebang but are not meant to be run.
+find "$prefix/lib" -type f -perm /111 ! -name '*.so*' -exec chmod a-x {} +
 
 # 2. The package tree.
 mkdir -p "$pkg/DEBIAN" "$pkg/opt" "$pkg/usr/bin" "$pkg/usr/lib/systemd/system" \
@@ -36,7 +42,7 @@ mkdir -p "$pkg/DEBIAN" "$pkg/opt" "$pkg/usr/bin" "$pkg/usr/lib/systemd/system" \
     "$pkg/usr/share/doc/yuqingd" "$pkg/usr/share/man/man5" "$pkg/usr/share/man/man8" \
     "$pkg/usr/share/lintian/overrides" "$pkg/etc/yuqingd/rules"
 cp -a "$prefix" "$pkg/opt/"
-ln -s ../../opt/yuqingd/bin/yuqingd "$pkg/usr/bin/yuqingd"
+ln -s /opt/yuqingd/bin/yuqingd "$pkg/usr/bin/yuqingd"
 install -m 0644 "$src/packaging/systemd/yuqingd.service" "$pkg/usr/lib/systemd/system/"
 install -m 0644 "$src/packaging/sysusers.d/yuqingd.conf" "$pkg/usr/lib/sysusers.d/"
 install -m 0644 "$src/packaging/tmpfiles.d/yuqingd.conf" "$pkg/usr/lib/tmpfiles.d/"
