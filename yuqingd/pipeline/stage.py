@@ -20,8 +20,8 @@ import trio
 from yuqingd.clock import Clock
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import Analyzer
+from yuqingd.pipeline.privacy import hash_author
 from yuqingd.pipeline.stories import Stories
-from yuqingd.rules.compiler import hash_author
 from yuqingd.rules.loader import RuleSet
 from yuqingd.rules.runner import RuleRunner
 from yuqingd.store.sqlite import Store
@@ -91,7 +91,8 @@ class Pipeline:
                 log.debug("item.duplicate", source=item.source, item=item.id)
                 return False
             story_id, new_story = self.stories.assign(item.title, item.text, now)
-            self.store.add_item(item, enrichment, hash_author(item.author), now, story_id)
+            self.store.add_item(item, enrichment, hash_author(item.author, self.analyzer.salt), now,
+                                story_id)
             self.processed += 1
             log.info("item.stored", source=item.source, item=item.id, title=item.title,
                      sentiment=enrichment.sentiment, severity=enrichment.severity,
