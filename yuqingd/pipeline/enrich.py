@@ -13,9 +13,12 @@ as serious as an angry one.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import structlog
+
+from yuqingd.enrichers import Enricher
 from yuqingd.model import Enrichment, Item
 from yuqingd.pipeline import names, sentiment
 from yuqingd.pipeline.matcher import Matcher, Payload
@@ -26,6 +29,7 @@ from yuqingd.rules.conditions import Features
 from yuqingd.rules.loader import RuleSet
 from yuqingd.rules.model import SEVERITY_RANK
 
+log = structlog.get_logger("yuqingd.pipeline")
 SPREAD_BUMP = 1000
 SEVERITIES = list(SEVERITY_RANK)
 TOPIC, KEYWORD, EXCLUDE = "topic", "keyword", "exclude"
@@ -47,13 +51,11 @@ class Analysis:
         return [Features(name, self.flags, self.numbers) for name in names_]
 
 
-# A plugin enricher: (item, enrichment) → enrichment (the same, replaced or with a score added).
-Enricher = Callable[[Item, Enrichment], Enrichment]
 
 
 class Analyzer:
     def __init__(self, ruleset: RuleSet, source_kinds: dict[str, str] | None = None, *,
-                 salt: bytes = b"", enrichers: Sequence[Enricher] = ()):
+                 salt: bytes = b"", enrichers: Sequence[tuple[str, Enricher]] = ()):
         self.ruleset = ruleset
         self.source_kinds = source_kinds or {}
         self.salt = salt
@@ -122,8 +124,7 @@ class Analyzer:
             negations=tuple(feeling.negated), denials=tuple(dict.fromkeys(feeling.denied_by)),
             sarcasm=tuple(dict.fromkeys(feeling.sarcasm)), why="",
         )
-        for enricher in self.enrichers:
-            enrichment = enricher(item, enrichment)
+        enrichment = self._plugin_scores(item, enrichment)
         enrichment = replace(enrichment, why=why(enrichment))
         flags = {f"sentiment:{enrichment.sentiment}", f"source:{item.source}"}
         if item.source in self.source_kinds:
@@ -140,6 +141,25 @@ class Analyzer:
         numbers = {"severity": SEVERITY_RANK[enrichment.severity], "reposts": item.reposts,
                    "comments": item.comments}
         return Analysis(enrichment, frozenset(flags), numbers, asserted)
+
+    def _plugin_scores(self, item: Item, enrichment: Enrichment) -> Enrichment:
+        """Scores from enricher plugins; one that fails is logged and skipped for this item."""
+        for plugin, enricher in self.enrichers:
+            try:
+                score = enricher.score(item, enrichment)
+            except Exception as exc:
+                log.warning("enricher.failed", plugin=plugin, enricher=enricher.name,
+                            item=item.id, error=f"{type(exc).__name__}: {exc}")
+                continue
+            if score is None:
+                continue
+            scores = (*enrichment.scores, (enricher.name, float(score.value)))
+            if enricher.replace_sentiment and score.label is not None:
+                enrichment = replace(enrichment, sentiment=score.label,
+                                     sentiment_score=float(score.value), scores=scores)
+            else:
+                enrichment = replace(enrichment, scores=scores)
+        return enrichment
 
     def _severity(self, label: str, asserted: tuple[str, ...], item: Item) -> str:
         rank = max((SEVERITY_RANK[self.ruleset.topics[t].severity] for t in asserted),

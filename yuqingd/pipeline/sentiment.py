@@ -32,7 +32,8 @@ import yaml
 from yuqingd.pipeline.normalize import Compact, compact_needle
 
 THRESHOLD = 0.75
-NEGATION_REACH = 12  # compact characters a negation or prevention word reaches forward
+NEGATION_REACH = 8  # compact characters a negation or prevention word reaches forward…
+SHORT_NEGATION_REACH = 1  # … but 不 / 没 / 无 only the next word: 没写完…体罚 is not negated
 DEGREE_REACH = 4
 CONTRAST_AFTER = 1.5
 CONTRAST_BEFORE = 0.5
@@ -163,6 +164,7 @@ def score(tokens: list[Token], view: Compact, emoji_marks: list[int] = ()) -> Se
     negations = 0
     negation_clause = -1
     negation_word = ""
+    negation_reach = NEGATION_REACH
     prevention_at = -10**9
     prevention_clause = -1
     degree = 1.0
@@ -170,12 +172,13 @@ def score(tokens: list[Token], view: Compact, emoji_marks: list[int] = ()) -> Se
     for t in tokens:
         clause = view.clause(t.start)
         if t.kind == NEGATION:
-            if clause == negation_clause and t.start - negation_at <= NEGATION_REACH:
+            if clause == negation_clause and t.start - negation_at <= negation_reach:
                 negations += 1
             else:
                 negations = 1
             negation_at, negation_clause, negation_word = t.end, clause, t.word
-            result.unasserted.append((t.start, _clause_end(view, t.end, NEGATION_REACH)))
+            negation_reach = SHORT_NEGATION_REACH if t.end - t.start == 1 else NEGATION_REACH
+            result.unasserted.append((t.start, _clause_end(view, t.end, negation_reach)))
             continue
         if t.kind == PREVENTION:
             prevention_at, prevention_clause = t.end, clause
@@ -191,7 +194,7 @@ def score(tokens: list[Token], view: Compact, emoji_marks: list[int] = ()) -> Se
             weight *= degree
         degree_end = -10**9
         side = t.kind
-        negated = (clause == negation_clause and t.start - negation_at <= NEGATION_REACH
+        negated = (clause == negation_clause and t.start - negation_at <= negation_reach
                    and negations % 2 == 1)
         prevented = clause == prevention_clause and t.start - prevention_at <= NEGATION_REACH
         if prevented and side == NEG:

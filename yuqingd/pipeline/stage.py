@@ -30,7 +30,8 @@ log = structlog.get_logger("yuqingd.pipeline")
 
 
 class Pipeline:
-    def __init__(self, store: Store, clock: Clock, runner: RuleRunner, on_change):
+    def __init__(self, store: Store, clock: Clock, runner: RuleRunner, on_change, *,
+                 salt: bytes = b"", enrichers: tuple = ()):
         self.store = store
         self.clock = clock
         self.runner = runner
@@ -38,10 +39,12 @@ class Pipeline:
         self._on_change = on_change  # wakes the scheduler and delivery after a commit
         self.analyzer: Analyzer | None = None
         self.processed = 0
+        self.salt = salt  # authors are stored as salted hashes (pipeline.privacy)
+        self.enrichers = enrichers
 
     def set_rules(self, ruleset: RuleSet, source_kinds: dict[str, str]) -> None:
         """Swap in a (re)loaded rule set; windows live in the store and so survive."""
-        analyzer = Analyzer(ruleset, source_kinds)
+        analyzer = Analyzer(ruleset, source_kinds, salt=self.salt, enrichers=self.enrichers)
         self.runner.set_rules(ruleset, source_kinds, self.clock.time())
         self.analyzer = analyzer
 
@@ -90,7 +93,10 @@ class Pipeline:
             if self.store.has_item(item.source, item.id):
                 log.debug("item.duplicate", source=item.source, item=item.id)
                 return False
-            story_id, new_story = self.stories.assign(item.title, item.text, now)
+            events = [(hit.entity, topic) for hit in enrichment.entities
+                      for topic in analysis.asserted_topics]
+            story_id, new_story = self.stories.assign(item.title, item.text, now, events)
+            analysis.numbers["spread"] = round(self.stories.spread(story_id, now))
             self.store.add_item(item, enrichment, hash_author(item.author, self.analyzer.salt), now,
                                 story_id)
             self.processed += 1
