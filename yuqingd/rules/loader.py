@@ -24,7 +24,6 @@ from yuqingd.located import (
     msg,
     validation_errors,
 )
-from yuqingd.rules.calendar import Calendar, KeyDateSpec
 from yuqingd.rules.compiler import CompiledRule, RuleCompiler, hash_author
 from yuqingd.rules.model import (
     Append,
@@ -36,6 +35,7 @@ from yuqingd.rules.model import (
     RuleTest,
     Topic,
 )
+from yuqingd.time.calendar import Calendar, KeyDateSpec
 
 Loc = tuple
 
