@@ -158,7 +158,7 @@ def test_rule_pack_of_a_thousand_rules_loads_and_matches(tmp_path):
 
 
 def test_engine_falls_back_to_python_where_durable_does_not_import(monkeypatch):
-    """Without durable-rules (Python 3.13+), the pure-Python engine is the default."""
+    """Without durable-rules (e.g. unpatched on 3.13), the pure-Python engine is the default."""
     from yuqingd.rules import engine
 
     assert engine.default_engine() == "durable"

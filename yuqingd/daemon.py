@@ -13,13 +13,9 @@ import trio
 import trio.lowlevel
 
 from yuqingd import commands
-from yuqingd.clock import Clock
 from yuqingd.config import Config, load_config
 from yuqingd.control import ControlServer
 from yuqingd.delivery.outbox import ChannelWorker, Delivery
-from yuqingd.duty.expectations import Expectations
-from yuqingd.escalation.incidents import Escalation
-from yuqingd.escalation.silences import Silences
 from yuqingd.events import Events
 from yuqingd.located import ConfigError, LocatedError
 from yuqingd.log import configure_logging
@@ -27,11 +23,15 @@ from yuqingd.pipeline.privacy import load_salt
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
 from yuqingd.reports.service import Reports, source_health
-from yuqingd.rules.runner import RuleRunner
+from yuqingd.runtime.expectations import Expectations
+from yuqingd.runtime.incidents import Escalation
+from yuqingd.runtime.matching import RuleRunner
+from yuqingd.runtime.silences import Silences
 from yuqingd.scheduler import Scheduler
 from yuqingd.store.sqlite import Store
 from yuqingd.supervisor import SourceSupervisor
 from yuqingd.systemd import SystemdNotifier
+from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.daemon")
 

@@ -22,7 +22,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from yuqingd.config import Config
-from yuqingd.durations import format_duration, format_duration_zh
 from yuqingd.located import did_you_mean, english, msg
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import SPREAD_BUMP, Analysis, Analyzer
@@ -37,7 +36,8 @@ from yuqingd.rules.conditions import (
 )
 from yuqingd.rules.conditions import explain as explain_condition
 from yuqingd.rules.model import Rule, Threshold
-from yuqingd.rules.runner import group_keys
+from yuqingd.runtime.matching import group_keys
+from yuqingd.time.durations import format_duration, format_duration_zh
 
 _TEXT_FIELDS = ("title", "text", "url", "author")
 _PER_ZH = {"entity": "监测对象", "topic": "主题", "story": "报道", "source": "信息源"}

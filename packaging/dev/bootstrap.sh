@@ -9,13 +9,15 @@ need_apt=()
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 pkg-config --exists libsystemd 2>/dev/null || need_apt+=(libsystemd-dev)
 command -v cc >/dev/null || need_apt+=(gcc)               # durable-rules is built from source
+[ -e /usr/include/stdio.h ] || need_apt+=(libc6-dev)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)  # the unit checks in the tests
 
 pick_python() {
-    # durable-rules 2.0.28 does not import on Python 3.13+: take the first 3.11 or 3.12.
-    for candidate in "${PYTHON:-}" python3.12 python3.11 python3; do
+    # Python 3.11-3.13 (Debian 12 ships 3.11, Debian 13 ships 3.13): the first that is one.
+    for candidate in "${PYTHON:-}" python3 python3.13 python3.12 python3.11; do
         [ -n "$candidate" ] && command -v "$candidate" >/dev/null || continue
-        if "$candidate" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 13)))'
+        if "$candidate" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 14)))' \
+            2>/dev/null
         then echo "$candidate"; return; fi
     done
 }
@@ -36,13 +38,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
     [ -n "$python" ] || python="$(pick_python)"
 fi
-[ -n "$python" ] || { echo "bootstrap: no Python 3.11 or 3.12 found" >&2; exit 1; }
+[ -n "$python" ] || { echo "bootstrap: no Python 3.11, 3.12 or 3.13 found" >&2; exit 1; }
 
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
+# durable-rules 2.0.28 patched for Python 3.13, built once per Python into build/wheels.
+durable_wheel=$(packaging/durable-rules/build-wheel.sh .venv/bin/python build/wheels)
 spec="."
 [ -n "$extra" ] && spec=".[$extra]"
-.venv/bin/python -m pip install -q -e "$spec"
+.venv/bin/python -m pip install -q "$durable_wheel" -e "$spec"
 .venv/bin/python -c 'import durable.engine, systemd.daemon, yuqingd' \
     || { echo "bootstrap: the install is incomplete" >&2; exit 1; }

@@ -6,7 +6,7 @@ together or not at all.
 
 An item counts in windows at its publication time when the source gives one earlier than its
 arrival, else at its arrival; so a source catching up on old posts does not open incidents for
-the past. Rule semantics are in :mod:`yuqingd.rules.runner`.
+the past. Rule semantics are in :mod:`yuqingd.runtime.matching`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import sqlite3
 import structlog
 import trio
 
-from yuqingd.clock import Clock
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import Analyzer
 from yuqingd.pipeline.privacy import hash_author
 from yuqingd.pipeline.stories import Stories
 from yuqingd.rules.loader import RuleSet
-from yuqingd.rules.runner import RuleRunner
+from yuqingd.runtime.matching import RuleRunner
 from yuqingd.store.sqlite import Store
+from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.pipeline")
 

@@ -14,7 +14,8 @@ durable-rules 2.0.28 has fixed-size tables that it does not always check: past s
 loops forever or fails on a later fact. The compiler keeps every ruleset inside them, measured
 on a model of the engine's network (see ``_Network``); the limits are listed at ``_LIMITS``.
 
-Where durable-rules does not import (Python 3.13+), the pure-Python engine is used.
+Where durable-rules does not import (e.g. an unpatched 2.0.28 on Python 3.13: set-up installs a
+patched build, see packaging/durable-rules/), the pure-Python engine is used.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from yuqingd.rules.conditions import (
 
 try:
     from durable import engine as durable_engine
-except ImportError:  # pragma: no cover - exercised on Python 3.13+
+except ImportError:  # pragma: no cover - only without the patched build on 3.13
     durable_engine = None
 
 RULES_PER_RULESET = 400

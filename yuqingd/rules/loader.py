@@ -24,7 +24,6 @@ from yuqingd.located import (
     msg,
     validation_errors,
 )
-from yuqingd.rules.calendar import Calendar, KeyDateSpec
 from yuqingd.rules.compiler import CompiledRule, RuleCompiler
 from yuqingd.rules.model import (
     Append,
@@ -37,6 +36,7 @@ from yuqingd.rules.model import (
     RuleTest,
     Topic,
 )
+from yuqingd.time.calendar import Calendar, KeyDateSpec
 
 Loc = tuple
 

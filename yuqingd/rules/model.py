@@ -20,9 +20,9 @@ from pydantic import (
     model_validator,
 )
 
-from yuqingd.rules.calendar import KeyDateSpec
-from yuqingd.rules.schedules import ScheduleExpr
 from yuqingd.schema_types import STRICT, Duration, NonEmptyStr, PositiveDuration
+from yuqingd.time.calendar import KeyDateSpec
+from yuqingd.time.schedules import ScheduleExpr
 
 Severity = Literal["一般", "较大", "重大", "特别重大"]
 SEVERITY_RANK: dict[str, int] = {"一般": 0, "较大": 1, "重大": 2, "特别重大": 3}
