@@ -206,18 +206,11 @@ def why(e: Enrichment) -> str:
         if hit.quote and hit.quote != hit.via and not _same(hit.quote, hit.via):
             via += f"（原文「{hit.quote}」）"
         parts.append(f"命中 {hit.entity}{via}")
-    if e.topics:
-        parts.append("主题: " + "、".join(e.topics))
-    if e.negative_words:
-        parts.append("负面词: " + "、".join(e.negative_words))
-    if e.positive_words:
-        parts.append("正面词: " + "、".join(e.positive_words))
-    if e.negations:
-        parts.append("否定: " + "、".join(e.negations))
-    if e.denials:
-        parts.append("辟谣: " + "、".join(e.denials))
-    if e.sarcasm:
-        parts.append("反讽: " + "、".join(e.sarcasm))
+    for label, values in (("主题", e.topics), ("负面词", e.negative_words),
+                          ("正面词", e.positive_words), ("否定", e.negations),
+                          ("辟谣", e.denials), ("反讽", e.sarcasm)):
+        if values:
+            parts.append(f"{label}: " + "、".join(values))
     for name, value in e.scores:
         parts.append(f"{name}: {value:+.2f}")
     if e.excluded_by:
