@@ -23,15 +23,15 @@ import trio
 sys.path.insert(0, str(Path(__file__).parent))
 from rules_throughput import CHARS, SOURCES, TOPICS, watch_list, zipf_pick  # noqa: E402
 
-from yuqingd.clock import Clock  # noqa: E402
 from yuqingd.config import Role  # noqa: E402
-from yuqingd.escalation.incidents import Escalation  # noqa: E402
 from yuqingd.events import Events  # noqa: E402
 from yuqingd.model import Item  # noqa: E402
 from yuqingd.pipeline.stage import Pipeline  # noqa: E402
 from yuqingd.rules.loader import load_rules  # noqa: E402
-from yuqingd.rules.runner import RuleRunner  # noqa: E402
+from yuqingd.runtime.incidents import Escalation  # noqa: E402
+from yuqingd.runtime.matching import RuleRunner  # noqa: E402
 from yuqingd.store.sqlite import Store  # noqa: E402
+from yuqingd.time.clock import Clock  # noqa: E402
 
 
 def rule_file(rnd: random.Random, entities: list[str], keywords: list[str], n_rules: int,

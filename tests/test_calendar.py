@@ -8,8 +8,8 @@ import pydantic
 import pytest
 
 from yuqingd.located import load_yaml, validation_errors
-from yuqingd.rules import calendar as calendar_module
-from yuqingd.rules.calendar import ActiveKeyDate, Calendar, KeyDateSpec, holiday_names
+from yuqingd.time import calendar as calendar_module
+from yuqingd.time.calendar import ActiveKeyDate, Calendar, KeyDateSpec, holiday_names
 
 
 def day(text: str) -> dt.date:

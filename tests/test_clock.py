@@ -6,7 +6,7 @@ import time
 
 import trio
 
-from yuqingd.clock import Clock
+from yuqingd.time.clock import Clock
 
 
 async def test_clock_moves_with_virtual_time_and_formats_with_offset(autojump_clock):

@@ -232,12 +232,12 @@ async def commands_handover(daemon, by: str, note: str) -> None:
 def test_duty_report_text_from_outside_is_inert_and_long_reports_are_cut(tmp_path):
     """A hostile title renders as text (escaped in HTML, inert in Markdown, no javascript:
     link); a notification carries at most MAX_TEXT characters and says where the rest is."""
-    from yuqingd.clock import Clock
     from yuqingd.model import Enrichment, Item
     from yuqingd.reports.duty import collect_duty, render_duty
     from yuqingd.reports.periods import of_day
     from yuqingd.reports.service import MAX_TEXT, notification_text
     from yuqingd.store.sqlite import Store
+    from yuqingd.time.clock import Clock
 
     store = Store(tmp_path / "yuqingd.sqlite3")
     try:

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from yuqingd.durations import parse_duration
+from yuqingd.time.durations import parse_duration
 
 from .conftest import REPO
 

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pydantic
 import pytest
 
-from yuqingd.duty import DutySpec, Gap, Roster
 from yuqingd.located import load_yaml, validation_errors
-from yuqingd.rules.calendar import Calendar, KeyDateSpec
+from yuqingd.runtime.roster import DutySpec, Gap, Roster
+from yuqingd.time.calendar import Calendar, KeyDateSpec
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -16,10 +16,10 @@ import pytest
 import trio
 from yuqingd_rss import FeedError, RssOptions, RssSource
 
-from yuqingd.clock import Clock
 from yuqingd.model import Item
 from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.sources import SourceContext, SourceSpec
+from yuqingd.time.clock import Clock
 
 SOURCE = "新闻源"
 ETAG = '"v1"'

@@ -9,8 +9,8 @@ import pydantic
 import pytest
 
 from yuqingd.located import load_yaml, validation_errors
-from yuqingd.rules.schedules import Schedule, ScheduleExpr, parse_schedule
 from yuqingd.schema_types import STRICT
+from yuqingd.time.schedules import Schedule, ScheduleExpr, parse_schedule
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")

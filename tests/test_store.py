@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 
 from yuqingd.model import Enrichment, Item
-from yuqingd.store.migrations import MIGRATIONS
 from yuqingd.store.sqlite import StateInUse, Store
+from yuqingd.store.sqlite.migrations import MIGRATIONS
 
 NOTHING = Enrichment((), "neutral", 0.0, (), "")
 

@@ -11,9 +11,9 @@ import trio
 import yaml
 
 from yuqingd.config import ConfigFile, load_config
-from yuqingd.duty.roster import DutySpec
 from yuqingd.located import ConfigError
 from yuqingd.plugins import Plugins, get_plugin_manager
+from yuqingd.runtime.roster import DutySpec
 from yuqingd.testing import Harness, running_daemon
 
 from .conftest import CONFIG, REPO

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from yuqingd.clock import Clock
 from yuqingd.model import Enrichment, Item
 from yuqingd.reports.weekly import collect_weekly, previous_week, render_weekly, week_period
 from yuqingd.store.sqlite import Store
+from yuqingd.time.clock import Clock
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY = dt.datetime(2026, 11, 16, tzinfo=TZ)  # 2026-W47

@@ -16,10 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from yuqingd.clock import DEFAULT_TIMEZONE
-from yuqingd.duty.directory import Directory
-from yuqingd.duty.roster import DutySpec, Roster
-from yuqingd.duty.submissions import SubmissionSpec
 from yuqingd.located import (
     ConfigError,
     LocatedDocument,
@@ -32,8 +28,12 @@ from yuqingd.located import (
 from yuqingd.notifiers import NotifierKind, NotifierSpec
 from yuqingd.plugins import PluginError, Plugins
 from yuqingd.rules.loader import Names, RuleSet, load_rules
+from yuqingd.runtime.directory import Directory
+from yuqingd.runtime.roster import DutySpec, Roster
+from yuqingd.runtime.submissions import SubmissionSpec
 from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration
 from yuqingd.sources import SourceKind, SourceSpec
+from yuqingd.time.clock import DEFAULT_TIMEZONE
 
 DEFAULT_CONFIG_PATH = Path("/etc/yuqingd/yuqingd.yaml")
 CONFIG_ENV = "YUQINGD_CONFIG"
@@ -91,10 +91,10 @@ class ConfigFile(BaseModel):
     sources: list[PluginEntry] = []
     notifiers: list[PluginEntry] = []
     roles: dict[NonEmptyStr, Role] = {}
-    # The duty roster (yuqingd.duty.roster.DutySpec), validated once the rule files' key dates
+    # The duty roster (yuqingd.runtime.roster.DutySpec), validated once the rule files' key dates
     # are known.
     duty: dict[str, Any] | None = None
-    # What sub-units must submit by when (yuqingd.duty.submissions).
+    # What sub-units must submit by when (yuqingd.runtime.submissions).
     submissions: list[SubmissionSpec] = []
     log: LogSettings = LogSettings()
     delivery: DeliverySettings = DeliverySettings()

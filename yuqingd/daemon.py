@@ -13,24 +13,25 @@ import trio
 import trio.lowlevel
 
 from yuqingd import commands
-from yuqingd.clock import Clock
 from yuqingd.config import Config, load_config
 from yuqingd.control import ControlServer
 from yuqingd.delivery.outbox import ChannelWorker, Delivery
-from yuqingd.duty.expectations import Expectations
-from yuqingd.escalation.incidents import Escalation
-from yuqingd.escalation.silences import Silences
 from yuqingd.events import Events
 from yuqingd.located import ConfigError, LocatedError
 from yuqingd.log import configure_logging
+from yuqingd.pipeline.privacy import load_salt
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
 from yuqingd.reports.service import Reports, source_health
-from yuqingd.rules.runner import RuleRunner
+from yuqingd.runtime.expectations import Expectations
+from yuqingd.runtime.incidents import Escalation
+from yuqingd.runtime.matching import RuleRunner
+from yuqingd.runtime.silences import Silences
 from yuqingd.scheduler import Scheduler
 from yuqingd.store.sqlite import Store
 from yuqingd.supervisor import SourceSupervisor
 from yuqingd.systemd import SystemdNotifier
+from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.daemon")
 
@@ -163,7 +164,9 @@ class Daemon:
             [self.escalation, self.runner, self.watches, self.expectations, self.reports],
             self.delivery.wake,
         )
-        self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident)
+        self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident,
+                                 salt=load_salt(self.database.parent),
+                                 enrichers=tuple(self.plugins.enrichers()))
         self._send, receive = trio.open_memory_channel(PIPELINE_BUFFER)
         http = self._http or httpx.AsyncClient(
             timeout=httpx.Timeout(20.0, connect=10.0),

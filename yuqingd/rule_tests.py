@@ -19,11 +19,11 @@ from typing import Any
 import yaml
 
 from yuqingd.config import Config, load_config
-from yuqingd.durations import parse_duration
 from yuqingd.located import msg
 from yuqingd.plugins import Plugins
 from yuqingd.rules.model import RuleTest, TestExpectation
 from yuqingd.simulate import Input, SimulationInputError, parse_record, simulate
+from yuqingd.time.durations import parse_duration
 
 DEFAULT_UNTIL = 3600.0
 SHOWN = ("incident.", "notification", "watch.", "report", "flatline", "expectation.", "error")

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import trio
 
-from yuqingd.clock import Clock
+from yuqingd.time.clock import Clock
 from yuqingd.wakeup import Wakeup
 
 

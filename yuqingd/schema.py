@@ -36,10 +36,10 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
 from yuqingd.config import ConfigFile, PluginEntry
-from yuqingd.durations import parse_duration
 from yuqingd.plugins import Plugins
 from yuqingd.rules.model import RuleFile
 from yuqingd.schema_types import NonEmptyStr
+from yuqingd.time.durations import parse_duration
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 RULES_ID = "urn:yuqingd:schema:rule-file"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
 
-from yuqingd.durations import parse_duration
+from yuqingd.time.durations import parse_duration
 
 # Seconds, written by people as "30s", "15m", "1h30m", "2d".
 Duration = Annotated[float, BeforeValidator(parse_duration)]

@@ -34,12 +34,12 @@ import trio
 import trio.testing
 
 from yuqingd import commands
-from yuqingd.clock import Clock
 from yuqingd.config import Config
 from yuqingd.events import Events
 from yuqingd.located import msg
 from yuqingd.model import Item
 from yuqingd.plugins import Plugins
+from yuqingd.time.clock import Clock
 
 DEFAULT_TAIL = 86400.0  # without --until, run a day past the last input line
 

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 import httpx
 import pydantic
 
-from yuqingd.clock import Clock
 from yuqingd.model import Item
+from yuqingd.time.clock import Clock
 
 
 class Source(Protocol):

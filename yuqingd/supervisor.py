@@ -15,10 +15,10 @@ import structlog
 import trio
 
 from yuqingd.backoff import backoff
-from yuqingd.clock import Clock
 from yuqingd.model import Item
 from yuqingd.sources import SourceContext, SourceKind, SourceSpec
 from yuqingd.store.sqlite import Store
+from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.supervisor")
 

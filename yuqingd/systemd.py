@@ -7,7 +7,7 @@ import os
 import structlog
 import trio
 
-from yuqingd.clock import monotonic_usec
+from yuqingd.time.clock import monotonic_usec
 
 log = structlog.get_logger("yuqingd.systemd")
 

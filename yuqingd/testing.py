@@ -17,13 +17,13 @@ import trio
 from pydantic import BaseModel
 
 from yuqingd import hookimpl
-from yuqingd.clock import Clock
 from yuqingd.config import load_config
 from yuqingd.model import Item, Notification
 from yuqingd.notifiers import NotifierKind, NotifierSpec
 from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.schema_types import STRICT
 from yuqingd.sources import SourceContext, SourceKind
+from yuqingd.time.clock import Clock
 
 
 class ScriptedOptions(BaseModel):

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
-from yuqingd.duty.expectations import ExpectationError
 from yuqingd.located import msg
+from yuqingd.runtime.expectations import ExpectationError
 
 
 def _required(args: dict[str, Any], name: str, flag: str) -> str:

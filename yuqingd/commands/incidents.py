@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
-from yuqingd.durations import format_duration
-from yuqingd.escalation.deadlines import KIND_ZH, STAGE_ZH
-from yuqingd.escalation.incidents import AckError
 from yuqingd.located import msg
 from yuqingd.reports.audit_text import action_text, actor_text, note_text
+from yuqingd.runtime.deadlines import KIND_ZH, STAGE_ZH
+from yuqingd.runtime.incidents import AckError
 from yuqingd.store.sqlite import IncidentRow
+from yuqingd.time.durations import format_duration
 
 
 def resolve_incident(daemon: Any, target: Any, *, active: bool = True) -> IncidentRow:

@@ -177,11 +177,11 @@ def cmd_report(args) -> int:
 
 
 def _without_daemon(config_path, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    from yuqingd.clock import Clock
     from yuqingd.config import load_config
     from yuqingd.located import ConfigError
     from yuqingd.plugins import Plugins, get_plugin_manager
     from yuqingd.store.sqlite import StateInUse, Store
+    from yuqingd.time.clock import Clock
 
     try:
         config = load_config(config_path, Plugins(get_plugin_manager()))

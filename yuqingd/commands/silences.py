@@ -6,8 +6,8 @@ from typing import Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
 from yuqingd.commands.watches import duration, person
-from yuqingd.escalation.silences import SCOPE_NAMES, SCOPES
 from yuqingd.located import msg
+from yuqingd.runtime.silences import SCOPE_NAMES, SCOPES
 
 
 @handler("silence.add")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
-from yuqingd.durations import format_duration, parse_duration
 from yuqingd.located import msg
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
-from yuqingd.watches import KIND_NAMES, WatchRequest
+from yuqingd.runtime.watches import KIND_NAMES, WatchRequest
+from yuqingd.time.durations import format_duration, parse_duration
 
 
 def person(args: dict[str, Any]) -> str:

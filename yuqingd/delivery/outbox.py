@@ -12,10 +12,10 @@ import structlog
 import trio
 
 from yuqingd.backoff import backoff
-from yuqingd.clock import Clock
 from yuqingd.model import Notification
 from yuqingd.notifiers import Notifier, NotifierSpec
 from yuqingd.store.sqlite import Store
+from yuqingd.time.clock import Clock
 from yuqingd.wakeup import Wakeup
 
 log = structlog.get_logger("yuqingd.delivery")

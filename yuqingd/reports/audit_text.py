@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from yuqingd.durations import format_duration_zh, parse_duration
-from yuqingd.escalation.deadlines import KIND_ZH
-from yuqingd.watches import KIND_NAMES as WATCH_KINDS
+from yuqingd.runtime.deadlines import KIND_ZH
+from yuqingd.runtime.watches import KIND_NAMES as WATCH_KINDS
+from yuqingd.time.durations import format_duration_zh, parse_duration
 
 SYSTEM_ACTOR = "yuqingd"
 

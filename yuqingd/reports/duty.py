@@ -13,11 +13,11 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from yuqingd.clock import Clock
 from yuqingd.reports import weekly
 from yuqingd.reports.periods import Period
 from yuqingd.reports.weekly import IncidentSummary
 from yuqingd.store.sqlite import Store
+from yuqingd.time.clock import Clock
 
 MAJOR_LIMIT = 20
 POSITIVE_LIMIT = 10

@@ -9,8 +9,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from yuqingd.duty.roster import Roster, Shift
 from yuqingd.located import msg
+from yuqingd.runtime.roster import Roster, Shift
 
 _ISO_WEEK = re.compile(r"(\d{4})-W(\d{1,2})")
 _SHIFT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:/(.+))?")

@@ -14,14 +14,14 @@ from typing import Any
 
 import structlog
 
-from yuqingd.clock import Clock
-from yuqingd.escalation.incidents import Escalation
 from yuqingd.events import Events
 from yuqingd.reports import periods
 from yuqingd.reports.duty import collect_duty, render_duty
 from yuqingd.reports.periods import Period
 from yuqingd.reports.weekly import collect_weekly, render_weekly
+from yuqingd.runtime.incidents import Escalation
 from yuqingd.store.sqlite import Store
+from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.reports")
 

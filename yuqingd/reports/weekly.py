@@ -21,11 +21,11 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 
-from yuqingd.clock import Clock
 from yuqingd.model import SEVERITIES
 from yuqingd.reports.audit_text import SYSTEM_ACTOR, action_text, actor_text, note_text
 from yuqingd.reports.periods import previous_week, week_period  # noqa: F401 (re-exported)
 from yuqingd.store.sqlite import Store
+from yuqingd.time.clock import Clock
 
 SENTIMENTS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
 TOP_STORIES = 10

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from yuqingd.durations import format_duration
+from yuqingd.time.durations import format_duration
 
 
 def incident_text(

@@ -10,7 +10,7 @@ accepted too):
   considered here; the calendar rules handle them.
 - ``monthly 1 09:00`` / ``每月1日 09:00`` (also ``1号``). Day 29–31 fires on the last day of
   months that are shorter, so ``monthly 31`` runs every month.
-- ``every 2h``, ``every 30m`` (duration syntax of :mod:`yuqingd.durations`) / ``每2小时``,
+- ``every 2h``, ``every 30m`` (duration syntax of :mod:`yuqingd.time.durations`) / ``每2小时``,
   ``每30分钟``. The interval must divide a day evenly and be at least a minute; the fire times are
   the wall-clock times ``00:00 + k × interval`` of each day, so ``every 2h`` fires at 00:00,
   02:00, … whatever the time the daemon started.
@@ -45,9 +45,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 from pydantic import PlainSerializer, PlainValidator, ValidationInfo, WithJsonSchema
 
-from yuqingd.clock import DEFAULT_TIMEZONE
-from yuqingd.durations import format_duration_zh, parse_duration
 from yuqingd.located import did_you_mean
+from yuqingd.time.clock import DEFAULT_TIMEZONE
+from yuqingd.time.durations import format_duration_zh, parse_duration
 
 __all__ = ["Schedule", "ScheduleExpr", "parse_schedule"]
 

@@ -28,14 +28,14 @@ from typing import Any
 
 import structlog
 
-from yuqingd.clock import Clock
-from yuqingd.durations import format_duration
-from yuqingd.duty.roster import DutySpec, Roster, Shift
-from yuqingd.duty.submissions import SubmissionSpec
-from yuqingd.escalation.incidents import Escalation
 from yuqingd.events import Events
 from yuqingd.located import did_you_mean
+from yuqingd.runtime.incidents import Escalation
+from yuqingd.runtime.roster import DutySpec, Roster, Shift
+from yuqingd.runtime.submissions import SubmissionSpec
 from yuqingd.store.sqlite import Store
+from yuqingd.time.clock import Clock
+from yuqingd.time.durations import format_duration
 
 log = structlog.get_logger("yuqingd.expectations")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from yuqingd.located import msg
 from yuqingd.model import Enrichment, Item
-from yuqingd.store.migrations import MIGRATIONS
+from yuqingd.store.sqlite.migrations import MIGRATIONS
 
 
 @dataclass(frozen=True)
@@ -640,7 +640,7 @@ class Store:
                                "ORDER BY at, by", (shift,)).fetchall()
 
     # watches (tracking summaries) and silences ----------------------------------------------
-    # (issue 4: yuqingd/watches.py and yuqingd/escalation/silences.py)
+    # (issue 4: yuqingd/runtime/watches.py and yuqingd/runtime/silences.py)
 
     def start_watch(self, *, rule_id: str, kind: str, key: str, title: str, by: str,
                     recipients: dict[str, list[str]], at: float, ends_at: float,

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 
 import structlog
 
-from yuqingd.clock import Clock
 from yuqingd.events import Events
 from yuqingd.model import Notification
 from yuqingd.rules.model import SEVERITY_RANK
 from yuqingd.store.sqlite import Store
+from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.silences")
 

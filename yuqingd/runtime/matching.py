@@ -1,6 +1,6 @@
 """Rules at run time: windows and thresholds, key dates and vigilance, actions, and the parts that
-run on time alone (flatline, schedules; watches are :mod:`yuqingd.watches`). The daemon owns all
-of this state, in the store; the engine only says which rules match an item.
+run on time alone (flatline, schedules; watches are :mod:`yuqingd.runtime.watches`). The daemon
+owns all of this state, in the store; the engine only says which rules match an item.
 
 Semantics (documented for policy staff in docs/rule-language.md):
 
@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from yuqingd.clock import Clock
-from yuqingd.escalation.incidents import Escalation
 from yuqingd.events import Events
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import Analysis
@@ -36,11 +34,13 @@ from yuqingd.rules.compiler import CompiledRule
 from yuqingd.rules.engine import Matcher, make_matcher
 from yuqingd.rules.loader import RuleSet
 from yuqingd.rules.model import Rule
+from yuqingd.runtime.incidents import Escalation
+from yuqingd.runtime.watches import Watches, WatchRequest
 from yuqingd.store.sqlite import Store
-from yuqingd.watches import Watches, WatchRequest
+from yuqingd.time.clock import Clock
 
 if TYPE_CHECKING:
-    from yuqingd.escalation.silences import Silences
+    from yuqingd.runtime.silences import Silences
 
 log = structlog.get_logger("yuqingd.rules")
 

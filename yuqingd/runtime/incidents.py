@@ -21,22 +21,22 @@ from collections.abc import Mapping
 
 import structlog
 
-from yuqingd.clock import Clock
-from yuqingd.durations import format_duration
-from yuqingd.duty.directory import Directory
-from yuqingd.escalation.deadlines import (
+from yuqingd.events import Events
+from yuqingd.model import Notification, Recipient
+from yuqingd.rules.model import SEVERITY_RANK, ChainLevel, Deadlines, Rule
+from yuqingd.runtime.deadlines import (
     KIND_ZH,
     REPORT_KINDS,
     REPORT_STAGES,
     STAGE_OF_KIND,
     plan,
 )
-from yuqingd.escalation.messages import acknowledged_text, incident_text, overdue_text
-from yuqingd.escalation.silences import Silences
-from yuqingd.events import Events
-from yuqingd.model import Notification, Recipient
-from yuqingd.rules.model import SEVERITY_RANK, ChainLevel, Deadlines, Rule
+from yuqingd.runtime.directory import Directory
+from yuqingd.runtime.messages import acknowledged_text, incident_text, overdue_text
+from yuqingd.runtime.silences import Silences
 from yuqingd.store.sqlite import DeadlineRow, IncidentRow, Store
+from yuqingd.time.clock import Clock
+from yuqingd.time.durations import format_duration
 
 log = structlog.get_logger("yuqingd.escalation")
 

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 
 import structlog
 
-from yuqingd.clock import Clock
-from yuqingd.escalation.incidents import Escalation
 from yuqingd.events import Events
 from yuqingd.model import Item
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
+from yuqingd.runtime.incidents import Escalation
 from yuqingd.store.sqlite import Store
+from yuqingd.time.clock import Clock
 
-log = structlog.get_logger("yuqingd.watches")
+log = structlog.get_logger("yuqingd.runtime.watches")
 
 KIND_NAMES = {"entity": "监测对象", "topic": "主题", "story": "报道", "source": "信息源"}
 SENTIMENT_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正面"}

@@ -40,10 +40,10 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from yuqingd.durations import format_duration
 from yuqingd.located import Loc, did_you_mean
-from yuqingd.rules.calendar import Calendar
 from yuqingd.schema_types import STRICT, Duration, NonEmptyStr, PositiveDuration
+from yuqingd.time.calendar import Calendar
+from yuqingd.time.durations import format_duration
 
 _DAY = 86400
 _HHMM = re.compile(r"(\d{1,2}):(\d{2})")
@@ -254,7 +254,7 @@ class DutySpec(BaseModel):
     warn_ahead: Duration = 3.0 * _DAY
     check_in_within: PositiveDuration = 1800.0
     # Who must check in; who is told, in turn, every ``check_in_escalate_every`` after the
-    # officer was reminded; who is warned of staffing gaps (yuqingd.duty.expectations).
+    # officer was reminded; who is warned of staffing gaps (yuqingd.runtime.expectations).
     check_in_role: NonEmptyStr = "值班员"
     check_in_escalate: list[NonEmptyStr] = []
     check_in_escalate_every: PositiveDuration = 1800.0

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from yuqingd.duty.roster import Roster
+from yuqingd.runtime.roster import Roster
 
 
 class StandingRole(Protocol):

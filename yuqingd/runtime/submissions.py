@@ -3,12 +3,12 @@
     submissions:
       - name: 旗县区信息周报
         units: [A旗, B区, {name: C县, contacts: [刘芳]}]
-        due: "0 12 * * MON"          # a schedule (yuqingd.rules.schedules), in the config's zone
+        due: "0 12 * * MON"          # a schedule (yuqingd.time.schedules), in the config's zone
         remind_before: 2h            # contacts (else the first escalate role) are reminded
         escalate: [值班员, 办公室主任] # told in turn once a unit is late: at due, then every …
         escalate_every: 1h
 
-Each due time opens one expectation per unit (yuqingd.duty.expectations); ``yuqingd submit
+Each due time opens one expectation per unit (yuqingd.runtime.expectations); ``yuqingd submit
 --unit A旗 --by NAME`` meets it.
 """
 
@@ -18,8 +18,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
-from yuqingd.rules.schedules import ScheduleExpr
 from yuqingd.schema_types import STRICT, Duration, NonEmptyStr, PositiveDuration
+from yuqingd.time.schedules import ScheduleExpr
 
 
 class UnitSpec(BaseModel):
