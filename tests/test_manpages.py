@@ -14,7 +14,7 @@ import pytest
 
 from yuqingd.cli import _parser
 from yuqingd.config import ConfigFile
-from yuqingd.duty.roster import DutySpec
+from yuqingd.runtime.roster import DutySpec
 
 from .conftest import REPO
 

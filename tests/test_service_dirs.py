@@ -9,8 +9,8 @@ import sys
 
 from yuqingd.config import control_socket_path, load_config
 from yuqingd.plugins import Plugins, get_plugin_manager
-from yuqingd.store.migrations import MIGRATIONS
 from yuqingd.store.sqlite import Store
+from yuqingd.store.sqlite.migrations import MIGRATIONS
 from yuqingd.testing import Harness
 
 from .conftest import CONFIG
