@@ -31,10 +31,20 @@ wheel=$("$src/packaging/durable-rules/build-wheel.sh" "$prefix/bin/python" /tmp/
 # pip and setuptools are not needed at run time; bytecode is compiled by postinst.
 "$prefix/bin/python" -m pip uninstall --quiet --yes pip setuptools 2>/dev/null || true
 find "$prefix" -name __pycache__ -type d -prune -exec rm -rf {} +
-find "$prefix" -name '*.so' -type f -exec strip --strip-unneeded {} +
+# Every ELF file the wheels brought (extension modules, opencc's helper programs).
+"$prefix/bin/python" - "$prefix" <<'PY' | xargs -0 -r strip --strip-unneeded
+import os, sys
+for folder, _, files in os.walk(sys.argv[1]):
+    for name in files:
+        path = os.path.join(folder, name)
+        if not os.path.islink(path):
+            with open(path, "rb") as f:
+                if f.read(4) == b"\x7fELF":
+                    print(path, end="\0")
+PY
 rm -f "$prefix"/bin/activate* "$prefix"/bin/Activate.ps1
 # Library files that carry an executable bit or a shebang but are not meant to be run.
-find "$prefix/lib" -type f -perm /111 ! -name '*.so*' -exec chmod a-x {} +
+find "$prefix/lib" -type f -perm /111 ! -name '*.so*' ! -path '*/bin/*' -exec chmod a-x {} +
 
 # 2. The package tree.
 mkdir -p "$pkg/DEBIAN" "$pkg/opt" "$pkg/usr/bin" "$pkg/usr/lib/systemd/system" \

@@ -11,6 +11,8 @@ pkg-config --exists libsystemd 2>/dev/null || need_apt+=(libsystemd-dev)
 command -v cc >/dev/null || need_apt+=(gcc)               # durable-rules is built from source
 [ -e /usr/include/stdio.h ] || need_apt+=(libc6-dev)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)  # the unit checks in the tests
+# zoneinfo reads the system's time zones (Asia/Shanghai); minimal Debian roots lack them.
+[ -e /usr/share/zoneinfo/Asia/Shanghai ] || need_apt+=(tzdata)
 
 pick_python() {
     # Python 3.11-3.13 (Debian 12 ships 3.11, Debian 13 ships 3.13): the first that is one.
