@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from yuqingd.pipeline.normalize import normalize
-from yuqingd.store.sqlite import Store
+from yuqingd.store.api import Store
 
 MAX_DISTANCE = 8
 STORY_MEMORY = 7 * 86400
