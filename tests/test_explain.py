@@ -92,7 +92,8 @@ def test_explain_alias_match_and_keyword_miss_in_chinese(setup, tmp_path, chines
     """One rule matches through an alias, the other fails on its keyword; both say why."""
     text = explained(harness_config(setup), tmp_path, ITEM)
     assert "监测对象: 六处学校（别名「六处」）" in text
-    assert "情感: 负面（得分 -1.00；负面词: 体罚；正面词: 无）" in text
+    # 气愤 comes from the shipped lexicon, 体罚 from the pack
+    assert "情感: 负面（得分 -1.00；负面词: 体罚、气愤；正面词: 无）" in text
     burst = text[text.index("negative-burst「"):text.index("campus-fall「")]
     assert text[:text.index("negative-burst「")].endswith("[✓ 匹配] ")
     assert "监测对象 六处学校: 条件满足（计入分组 六处学校）" in burst
@@ -123,7 +124,7 @@ def test_explain_item_without_entity_counts_by_story_for_rules_without_threshold
     rule without threshold."""
     text = explained(harness_config(setup), tmp_path, {"id": "p3", "title": "某校学生坠楼"})
     assert "主题: 校园安全（关键词: 坠楼）" in text
-    assert "严重程度: 重大（负面信息，按主题: 校园安全 重大）" in text
+    assert "严重程度: 重大（按主题: 校园安全 重大；与情感无关）" in text
     assert "[✓ 匹配] campus-fall「校园坠楼」" in text
     assert "本条: 条件满足（计入分组 本条所属报道）" in text
 

@@ -18,6 +18,7 @@ from yuqingd.delivery.outbox import ChannelWorker, Delivery
 from yuqingd.events import Events
 from yuqingd.located import ConfigError, LocatedError
 from yuqingd.log import configure_logging
+from yuqingd.pipeline.privacy import load_salt
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
 from yuqingd.reports.service import Reports, source_health
@@ -162,7 +163,9 @@ class Daemon:
             [self.escalation, self.runner, self.watches, self.expectations, self.reports],
             self.delivery.wake,
         )
-        self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident)
+        self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident,
+                                 salt=load_salt(self.database.parent),
+                                 enrichers=tuple(self.plugins.enrichers()))
         self._send, receive = trio.open_memory_channel(PIPELINE_BUFFER)
         http = self._http or httpx.AsyncClient(
             timeout=httpx.Timeout(20.0, connect=10.0),

@@ -178,15 +178,19 @@ def _enrichment_lines(config: Config, item: Item, analysis: Analysis) -> list[st
     lines.append(msg("  主题: ", "  topics: ") + (sep.join(topics) or none))
 
     negative = sep.join(e.negative_words) or none
-    positive = sep.join(_found(ruleset.positive_words, item)) or none
+    positive = sep.join(e.positive_words) or none
     sentiment = msg(*SENTIMENTS[e.sentiment])
     lines.append(msg(
         f"  情感: {sentiment}（得分 {e.sentiment_score:+.2f}；"
         f"负面词: {negative}；正面词: {positive}）",
         f"  sentiment: {sentiment} (score {e.sentiment_score:+.2f}; negative words: {negative}; "
         f"positive words: {positive})"))
+    for zh, en, values in (("否定", "negated", e.negations), ("辟谣", "denied by", e.denials),
+                           ("反讽", "sarcasm", e.sarcasm)):
+        if values:
+            lines.append(msg(f"    {zh}: ", f"    {en}: ") + sep.join(values))
 
-    lines.append(msg("  严重程度: ", "  severity: ") + _severity_reason(config, item, e))
+    lines.append(msg("  严重程度: ", "  severity: ") + _severity_reason(config, item, analysis))
     if e.excluded_by:
         lines.append(msg(f"  排除: 含排除词「{e.excluded_by}」，不参与任何规则匹配",
                          f"  excluded: contains “{e.excluded_by}”, so it matches no rule"))
@@ -197,20 +201,23 @@ def _enrichment_lines(config: Config, item: Item, analysis: Analysis) -> list[st
     return lines
 
 
-def _severity_reason(config: Config, item: Item, e) -> str:
-    if e.sentiment != "negative":
-        return msg(f"{e.severity}（非负面信息一律为一般）", f"{e.severity} (not negative)")
-    ranked = [(config.ruleset.topics[t].severity, t) for t in e.topics]
+def _severity_reason(config: Config, item: Item, analysis: Analysis) -> str:
+    e = analysis.enrichment
+    ranked = [(config.ruleset.topics[t].severity, t) for t in analysis.asserted_topics]
     if ranked:
         parts = msg("按主题: ", "from topics: ") + msg("、", ", ").join(
             f"{t} {s}" for s, t in ranked)
     else:
-        parts = msg("无主题，基础为一般", "no topic, base 一般")
+        parts = msg("没有确认发生的主题，基础为一般", "no topic stated as happening, base 一般")
+    unasserted = [t for t in e.topics if t not in analysis.asserted_topics]
+    if unasserted:
+        parts += msg(f"；{'、'.join(unasserted)} 处于否定、防范或辟谣语境，不计",
+                     f"; {', '.join(unasserted)} negated, prevented or denied: not counted")
     spread = item.reposts + item.comments
-    if spread >= SPREAD_BUMP:
+    if spread >= SPREAD_BUMP and (ranked or e.sentiment == "negative"):
         parts += msg(f"；转发+评论 {spread} ≥ {SPREAD_BUMP}，升一级",
                      f"; reposts+comments {spread} ≥ {SPREAD_BUMP}, one step up")
-    return msg(f"{e.severity}（负面信息，{parts}）", f"{e.severity} (negative, {parts})")
+    return msg(f"{e.severity}（{parts}；与情感无关）", f"{e.severity} ({parts}; sentiment aside)")
 
 
 def _rule_lines(cr: CompiledRule, item: Item, analysis: Analysis) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pluggy
 
+from yuqingd.enrichers import Enricher
 from yuqingd.notifiers import NotifierKind
 from yuqingd.sources import SourceKind
 
@@ -35,4 +36,19 @@ def yuqingd_notifier_kinds() -> list[NotifierKind]:
     Called like :func:`yuqingd_source_kinds`; a ``notifiers:`` entry names its ``kind:``, the
     kind's ``options`` model validates the rest of the entry, and ``create`` builds the notifier
     whose ``send`` the delivery subsystem calls for each outgoing notification.
+    """
+
+
+@hookspec
+def yuqingd_enrichers() -> list[Enricher]:
+    """Return the enrichers this plugin offers (may be empty): scores of its own for every item.
+
+    Called once per plugin when the pipeline is set up (at start and on every reload), in plugin
+    registration order; the enrichers then run in that order for each item, after the built-in
+    analysis (entities, topics, sentiment, severity) and before the rules see it. An enricher's
+    ``score(item, enrichment)`` returns a :class:`~yuqingd.enrichers.Score` or ``None`` (no
+    opinion). Its value is kept with the item under the enricher's ``name`` and shown in the
+    *why* and by ``yuqingd analyze``; with ``replace_sentiment=True`` a score's ``label``
+    (negative / neutral / positive) and value replace the built-in sentiment. An enricher that
+    raises is logged and skipped for that item; the item is processed without it.
     """

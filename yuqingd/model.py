@@ -62,6 +62,7 @@ def _valid_text(text: str) -> str:
 class EntityHit:
     entity: str
     via: str  # the name or alias that matched
+    quote: str = ""  # the original text it matched in (六 处 学 校, 六<b>处</b>学校)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ class Enrichment:
     topics: tuple[str, ...] = ()
     severity: str = "一般"
     excluded_by: str = ""  # the exclusion word found, if any: such items match no rule
+    positive_words: tuple[str, ...] = ()
+    negations: tuple[str, ...] = ()  # "没有…体罚": words a negation or prevention turned
+    denials: tuple[str, ...] = ()  # 不实, 辟谣: a rumour denial cancelled the negatives
+    sarcasm: tuple[str, ...] = ()  # markers that turned praise into criticism
+    scores: tuple[tuple[str, float], ...] = ()  # scores added by enricher plugins
 
 
 @dataclass(frozen=True)

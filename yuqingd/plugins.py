@@ -10,6 +10,7 @@ from importlib import metadata
 import pluggy
 
 from yuqingd import hookspecs
+from yuqingd.enrichers import Enricher
 from yuqingd.notifiers import NotifierKind
 from yuqingd.sources import SourceKind
 
@@ -73,6 +74,19 @@ class Plugins:
 
     def notifier_kinds(self) -> dict[str, list[tuple[str, NotifierKind]]]:
         return self._collect("yuqingd_notifier_kinds")
+
+    def enrichers(self) -> list[tuple[str, Enricher]]:
+        """(plugin name, enricher) in registration order."""
+        out = []
+        caller = self.pm.hook.yuqingd_enrichers
+        for impl in caller.get_hookimpls():  # in registration order
+            plugin_name = self.pm.get_name(impl.plugin) or repr(impl.plugin)
+            try:
+                found = list(impl.function() or ())
+            except Exception as exc:
+                raise PluginError(plugin_name, "yuqingd_enrichers", exc) from exc
+            out += [(plugin_name, e) for e in found]
+        return out
 
     def _collect(self, hook_name: str) -> dict:
         out: dict[str, list] = {}

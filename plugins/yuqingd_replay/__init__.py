@@ -17,6 +17,7 @@ import trio
 from pydantic import BaseModel, Field
 
 from yuqingd import hookimpl
+from yuqingd.enrichers import LABELS, Enricher, Score
 from yuqingd.model import Item
 from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration
 from yuqingd.sources import SourceContext, SourceKind, SourceSpec
@@ -106,3 +107,19 @@ def yuqingd_source_kinds() -> list[SourceKind]:
             "replays a recorded JSONL stream (demo, tests, simulation)",
         )
     ]
+
+
+def recorded_score(item: Item, enrichment) -> Score | None:
+    """A model's verdict recorded with the item (``"model_sentiment": {"value": -0.8,
+    "label": "negative"}`` on a replayed or simulated line), so a stream scored offline by an
+    outside model replays with that score beside the built-in one."""
+    recorded = item.raw.get("model_sentiment") if isinstance(item.raw, dict) else None
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("value"), int | float):
+        return None
+    label = recorded.get("label")
+    return Score(float(recorded["value"]), label if label in LABELS else None)
+
+
+@hookimpl
+def yuqingd_enrichers() -> list[Enricher]:
+    return [Enricher("recorded", recorded_score)]

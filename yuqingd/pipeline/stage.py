@@ -18,8 +18,8 @@ import trio
 
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import Analyzer
+from yuqingd.pipeline.privacy import hash_author
 from yuqingd.pipeline.stories import Stories
-from yuqingd.rules.compiler import hash_author
 from yuqingd.rules.loader import RuleSet
 from yuqingd.runtime.matching import RuleRunner
 from yuqingd.store.api import Store, StoreError
@@ -29,7 +29,8 @@ log = structlog.get_logger("yuqingd.pipeline")
 
 
 class Pipeline:
-    def __init__(self, store: Store, clock: Clock, runner: RuleRunner, on_change):
+    def __init__(self, store: Store, clock: Clock, runner: RuleRunner, on_change, *,
+                 salt: bytes = b"", enrichers: tuple = ()):
         self.store = store
         self.clock = clock
         self.runner = runner
@@ -37,10 +38,12 @@ class Pipeline:
         self._on_change = on_change  # wakes the scheduler and delivery after a commit
         self.analyzer: Analyzer | None = None
         self.processed = 0
+        self.salt = salt  # authors are stored as salted hashes (pipeline.privacy)
+        self.enrichers = enrichers
 
     def set_rules(self, ruleset: RuleSet, source_kinds: dict[str, str]) -> None:
         """Swap in a (re)loaded rule set; windows live in the store and so survive."""
-        analyzer = Analyzer(ruleset, source_kinds)
+        analyzer = Analyzer(ruleset, source_kinds, salt=self.salt, enrichers=self.enrichers)
         self.runner.set_rules(ruleset, source_kinds, self.clock.time())
         self.analyzer = analyzer
 
@@ -89,8 +92,12 @@ class Pipeline:
             if self.store.has_item(item.source, item.id):
                 log.debug("item.duplicate", source=item.source, item=item.id)
                 return False
-            story_id, new_story = self.stories.assign(item.title, item.text, now)
-            self.store.add_item(item, enrichment, hash_author(item.author), now, story_id)
+            events = [(hit.entity, topic) for hit in enrichment.entities
+                      for topic in analysis.asserted_topics]
+            story_id, new_story = self.stories.assign(item.title, item.text, now, events)
+            analysis.numbers["spread"] = round(self.stories.spread(story_id, now))
+            self.store.add_item(item, enrichment, hash_author(item.author, self.analyzer.salt), now,
+                                story_id)
             self.processed += 1
             log.info("item.stored", source=item.source, item=item.id, title=item.title,
                      sentiment=enrichment.sentiment, severity=enrichment.severity,

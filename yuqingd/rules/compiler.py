@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +22,6 @@ from yuqingd.rules.conditions import (
     Any as AnyOf,
 )
 from yuqingd.rules.model import SEVERITY_RANK, Match, Rule
-
-
-def hash_author(author: str) -> str:
-    """Authors are kept only as a hash: enough to see one account posting repeatedly."""
-    return hashlib.sha256(author.encode()).hexdigest()[:16] if author else ""
 
 
 @dataclass(frozen=True)

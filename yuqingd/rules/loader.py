@@ -24,12 +24,13 @@ from yuqingd.located import (
     msg,
     validation_errors,
 )
-from yuqingd.rules.compiler import CompiledRule, RuleCompiler, hash_author
+from yuqingd.rules.compiler import CompiledRule, RuleCompiler
 from yuqingd.rules.model import (
     Append,
     ChainLevel,
     Deadlines,
     Entity,
+    LexiconExtension,
     Rule,
     RuleFile,
     RuleTest,
@@ -60,11 +61,13 @@ class RuleSet:
     positive_words: tuple[str, ...]
     calendar: Calendar
     key_dates: tuple[str, ...]
-    author_lists: dict[str, frozenset[str]]  # list key → hashed authors
+    # list key → author names as written (or their salted hashes, see pipeline.privacy)
+    author_lists: dict[str, frozenset[str]]
     tests: tuple[tuple[Path, RuleTest], ...]
     files: tuple[Path, ...]
     all_rule_ids: frozenset[str] = field(default_factory=frozenset)  # disabled ones too
     deadlines: dict[str, Deadlines] = field(default_factory=dict)  # per severity
+    lexicons: tuple[LexiconExtension, ...] = ()  # rule packs' additions, in file order
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {r.rule.id: r for r in self.rules})
@@ -191,10 +194,11 @@ class _Merger:
             exclude=words["exclude"], negative_words=words["negative_words"],
             positive_words=words["positive_words"], calendar=Calendar(calendar_specs),
             key_dates=tuple(key_dates),
-            author_lists={k: frozenset(hash_author(a) for a in v)
-                          for k, v in compiler.author_lists.items()},
+            author_lists={k: frozenset(v) for k, v in compiler.author_lists.items()},
             tests=tests, files=tuple(f.doc.path for f in self.files),
             all_rule_ids=frozenset(rules), deadlines=deadlines,
+            lexicons=tuple(watch.lexicon for f in self.files
+                           if (watch := f.sections.get("watchlist")) and watch.lexicon),
         )
 
     # lists and expansion
@@ -285,7 +289,9 @@ class _Merger:
                                f"duplicate entity '{entity.name}'")
                     continue
                 aliases = self._expand(entity.aliases, f, (*loc, "aliases"))
-                entities[entity.name] = Entity(name=entity.name, aliases=aliases)
+                entities[entity.name] = Entity(name=entity.name, aliases=aliases,
+                                                not_=self._expand(entity.not_, f, (*loc, "not")),
+                                                digits=entity.digits)
         return list(entities.values())
 
     def _merge_calendar(self) -> tuple[list[KeyDateSpec], list[str]]:

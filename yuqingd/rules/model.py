@@ -47,9 +47,15 @@ class Append(BaseModel):
 class Entity(BaseModel):
     """A watched name (school, bureau, person) and the other ways people write it."""
 
-    model_config = STRICT
+    # Spellings match however they are written: 繁體, full-width, with spaces, punctuation,
+    # emoji or HTML between the characters. `not` lists phrases in which a (short) alias is an
+    # ordinary word rather than this name (六处 in 景区新增六处停车场); `digits: false` stops
+    # 6 / ６ / 六 being taken for one another in this entity's spellings.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     name: NonEmptyStr
     aliases: Words = []
+    not_: Words = Field([], alias="not")
+    digits: bool = True
 
 
 class Topic(BaseModel):
@@ -60,13 +66,29 @@ class Topic(BaseModel):
     severity: Severity = "一般"
 
 
+class LexiconExtension(BaseModel):
+    """Words a rule pack adds to the shipped sentiment lexicon (``yuqingd/lexicon/*.yaml``):
+    weighted sentiment words, degree words with their factor, and the cue words."""
+
+    model_config = STRICT
+    negative: dict[NonEmptyStr, float] = {}  # word → weight (1 = an ordinary negative word)
+    positive: dict[NonEmptyStr, float] = {}
+    degree: dict[NonEmptyStr, float] = {}  # 非常: 1.8, 有点: 0.6
+    negation: Words = []  # 没有, 并未: turn the next sentiment word of the clause round
+    prevention: Words = []  # 严禁, 防止: what follows is not happening
+    contrast: Words = []  # 但是, 然而: what follows counts more
+    denial: Words = []  # 不实, 辟谣: the reported negative is denied
+    sarcasm: Words = []  # 呵呵, 好一个: praise in this sentence is not meant
+
+
 class Watchlist(BaseModel):
     model_config = STRICT
     entities: list[Entity] = []
     topics: dict[NonEmptyStr, Words | Topic | Append] = {}
     exclude: Words = []  # an item containing any of these is stored but matches no rule
-    negative_words: Words = []
+    negative_words: Words = []  # added to the shipped sentiment lexicon (weight 1)
     positive_words: Words = []
+    lexicon: LexiconExtension | None = None  # more of the sentiment lexicon, by kind
 
 
 class Keywords(BaseModel):
