@@ -22,7 +22,7 @@ from yuqingd.control import ControlError, request
 from yuqingd.located import LANGUAGE_ENV, ConfigError, msg
 from yuqingd.log import configure_logging
 from yuqingd.plugins import Plugins, get_plugin_manager
-from yuqingd.store.sqlite import StateInUse
+from yuqingd.store.api import StateInUse
 
 EX_OK = 0
 EX_FAILURE = 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from yuqingd.runtime.incidents import Escalation
 from yuqingd.runtime.matching import RuleRunner
 from yuqingd.runtime.silences import Silences
 from yuqingd.scheduler import Scheduler
-from yuqingd.store.sqlite import Store
+from yuqingd.store import Store, open_store
 from yuqingd.supervisor import SourceSupervisor
 from yuqingd.systemd import SystemdNotifier
 from yuqingd.time.clock import Clock
@@ -130,14 +129,14 @@ class Daemon:
         # Check-ins and submissions still climbing their ladders need their roles too.
         directory = new.directory(self.clock)
         for row in self.store.expectations():
-            if row["next_at"] is None:
+            if row.next_at is None:
                 continue
-            for step in json.loads(row["ladder"])[row["level"]:]:
-                for role in step["roles"]:
+            for step in row.ladder[row.level:]:
+                for role in step.roles:
                     if not directory.knows(role):
                         problems.append(LocatedError(path, 1, 1, (
-                            f"角色 '{role}' 已从配置删除，但尚未办结的 {row['title']}"
-                            f"（{row['subject']}）仍要通知它")))
+                            f"角色 '{role}' 已从配置删除，但尚未办结的 {row.title}"
+                            f"（{row.subject}）仍要通知它")))
         if problems:
             raise ConfigError(problems)
 
@@ -145,7 +144,7 @@ class Daemon:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         self.clock.start()
-        self.store = Store(self.database)
+        self.store = open_store(self.database)
         self.escalation = Escalation(self.store, self.clock, self.events)
         self.reports = Reports(self.store, self.clock, self.escalation, self.events)
         if not self.simulation:

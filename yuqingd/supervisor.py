@@ -17,7 +17,7 @@ import trio
 from yuqingd.backoff import backoff
 from yuqingd.model import Item
 from yuqingd.sources import SourceContext, SourceKind, SourceSpec
-from yuqingd.store.sqlite import Store
+from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.supervisor")

@@ -9,7 +9,7 @@ from yuqingd.located import msg
 from yuqingd.reports.audit_text import action_text, actor_text, note_text
 from yuqingd.runtime.deadlines import KIND_ZH, STAGE_ZH
 from yuqingd.runtime.incidents import AckError
-from yuqingd.store.sqlite import IncidentRow
+from yuqingd.store.api import IncidentRow
 from yuqingd.time.durations import format_duration
 
 

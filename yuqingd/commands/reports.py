@@ -180,7 +180,7 @@ def _without_daemon(config_path, payload: dict[str, Any]) -> tuple[int, dict[str
     from yuqingd.config import load_config
     from yuqingd.located import ConfigError
     from yuqingd.plugins import Plugins, get_plugin_manager
-    from yuqingd.store.sqlite import StateInUse, Store
+    from yuqingd.store import StateInUse, open_store
     from yuqingd.time.clock import Clock
 
     try:
@@ -193,7 +193,7 @@ def _without_daemon(config_path, payload: dict[str, Any]) -> tuple[int, dict[str
         return EX_OK, {"ok": False, "error": msg(f"没有状态数据库 {config.database}",
                                                  f"no state database at {config.database}")}
     try:
-        store = Store(config.database)
+        store = open_store(config.database)
     except StateInUse:
         print(msg("yuqingd 正在运行但控制套接字无应答，请稍后再试",
                   "yuqingd is running but its control socket does not answer; try again"),

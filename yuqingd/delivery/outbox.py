@@ -14,7 +14,7 @@ import trio
 from yuqingd.backoff import backoff
 from yuqingd.model import Notification
 from yuqingd.notifiers import Notifier, NotifierSpec
-from yuqingd.store.sqlite import Store
+from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 from yuqingd.wakeup import Wakeup
 

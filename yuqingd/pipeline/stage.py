@@ -12,7 +12,6 @@ the past. Rule semantics are in :mod:`yuqingd.runtime.matching`.
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 
 import structlog
 import trio
@@ -23,7 +22,7 @@ from yuqingd.pipeline.privacy import hash_author
 from yuqingd.pipeline.stories import Stories
 from yuqingd.rules.loader import RuleSet
 from yuqingd.runtime.matching import RuleRunner
-from yuqingd.store.sqlite import Store
+from yuqingd.store.api import Store, StoreError
 from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.pipeline")
@@ -62,7 +61,7 @@ class Pipeline:
         """Process one item, setting it aside if processing fails for a reason of its own."""
         try:
             fired = self.process(item, cursor)
-        except sqlite3.OperationalError:
+        except StoreError:
             raise  # the store itself fails (disk full…): exit, systemd restarts us
         except Exception as exc:
             self._set_aside(item, cursor, exc)

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from yuqingd.pipeline.normalize import compact, normalize_text
+from yuqingd.store.api import Store
 
 STORY_MEMORY = 7 * 86400
 EVENT_WINDOW = 48 * 3600
@@ -228,7 +229,7 @@ class StoryIndex:
 class Stories:
     """Story assignment inside the pipeline's transaction: the index finds, the store keeps."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.index = StoryIndex()
 

@@ -2,26 +2,28 @@
 period, the platforms monitored and their health, new major negative items, notable positive
 items, incidents and their handling, the handover note and the officers — as Markdown and HTML.
 
-Like the weekly briefing it is a pure function of the store and the period: items belong to
-the shift in which yuqingd found them (``fetched_at``), incidents are shown as they stood at
-the shift's end.
+Like the weekly briefing it is a pure function of the store and the period: the store says what
+belongs to the shift (:meth:`yuqingd.store.api.Store.shift_data`); this module adds the daemon's
+view of each source and the officers, and renders.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from yuqingd.model import SEVERITIES
 from yuqingd.reports import weekly
 from yuqingd.reports.periods import Period
 from yuqingd.reports.weekly import IncidentSummary
-from yuqingd.store.sqlite import Store
+from yuqingd.store.api import HandoverNoteRow as Note
+from yuqingd.store.api import ShiftItem as ReportItem
+from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 
 MAJOR_LIMIT = 20
 POSITIVE_LIMIT = 10
-MAJOR_SEVERITIES = ("较大", "重大", "特别重大")
+MAJOR_SEVERITIES = SEVERITIES[1:]  # 较大 and above
 
 
 @dataclass(frozen=True)
@@ -34,24 +36,6 @@ class SourceHealth:
     last_at: float | None  # its last item found up to the shift's end
     dead_letters: int  # items that failed processing in the shift
     state: str  # 正常 | 本班次无新信息 | 异常：… (in Chinese, for the table)
-
-
-@dataclass(frozen=True)
-class ReportItem:
-    title: str
-    url: str
-    source: str
-    severity: str
-    at: float
-    incident: str  # the incident it opened or joined in the shift, or ""
-    engagement: int
-
-
-@dataclass(frozen=True)
-class Note:
-    by: str
-    note: str
-    at: float
 
 
 @dataclass(frozen=True)
@@ -89,41 +73,27 @@ def collect_duty(
     """Read what the duty report for ``period`` shows. ``sources``: the configured source
     names (shown even when silent); ``health``: the running daemon's view of each source
     (None in simulation: the store alone tells); ``officers``: role → people of the shift."""
-    db = store.db
-    span = {"start": period.start, "end": period.end}
-    in_span = "fetched_at >= :start AND fetched_at < :end"
-    counts = {r[0]: (r[1], r[2]) for r in db.execute(
-        f"SELECT source, count(*), sum(sentiment = 'negative') FROM items WHERE {in_span} "
-        "GROUP BY source", span)}
-    last = dict(db.execute("SELECT source, max(fetched_at) FROM items WHERE fetched_at < :end "
-                           "GROUP BY source", span).fetchall())
-    dead = dict(db.execute("SELECT source, count(*) FROM dead_letters WHERE at >= :start "
-                           "AND at < :end GROUP BY source", span).fetchall())
-    table = []
-    for name in dict.fromkeys([*sources, *sorted(counts), *sorted(dead)]):
-        count, negative = counts.get(name, (0, 0))
-        table.append(SourceHealth(name, count, negative or 0, last.get(name),
-                                  dead.get(name, 0), _state(name, count, dead, health)))
-
-    incidents = weekly._incidents(db, span)
-    opened_here = {i.id for i in incidents if not i.carried_over}
-    joined = _incident_of_items(db, span)
+    shift = store.shift_data(period.start, period.end, period.id, sources)
+    dead = {s.name: s.dead_letters for s in shift.sources}
+    table = [SourceHealth(s.name, s.count, s.negative, s.last_at, s.dead_letters,
+                          _state(s.name, s.count, dead, health)) for s in shift.sources]
+    opened_here = {i.id for i in shift.incidents if not i.carried_over}
     major = [
-        item for item in _items(db, span, "negative", joined)
+        item for item in shift.negative
         if item.severity in MAJOR_SEVERITIES or item.incident in opened_here
     ]
     major.sort(key=lambda i: (-_rank(i.severity), i.at))
-    positive = sorted(_items(db, span, "positive", joined), key=lambda i: (-i.engagement, i.at))
-    notes = tuple(Note(r["by"], r["note"], r["at"]) for r in store.handover_notes(period.id))
+    positive = sorted(shift.positive, key=lambda i: (-i.engagement, i.at))
+    notes = shift.notes
     return DutyData(
         period=period,
-        total=sum(c for c, _ in counts.values()),
+        total=sum(s.count for s in shift.sources),
         sources=tuple(table),
         major=tuple(major[:MAJOR_LIMIT]),
         major_total=len(major),
         positive=tuple(positive[:POSITIVE_LIMIT]),
         positive_total=len(positive),
-        incidents=incidents,
+        incidents=shift.incidents,
         notes=notes,
         officers=tuple((role, tuple(people)) for role, people in (officers or {}).items()),
     )
@@ -140,27 +110,6 @@ def _state(name: str, count: int, dead: Mapping[str, int],
 
 def _rank(severity: str) -> int:
     return MAJOR_SEVERITIES.index(severity) + 1 if severity in MAJOR_SEVERITIES else 0
-
-
-def _incident_of_items(db: sqlite3.Connection, span: dict) -> dict[tuple[str, str], str]:
-    """(source, item id) → the incident it joined during the shift."""
-    return {(r[0], r[1]): r[2] for r in db.execute(
-        "SELECT source, item_id, incident_id FROM incident_items WHERE at >= :start "
-        "AND at < :end ORDER BY at", span)}
-
-
-def _items(db: sqlite3.Connection, span: dict, sentiment: str,
-           joined: Mapping[tuple[str, str], str]) -> list[ReportItem]:
-    reposts, comments = weekly._engagement(db)
-    return [
-        ReportItem(r["title"], r["url"], r["source"], r["severity"], r["fetched_at"],
-                   joined.get((r["source"], r["item_id"]), ""), r["engagement"] or 0)
-        for r in db.execute(
-            f"SELECT source, item_id, title, url, severity, fetched_at, "
-            f"coalesce({reposts}, 0) + coalesce({comments}, 0) AS engagement FROM items "
-            "WHERE fetched_at >= :start AND fetched_at < :end AND sentiment = :sentiment "
-            "ORDER BY fetched_at, source, item_id", {**span, "sentiment": sentiment})
-    ]
 
 
 def render_duty(data: DutyData, clock: Clock, unit_name: str = "教育局") -> tuple[str, str]:

@@ -20,7 +20,7 @@ from yuqingd.reports.duty import collect_duty, render_duty
 from yuqingd.reports.periods import Period
 from yuqingd.reports.weekly import collect_weekly, render_weekly
 from yuqingd.runtime.incidents import Escalation
-from yuqingd.store.sqlite import Store
+from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.reports")

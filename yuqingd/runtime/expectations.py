@@ -23,7 +23,8 @@ putting it back does not replay the time it was absent.
 from __future__ import annotations
 
 import datetime as dt
-import json
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -33,7 +34,7 @@ from yuqingd.located import did_you_mean
 from yuqingd.runtime.incidents import Escalation
 from yuqingd.runtime.roster import DutySpec, Roster, Shift
 from yuqingd.runtime.submissions import SubmissionSpec
-from yuqingd.store.sqlite import Store
+from yuqingd.store.api import ExpectationRow, LadderStep, Store
 from yuqingd.time.clock import Clock
 from yuqingd.time.durations import format_duration
 
@@ -158,10 +159,10 @@ class Expectations:
             elif row["state"] != "met" and row["next_at"] is None:
                 self._rearm(row)  # back on the shift after being swapped out
 
-    def _rearm(self, row: Any) -> None:
-        ladder = json.loads(row["ladder"])
-        later = ([] if row["missed_at"] is not None else [row["due_at"]]) + [
-            s["at"] for s in ladder[row["level"]:row["level"] + 1]]
+    def _rearm(self, row: ExpectationRow) -> None:
+        ladder = row.ladder
+        later = ([] if row.missed_at is not None else [row.due_at]) + [
+            s.at for s in ladder[row.level:row.level + 1]]
         if later:
             self.store.update_expectation(row["id"], next_at=min(later))
 
@@ -204,21 +205,21 @@ class Expectations:
         (the daemon was down) are one message, not a burst."""
         if row["kind"] == CHECK_IN and self._check_in_moot(row, now):
             return
-        ladder = json.loads(row["ladder"])
-        level, missed = row["level"], row["missed_at"] is not None
-        due = [s for s in ladder[level:] if s["at"] <= now]
+        ladder = list(row.ladder)
+        level, missed = row.level, row.missed_at is not None
+        due = [s for s in ladder[level:] if s.at <= now]
         if len(due) > 1:
-            if row["kind"] == CHECK_IN:  # the officer is still expected: go on from now
-                shift = now - ladder[level]["at"]
-                ladder[level:] = [{**s, "at": s["at"] + shift} for s in ladder[level:]]
+            if row.kind == CHECK_IN:  # the officer is still expected: go on from now
+                shift = now - ladder[level].at
+                ladder[level:] = [replace(s, at=s.at + shift) for s in ladder[level:]]
             else:  # still owed: say the latest, not every step missed
-                for step in ladder[level:level + len(due) - 1]:
-                    step["skipped"] = True
+                for k in range(level, level + len(due) - 1):
+                    ladder[k] = replace(ladder[k], skipped=True)
                 level += len(due) - 1
             log.info("expectation.caught_up", what=row["kind"], subject=row["subject"],
                      steps=len(due))
         while True:
-            step_at = ladder[level]["at"] if level < len(ladder) else None
+            step_at = ladder[level].at if level < len(ladder) else None
             # At a tie the miss comes first: a check-in's reminder is sent at its due time.
             if not missed and row["due_at"] <= now and (step_at is None
                                                         or row["due_at"] <= step_at):
@@ -229,9 +230,9 @@ class Expectations:
                 self._step(row, ladder[level - 1], level, now)
             else:
                 break
-        later = ([] if missed else [row["due_at"]]) + [s["at"] for s in ladder[level:level + 1]]
-        self.store.update_expectation(row["id"], level=level, next_at=min(later, default=None),
-                                      ladder=json.dumps(ladder, ensure_ascii=False))
+        later = ([] if missed else [row.due_at]) + [s.at for s in ladder[level:level + 1]]
+        self.store.update_expectation(row.id, level=level, next_at=min(later, default=None),
+                                      ladder=ladder)
 
     def _check_in_moot(self, row: Any, now: float) -> bool:
         """A check-in whose shift ended while the daemon was down, or whose person no longer
@@ -282,15 +283,15 @@ class Expectations:
                          **({"while_down": True} if down else {}))
         log.warning("expectation.missed", what=row["kind"], subject=row["subject"], who=who)
 
-    def _step(self, row: Any, step: dict[str, Any], level: int, now: float) -> None:
-        event = "expectation.reminded" if step["action"] == "remind" else "expectation.escalated"
-        text = _text(row, step["action"], self.clock, now)
+    def _step(self, row: ExpectationRow, step: LadderStep, level: int, now: float) -> None:
+        event = "expectation.reminded" if step.action == "remind" else "expectation.escalated"
+        text = _text(row, step.action, self.clock, now)
         self.escalation.send(kind=event, ident=f"expectation:{row['kind']}:{row['subject']}",
-                             roles=step["roles"], people=step["people"], text=text, at=now,
+                             roles=list(step.roles), people=list(step.people), text=text, at=now,
                              tag=f"L{level}", title=row["title"], key=row["subject"],
                              level=level)
         self.events.emit(event, now, what=row["kind"], subject=row["subject"], role=row["role"],
-                         who=row["who"], level=level, to=step["roles"] + step["people"])
+                         who=row["who"], level=level, to=[*step.roles, *step.people])
 
     def _meet(self, row: Any, by: str, note: str, now: float) -> dict[str, Any]:
         late = now > row["due_at"]
@@ -298,12 +299,12 @@ class Expectations:
                                       next_at=None)
         self.events.emit("expectation.met", now, what=row["kind"], subject=row["subject"],
                          role=row["role"], by=by, late=late)
-        told = [s for s in json.loads(row["ladder"])[:row["level"]] if not s.get("skipped")]
+        told = [s for s in row.ladder[:row.level] if not s.skipped]
         if told:  # those reminded or escalated to learn it is done
             self.escalation.send(
                 kind="expectation.met", ident=f"expectation:{row['kind']}:{row['subject']}",
-                roles=sorted({r for s in told for r in s["roles"]}),
-                people=sorted({p for s in told for p in s["people"]}),
+                roles=sorted({r for s in told for r in s.roles}),
+                people=sorted({p for s in told for p in s.people}),
                 text=f"【已办结】{row['title']}：{by} 已于 {self.clock.format(now)} 完成"
                      f"（{'逾期' if late else '按时'}）。", at=now, tag="met", title=row["title"],
                 key=row["subject"])
@@ -422,9 +423,9 @@ def _check_in_subject(shift: Shift, person: str) -> str:
     return f"{shift.duty_day.isoformat()}/{shift.name}/{person}"
 
 
-def _step(at: float, action: str, *, roles: list[str] = (), people: list[str] = ()
-          ) -> dict[str, Any]:
-    return {"at": at, "action": action, "roles": list(roles), "people": list(people)}
+def _step(at: float, action: str, *, roles: Sequence[str] = (), people: Sequence[str] = ()
+          ) -> LadderStep:
+    return LadderStep(at=at, action=action, roles=tuple(roles), people=tuple(people))
 
 
 def _text(row: Any, action: str, clock: Clock, now: float) -> str:

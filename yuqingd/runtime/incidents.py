@@ -34,7 +34,7 @@ from yuqingd.runtime.deadlines import (
 from yuqingd.runtime.directory import Directory
 from yuqingd.runtime.messages import acknowledged_text, incident_text, overdue_text
 from yuqingd.runtime.silences import Silences
-from yuqingd.store.sqlite import DeadlineRow, IncidentRow, Store
+from yuqingd.store.api import DeadlineRow, IncidentRow, Store
 from yuqingd.time.clock import Clock
 from yuqingd.time.durations import format_duration
 

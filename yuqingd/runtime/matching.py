@@ -36,7 +36,7 @@ from yuqingd.rules.loader import RuleSet
 from yuqingd.rules.model import Rule
 from yuqingd.runtime.incidents import Escalation
 from yuqingd.runtime.watches import Watches, WatchRequest
-from yuqingd.store.sqlite import Store
+from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 
 if TYPE_CHECKING:
@@ -276,10 +276,9 @@ class RuleRunner:
         rule = cr.rule
         items = []
         for source, item_id, _ in window[-5:]:
-            row = self.store.db.execute("SELECT title, url FROM items WHERE source=? AND "
-                                        "item_id=?", (source, item_id)).fetchone()
+            row = self.store.item(source, item_id)
             if row:
-                items.append({"title": row["title"], "url": row["url"]})
+                items.append({"title": row.title, "url": row.url})
         lines = [f"【舆情提醒】{rule.title}"]
         if key:
             lines.append(f"对象：{key}")

@@ -22,7 +22,7 @@ import structlog
 from yuqingd.events import Events
 from yuqingd.model import Notification
 from yuqingd.rules.model import SEVERITY_RANK
-from yuqingd.store.sqlite import Store
+from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.silences")

@@ -15,7 +15,6 @@ sends only its closing summary, which covers everything.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from yuqingd.events import Events
 from yuqingd.model import Item
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
 from yuqingd.runtime.incidents import Escalation
-from yuqingd.store.sqlite import Store
+from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.runtime.watches")
@@ -186,7 +185,7 @@ class Watches:
         log.info("watch.ended", watch=row["id"], key=row["group_key"], items=len(items), by=by)
 
     def _send(self, row, kind: str, tag: str, text: str, now: float, items) -> None:
-        to = json.loads(row["recipients"] or "{}")
+        to = row.recipients
         if not (to.get("roles") or to.get("channels") or to.get("people")):
             return  # nobody named: the events and the record still show it
         self.escalation.send(

@@ -1,6 +1,10 @@
-"""The SQLite backend of the store API: all SQL of yuqingd, its migrations and report queries.
-Nothing outside :mod:`yuqingd.store` imports ``sqlite3``."""
+"""The SQLite backend of the store API (:mod:`yuqingd.store.api`): all of yuqingd's SQL, its
+migrations and its report queries. Nothing outside :mod:`yuqingd.store` imports ``sqlite3``,
+and nothing outside it names this backend except :func:`yuqingd.store.open_store`."""
 
-from yuqingd.store.sqlite.store import DeadlineRow, IncidentRow, OutboxRow, StateInUse, Store
+from yuqingd.store.api import DeadlineRow, IncidentRow, OutboxRow, StateInUse
+from yuqingd.store.sqlite.store import SqliteStore
 
-__all__ = ["DeadlineRow", "IncidentRow", "OutboxRow", "StateInUse", "Store"]
+Store = SqliteStore  # the name tests and older code construct
+
+__all__ = ["DeadlineRow", "IncidentRow", "OutboxRow", "SqliteStore", "StateInUse", "Store"]

@@ -1,5 +1,6 @@
-"""The SQLite store (WAL): every item, incident, deadline and outgoing notification is written
-here, in one transaction with the change that caused it, before anything acts on it."""
+"""The SQLite store (WAL), the default backend of :class:`yuqingd.store.api.Store`: every item,
+incident, deadline and outgoing notification is written here, in one transaction with the change
+that caused it, before anything acts on it. JSON columns are decoded here and nowhere else."""
 
 from __future__ import annotations
 
@@ -7,57 +8,72 @@ import contextlib
 import fcntl
 import json
 import sqlite3
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from yuqingd.located import msg
 from yuqingd.model import Enrichment, Item
+from yuqingd.store.api import (
+    AuditRow,
+    DeadlineRow,
+    ExpectationRow,
+    HandoverNoteRow,
+    IncidentRow,
+    ItemRow,
+    LadderStep,
+    OutboxRow,
+    ReportRow,
+    ShiftData,
+    SilenceRow,
+    StateInUse,
+    StoreError,
+    StoryRow,
+    WatchItemRow,
+    WatchRow,
+    WeeklyData,
+)
+from yuqingd.store.sqlite import reports
 from yuqingd.store.sqlite.migrations import MIGRATIONS
 
-
-@dataclass(frozen=True)
-class IncidentRow:
-    id: str
-    rule_id: str
-    group_key: str
-    title: str
-    severity: str
-    chain: list[dict[str, Any]]
-    level: int
-    status: str
-    opened_at: float
-    acked_at: float | None
-    acked_by: str | None
-    item_count: int
-    stage: str = "opened"  # → acknowledged → first_report → follow_up → final_report → closed
-    deadlines: dict[str, Any] = field(default_factory=dict)  # effective at opening (snapshot)
+R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class DeadlineRow:
-    id: int
-    incident_id: str
-    kind: str
-    level: int
-    due_at: float
+def _row(cls: type[R], row: sqlite3.Row, **decoded: Any) -> R:
+    """A typed row from a database row, by column name; ``decoded`` overrides columns."""
+    return cls(**{f.name: decoded[f.name] if f.name in decoded else row[f.name]  # type: ignore[call-arg]
+                  for f in fields(cls)})  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class OutboxRow:
-    id: str
-    channel: str
-    payload: dict[str, Any]
-    attempts: int
-    next_attempt_at: float
+def _ladder(text: str) -> tuple[LadderStep, ...]:
+    return tuple(LadderStep(at=s["at"], action=s["action"], roles=tuple(s.get("roles", ())),
+                            people=tuple(s.get("people", ())), skipped=bool(s.get("skipped")))
+                 for s in json.loads(text))
 
 
-class StateInUse(Exception):
-    """Another process holds this state directory."""
+def _ladder_json(ladder: Sequence[LadderStep]) -> str:
+    steps = []
+    for step in ladder:
+        encoded: dict[str, Any] = {"at": step.at, "action": step.action,
+                                   "roles": list(step.roles), "people": list(step.people)}
+        if step.skipped:
+            encoded["skipped"] = True
+        steps.append(encoded)
+    return json.dumps(steps, ensure_ascii=False)
 
 
-class Store:
+def _expectation(row: sqlite3.Row) -> ExpectationRow:
+    return _row(ExpectationRow, row, ladder=_ladder(row["ladder"]))
+
+
+def _watch(row: sqlite3.Row) -> WatchRow:
+    return _row(WatchRow, row, recipients=json.loads(row["recipients"] or "{}"))
+
+
+
+
+class SqliteStore:
     """Synchronous SQLite access; called from the trio thread (local, millisecond writes)."""
 
     def __init__(self, path: Path):
@@ -103,13 +119,27 @@ class Store:
         nesting is the first step towards that."""
         if self.db.in_transaction:
             raise RuntimeError("Store.transaction() is not re-entrant")
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(str(exc)) from exc
         try:
             yield
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise StoreError(str(exc)) from exc
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise StoreError(str(exc)) from exc
+
+    def _rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
     # items and cursors ---------------------------------------------------------------------
 
@@ -180,8 +210,14 @@ class Store:
             (at, story_id),
         )
 
-    def story(self, story_id: int) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM stories WHERE id=?", (story_id,)).fetchone()
+    def story(self, story_id: int) -> StoryRow | None:
+        row = self.db.execute("SELECT * FROM stories WHERE id=?", (story_id,)).fetchone()
+        return _row(StoryRow, row) if row else None
+
+    def item(self, source: str, item_id: str) -> ItemRow | None:
+        row = self.db.execute("SELECT * FROM items WHERE source=? AND item_id=?",
+                              (source, item_id)).fetchone()
+        return _row(ItemRow, row) if row else None
 
     # firings, activity, tags, schedules ---------------------------------------------------
 
@@ -344,12 +380,12 @@ class Store:
             (incident_id, source, item_id, at),
         )
 
-    def incident_items(self, incident_id: str, newest: int = 5) -> list[sqlite3.Row]:
-        return self.db.execute(
+    def incident_items(self, incident_id: str, newest: int = 5) -> list[ItemRow]:
+        return [_row(ItemRow, r) for r in self.db.execute(
             "SELECT i.* FROM incident_items x JOIN items i USING (source, item_id) "
             "WHERE x.incident_id=? ORDER BY x.at DESC LIMIT ?",
             (incident_id, newest),
-        ).fetchall()
+        )]
 
     def last_closed(self, rule_id: str, key: str) -> float | None:
         """When the last incident of this rule and key was closed."""
@@ -402,7 +438,7 @@ class Store:
 
     def due_deadlines(self, now: float) -> list[DeadlineRow]:
         return [
-            DeadlineRow(r["id"], r["incident_id"], r["kind"], r["level"], r["due_at"])
+            _row(DeadlineRow, r)
             for r in self.db.execute(
                 "SELECT * FROM deadlines WHERE state='pending' AND due_at<=? ORDER BY due_at, id",
                 (now,),
@@ -419,7 +455,8 @@ class Store:
 
     # outbox -------------------------------------------------------------------------------
 
-    def enqueue(self, notification_id: str, channel: str, payload: dict, at: float) -> None:
+    def enqueue(self, notification_id: str, channel: str, payload: dict[str, Any],
+                at: float) -> None:
         self.db.execute(
             "INSERT OR IGNORE INTO outbox (id, channel, payload, created_at, next_attempt_at) "
             "VALUES (?,?,?,?,?)",
@@ -529,20 +566,21 @@ class Store:
         """Who held the responsible role when the deadline passed (for accountability)."""
         self.db.execute("UPDATE deadlines SET role=?, who=? WHERE id=?", (role, who, deadline_id))
 
-    def incident_deadlines(self, incident_id: str) -> list[sqlite3.Row]:
-        return self.db.execute(
+    def incident_deadlines(self, incident_id: str) -> list[DeadlineRow]:
+        return [_row(DeadlineRow, r) for r in self.db.execute(
             "SELECT * FROM deadlines WHERE incident_id=? ORDER BY due_at, id", (incident_id,)
-        ).fetchall()
+        )]
 
-    def incident_audit(self, incident_id: str) -> list[sqlite3.Row]:
-        return self.db.execute(
+    def incident_audit(self, incident_id: str) -> list[AuditRow]:
+        return [_row(AuditRow, r) for r in self.db.execute(
             "SELECT * FROM audit WHERE incident_id=? ORDER BY at, id", (incident_id,)
-        ).fetchall()
+        )]
 
-    def next_incident_deadline(self, incident_id: str) -> sqlite3.Row | None:
-        return self.db.execute(
+    def next_incident_deadline(self, incident_id: str) -> DeadlineRow | None:
+        row = self.db.execute(
             "SELECT * FROM deadlines WHERE incident_id=? AND state='pending' "
             "ORDER BY due_at, id LIMIT 1", (incident_id,)).fetchone()
+        return _row(DeadlineRow, row) if row else None
 
     def last_audit(self, incident_id: str, action: str) -> float | None:
         return self.db.execute("SELECT max(at) FROM audit WHERE incident_id=? AND action=?",
@@ -558,40 +596,49 @@ class Store:
     # expectations (duty check-in, sub-unit submissions) and roster gap warnings ------------
 
     def add_expectation(self, *, kind: str, subject: str, title: str, role: str, who: str,
-                        due_at: float, ladder: list[dict[str, Any]], at: float,
+                        due_at: float, ladder: Sequence[LadderStep], at: float,
                         state: str = "pending", met_by: str | None = None,
                         note: str = "") -> bool:
         """Record an expectation; False when (kind, subject) exists already."""
         cur = self.db.execute(
             "INSERT OR IGNORE INTO expectations (kind, subject, title, role, who, due_at, ladder, "
             "next_at, state, created_at, met_at, met_by, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (kind, subject, title, role, who, due_at, json.dumps(ladder, ensure_ascii=False),
-             min([due_at, *(s["at"] for s in ladder)]) if state == "pending" else None, state, at,
+            (kind, subject, title, role, who, due_at, _ladder_json(ladder),
+             min([due_at, *(s.at for s in ladder)]) if state == "pending" else None, state, at,
              at if state == "met" else None, met_by, note),
         )
         return cur.rowcount == 1
 
-    def expectation(self, kind: str, subject: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM expectations WHERE kind=? AND subject=?",
-                               (kind, subject)).fetchone()
+    def expectation(self, kind: str, subject: str) -> ExpectationRow | None:
+        row = self.db.execute("SELECT * FROM expectations WHERE kind=? AND subject=?",
+                              (kind, subject)).fetchone()
+        return _expectation(row) if row else None
 
-    def expectations(self, kind: str | None = None, prefix: str = "") -> list[sqlite3.Row]:
+    def expectations(self, kind: str | None = None, prefix: str = "") -> list[ExpectationRow]:
         """Expectations (of ``kind``, with subjects starting with ``prefix``), oldest due first."""
-        return self.db.execute(
+        return [_expectation(r) for r in self.db.execute(
             "SELECT * FROM expectations WHERE (? IS NULL OR kind=?) AND substr(subject, 1, ?)=? "
-            "ORDER BY due_at, id", (kind, kind, len(prefix), prefix)).fetchall()
+            "ORDER BY due_at, id", (kind, kind, len(prefix), prefix))]
 
     def next_expectation_at(self) -> float | None:
         return self.db.execute("SELECT min(next_at) FROM expectations").fetchone()[0]
 
-    def due_expectations(self, now: float) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT * FROM expectations WHERE next_at<=? ORDER BY next_at, id", (now,)).fetchall()
+    def due_expectations(self, now: float) -> list[ExpectationRow]:
+        return [_expectation(r) for r in self.db.execute(
+            "SELECT * FROM expectations WHERE next_at<=? ORDER BY next_at, id", (now,))]
 
-    def update_expectation(self, expectation_id: int, **fields: Any) -> None:
-        names = ", ".join(f"{name}=?" for name in fields)
+    _EXPECTATION_COLUMNS = frozenset(f.name for f in fields(ExpectationRow)) - {"id", "kind",
+                                                                              "subject"}
+
+    def update_expectation(self, expectation_id: int, **changes: Any) -> None:
+        unknown = set(changes) - self._EXPECTATION_COLUMNS
+        if unknown:
+            raise TypeError(f"no such expectation fields: {sorted(unknown)}")
+        if "ladder" in changes:
+            changes["ladder"] = _ladder_json(changes["ladder"])
+        names = ", ".join(f"{name}=?" for name in changes)
         self.db.execute(f"UPDATE expectations SET {names} WHERE id=?",  # noqa: S608 (our names)
-                        (*fields.values(), expectation_id))
+                        (*changes.values(), expectation_id))
 
     def expectation_cursor(self, name: str) -> float | None:
         row = self.db.execute("SELECT last_at FROM expectation_cursors WHERE name=?",
@@ -624,9 +671,10 @@ class Store:
             "VALUES (?,?,?,?,?)", (kind, period, at, markdown, html))
         return cursor.rowcount == 1
 
-    def kept_report(self, kind: str, period: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM reports WHERE kind=? AND period=?",
-                               (kind, period)).fetchone()
+    def kept_report(self, kind: str, period: str) -> ReportRow | None:
+        row = self.db.execute("SELECT * FROM reports WHERE kind=? AND period=?",
+                              (kind, period)).fetchone()
+        return _row(ReportRow, row) if row else None
 
     def set_handover_note(self, shift: str, by: str, note: str, at: float) -> None:
         """One note per person and shift: a later note from the same person replaces it."""
@@ -635,35 +683,47 @@ class Store:
             "ON CONFLICT (shift, by) DO UPDATE SET note=excluded.note, at=excluded.at",
             (shift, by, note, at))
 
-    def handover_notes(self, shift: str) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT by, note, at FROM handover_notes WHERE shift=? "
-                               "ORDER BY at, by", (shift,)).fetchall()
+    def handover_notes(self, shift: str) -> list[HandoverNoteRow]:
+        return [_row(HandoverNoteRow, r) for r in self.db.execute(
+            "SELECT by, note, at FROM handover_notes WHERE shift=? ORDER BY at, by", (shift,))]
+
+    def weekly_data(self, start: float, end: float, *, top_stories: int, negative_limit: int,
+                    positive_limit: int) -> WeeklyData:
+        return reports.weekly(self.db, start, end, top_stories=top_stories,
+                              negative_limit=negative_limit, positive_limit=positive_limit)
+
+    def shift_data(self, start: float, end: float, shift: str,
+                   sources: Sequence[str] = ()) -> ShiftData:
+        return reports.shift(self.db, start, end, self.handover_notes(shift), sources)
 
     # watches (tracking summaries) and silences ----------------------------------------------
     # (issue 4: yuqingd/runtime/watches.py and yuqingd/runtime/silences.py)
 
     def start_watch(self, *, rule_id: str, kind: str, key: str, title: str, by: str,
-                    recipients: dict[str, list[str]], at: float, ends_at: float,
+                    recipients: Mapping[str, list[str]], at: float, ends_at: float,
                     summary_every: float, latest_end: float) -> int:
         return self.db.execute(
             "INSERT INTO watches (rule_id, kind, group_key, started, ends_at, title, started_by,"
             " recipients, summary_every, next_summary, latest_end) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (rule_id, kind, key, at, ends_at, title, by,
-             json.dumps(recipients, ensure_ascii=False), summary_every, at + summary_every,
+             json.dumps(dict(recipients), ensure_ascii=False), summary_every,
+             at + summary_every,
              latest_end),
         ).lastrowid
 
-    def watch(self, watch_id: int) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM watches WHERE id=?", (watch_id,)).fetchone()
+    def watch(self, watch_id: int) -> WatchRow | None:
+        row = self.db.execute("SELECT * FROM watches WHERE id=?", (watch_id,)).fetchone()
+        return _watch(row) if row else None
 
-    def running_watches(self) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT * FROM watches WHERE state='running' ORDER BY id").fetchall()
+    def running_watches(self) -> list[WatchRow]:
+        return [_watch(r) for r in self.db.execute(
+            "SELECT * FROM watches WHERE state='running' ORDER BY id")]
 
-    def running_watch_for(self, rule_id: str, kind: str, key: str) -> sqlite3.Row | None:
-        return self.db.execute(
+    def running_watch_for(self, rule_id: str, kind: str, key: str) -> WatchRow | None:
+        row = self.db.execute(
             "SELECT * FROM watches WHERE rule_id=? AND kind=? AND group_key=? "
             "AND state='running'", (rule_id, kind, key)).fetchone()
+        return _watch(row) if row else None
 
     def set_watch_end(self, watch_id: int, ends_at: float) -> None:
         self.db.execute("UPDATE watches SET ends_at=? WHERE id=?", (ends_at, watch_id))
@@ -680,13 +740,13 @@ class Store:
             "INSERT OR IGNORE INTO watch_items VALUES (?,?,?,?,?)",
             (watch_id, source, item_id, at, int(reported))).rowcount > 0
 
-    def watch_items(self, watch_id: int, *, unreported: bool = False) -> list[sqlite3.Row]:
+    def watch_items(self, watch_id: int, *, unreported: bool = False) -> list[WatchItemRow]:
         """A watch's items with their source, sentiment, title and link, newest last."""
-        return self.db.execute(
+        return [_row(WatchItemRow, r) for r in self.db.execute(
             "SELECT w.source, w.item_id, w.at, i.title, i.url, i.sentiment FROM watch_items w "
             "JOIN items i ON i.source=w.source AND i.item_id=w.item_id WHERE w.watch_id=?"
             + (" AND w.reported=0" if unreported else "") + " ORDER BY w.at, w.rowid",
-            (watch_id,)).fetchall()
+            (watch_id,))]
 
     def record_watch_summary(self, watch_id: int, next_summary: float | None) -> None:
         self.db.execute(
@@ -705,13 +765,14 @@ class Store:
             "INSERT INTO silences (scope, target, created_at, ends_at, reason, created_by) "
             "VALUES (?,?,?,?,?,?)", (scope, target, at, ends_at, reason, by)).lastrowid
 
-    def silence(self, silence_id: int) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM silences WHERE id=?", (silence_id,)).fetchone()
+    def silence(self, silence_id: int) -> SilenceRow | None:
+        row = self.db.execute("SELECT * FROM silences WHERE id=?", (silence_id,)).fetchone()
+        return _row(SilenceRow, row) if row else None
 
-    def active_silences(self, now: float) -> list[sqlite3.Row]:
-        return self.db.execute(
+    def active_silences(self, now: float) -> list[SilenceRow]:
+        return [_row(SilenceRow, r) for r in self.db.execute(
             "SELECT * FROM silences WHERE removed_at IS NULL AND created_at<=? AND ends_at>? "
-            "ORDER BY id", (now, now)).fetchall()
+            "ORDER BY id", (now, now))]
 
     def remove_silence(self, silence_id: int, at: float, by: str) -> None:
         self.db.execute("UPDATE silences SET removed_at=?, removed_by=? WHERE id=?",
