@@ -9,4 +9,6 @@ demo:
 test:
 	packaging/dev/bootstrap.sh test
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 	.venv/bin/python -m pytest -q
+	for bench in bench/*.py; do .venv/bin/python $$bench --smoke > /dev/null || exit 1; done

@@ -81,6 +81,7 @@ def of_day(day: dt.date, tz: dt.tzinfo) -> Period:
 def report_period(kind: str, moment: dt.datetime, roster: Roster | None = None) -> Period:
     """What a report of ``kind`` made at ``moment`` (aware) covers: the previous ISO week for
     weekly; for duty, the last shift that ended (the previous calendar day without a roster)."""
+    assert moment.tzinfo is not None
     if kind == "weekly":
         return weekly(moment.date() - dt.timedelta(days=7), moment.tzinfo)
     if roster is not None:

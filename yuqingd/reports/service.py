@@ -168,6 +168,7 @@ class Reports:
         """Send the kept report to the holders of ``roles`` at ``at`` and to ``channels``;
         emit the ``report`` event."""
         kept = self.store.kept_report(period.kind, period.id)
+        assert kept is not None  # kept by the caller in this transaction
         directory = self.escalation.directory
         recipients = [{"role": role, "person": h.person}
                       for role in roles for h in directory.holders(role, at)]
@@ -175,7 +176,7 @@ class Reports:
         # Addressed at ``at`` (the incoming shift's holders), written at ``now``.
         self.escalation.send(kind=f"report.{period.kind}", ident=f"report:{period.id}",
                              roles=roles, channels=list(channels), text=notification_text(
-                                 kept["markdown"], period), at=at, tag=tag, title=title,
+                                 kept.markdown, period), at=at, tag=tag, title=title,
                              rule=rule)
         fields = {"rule": rule} if rule else {}
         self.events.emit("report", now, **fields, kind=period.kind, period=period.id,

@@ -22,7 +22,7 @@ import structlog
 from yuqingd.events import Events
 from yuqingd.model import Notification
 from yuqingd.rules.model import SEVERITY_RANK
-from yuqingd.store.api import Store
+from yuqingd.store.api import SilenceRow, Store
 from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.silences")
@@ -85,7 +85,7 @@ class Silences:
         finally:
             self._handling = None
 
-    def covering(self, notification: Notification, key: str, at: float):
+    def covering(self, notification: Notification, key: str, at: float) -> SilenceRow | None:
         """The silence that suppresses ``notification`` at ``at``, or None."""
         if self._leader_of_major(notification):
             return None
