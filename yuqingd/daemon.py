@@ -21,10 +21,10 @@ from yuqingd.log import configure_logging
 from yuqingd.pipeline.privacy import load_salt
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
-from yuqingd.reports.service import Reports, source_health
 from yuqingd.runtime.expectations import Expectations
 from yuqingd.runtime.incidents import Escalation
 from yuqingd.runtime.matching import RuleRunner
+from yuqingd.runtime.reports import Reports, source_health
 from yuqingd.runtime.silences import Silences
 from yuqingd.scheduler import Scheduler
 from yuqingd.store import Store, open_store

@@ -29,12 +29,12 @@ import structlog
 from yuqingd.events import Events
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import Analysis
-from yuqingd.reports.service import Reports
 from yuqingd.rules.compiler import CompiledRule
 from yuqingd.rules.engine import Matcher, make_matcher
 from yuqingd.rules.loader import RuleSet
 from yuqingd.rules.model import Rule
 from yuqingd.runtime.incidents import Escalation
+from yuqingd.runtime.reports import Reports
 from yuqingd.runtime.watches import Watches, WatchRequest
 from yuqingd.store.api import IncidentRow, Store
 from yuqingd.time.clock import Clock
