@@ -8,9 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from yuqingd.located import msg
-from yuqingd.runtime.roster import Roster, Shift
+
+if TYPE_CHECKING:  # only a type here: reports do not depend on the runtime
+    from yuqingd.runtime.roster import Roster, Shift
 
 _ISO_WEEK = re.compile(r"(\d{4})-W(\d{1,2})")
 _SHIFT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:/(.+))?")

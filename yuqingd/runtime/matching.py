@@ -28,7 +28,6 @@ import structlog
 
 from yuqingd.events import Events
 from yuqingd.model import Item
-from yuqingd.pipeline.enrich import Analysis
 from yuqingd.rules.compiler import CompiledRule
 from yuqingd.rules.engine import Matcher, make_matcher
 from yuqingd.rules.loader import RuleSet
@@ -39,7 +38,8 @@ from yuqingd.runtime.watches import Watches, WatchRequest
 from yuqingd.store.api import IncidentRow, Store
 from yuqingd.time.clock import Clock
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: the pipeline runs the rules, not the other way round
+    from yuqingd.pipeline.enrich import Analysis
     from yuqingd.runtime.silences import Silences
 
 log = structlog.get_logger("yuqingd.rules")

@@ -21,6 +21,7 @@ import structlog
 
 from yuqingd.events import Events
 from yuqingd.model import Notification
+from yuqingd.reports.labels import SCOPES as SCOPES_ZH
 from yuqingd.rules.model import SEVERITY_RANK
 from yuqingd.store.api import SilenceRow, Store
 from yuqingd.time.clock import Clock
@@ -28,7 +29,7 @@ from yuqingd.time.clock import Clock
 log = structlog.get_logger("yuqingd.silences")
 
 SCOPES = ("rule", "key", "source")
-SCOPE_NAMES = {"rule": "规则", "key": "对象", "source": "信息源"}
+SCOPE_NAMES = SCOPES_ZH
 LEADER_LEVEL = 2  # chain levels from here on are the leader level
 MAJOR = SEVERITY_RANK["重大"]
 

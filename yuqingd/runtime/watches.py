@@ -23,6 +23,7 @@ import structlog
 
 from yuqingd.events import Events
 from yuqingd.model import Item
+from yuqingd.reports.labels import SENTIMENTS, TRACKED
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
 from yuqingd.runtime.incidents import Escalation
 from yuqingd.store.api import Store, WatchItemRow, WatchRow
@@ -30,8 +31,8 @@ from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.runtime.watches")
 
-KIND_NAMES = {"entity": "监测对象", "topic": "主题", "story": "报道", "source": "信息源"}
-SENTIMENT_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+KIND_NAMES = TRACKED
+SENTIMENT_NAMES = SENTIMENTS
 NEWEST = 5  # items listed with links in a summary
 
 
