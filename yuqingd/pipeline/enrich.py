@@ -178,7 +178,7 @@ def _lexicon(ruleset: RuleSet) -> sentiment.Lexicon:
             negative=ext.negative, positive=ext.positive, degree=ext.degree,
             cues={sentiment.NEGATION: ext.negation, sentiment.PREVENTION: ext.prevention,
                   sentiment.CONTRAST: ext.contrast, sentiment.DENIAL: ext.denial,
-                  sentiment.SARCASM: ext.sarcasm})
+                  sentiment.SARCASM: ext.sarcasm, sentiment.RUMOUR: ext.rumour})
     return lexicon
 
 

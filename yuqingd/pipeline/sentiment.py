@@ -33,20 +33,25 @@ from yuqingd.pipeline.normalize import Compact, compact_needle
 
 THRESHOLD = 0.75
 NEGATION_REACH = 8  # compact characters a negation or prevention word reaches forward…
-SHORT_NEGATION_REACH = 1  # … but 不 / 没 / 无 only the next word: 没写完…体罚 is not negated
+SHORT_NEGATION_REACH = 1  # … but 不 / 没 / 未 only the next word: 没写完…体罚 is not negated,
+NOUN_NEGATION_REACH = 4  # 无 negates a noun phrase: 无人员伤亡, 无学生受伤
+# … unless a light verb follows, which passes the negation on to its object: 未造成人员伤亡.
+LIGHT_VERBS = ("造成", "发生", "出现", "导致", "引发", "引起", "遭受", "受到", "有过", "出过",
+               "存在")
 DEGREE_REACH = 4
 CONTRAST_AFTER = 1.5
 CONTRAST_BEFORE = 0.5
-SARCASM_WEIGHT = 0.5  # a sarcasm marker is a (weak) negative signal on its own
+SARCASM_WEIGHT = 1.0  # mockery (好一个, 所谓的, 呵呵) is criticism on its own, like a negative word
 # Quoted praise is sarcasm unless the quotes name an honour: 荣获“优秀教师”称号.
 _HONOUR_AFTER = ("称号", "荣誉", "奖", "活动", "评选", "项目", "工程", "计划", "示范", "品牌")
 _HONOUR_BEFORE = ("获", "评为", "授予", "授", "入选", "荣膺", "称为", "开展", "举办", "参加")
 
 # Token kinds
-NEG, POS, DEGREE, NEGATION, NOT_NEGATION, PREVENTION, CONTRAST, DENIAL, SARCASM = (
+NEG, POS, DEGREE, NEGATION, NOT_NEGATION, PREVENTION, CONTRAST, DENIAL, SARCASM, RUMOUR = (
     "neg", "pos", "degree", "negation", "not_negation", "prevention", "contrast", "denial",
-    "sarcasm")
-KINDS = (NEG, POS, DEGREE, NEGATION, NOT_NEGATION, PREVENTION, CONTRAST, DENIAL, SARCASM)
+    "sarcasm", "rumour")
+KINDS = (NEG, POS, DEGREE, NEGATION, NOT_NEGATION, PREVENTION, CONTRAST, DENIAL, SARCASM,
+         RUMOUR)
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ def shipped_lexicon() -> Lexicon:
 def lexicon_from_yaml(data: dict[str, Any]) -> Lexicon:
     words: dict[str, tuple[str, float]] = {}
     # Cue words first: a word that is also a sentiment or degree word takes that meaning.
-    for kind in (NEGATION, NOT_NEGATION, PREVENTION, CONTRAST, DENIAL, SARCASM):
+    for kind in (NEGATION, NOT_NEGATION, PREVENTION, CONTRAST, DENIAL, SARCASM, RUMOUR):
         for word in data.get(kind, []):
             words[str(word)] = (kind, 1.0)
     for factor, listed in data.get("degree", {}).items():
@@ -147,7 +152,15 @@ def score(tokens: list[Token], view: Compact, emoji_marks: list[int] = ()) -> Se
     sarcastic_sentences = {view.sentence(p) for p in emoji_marks}
     denials: list[tuple[int, int]] = []  # (compact position, clause)
     contrasts: list[tuple[int, int]] = []  # (position, sentence)
+    # A reported rumour (网传, 网上流传) refuted by a negation in a later clause (…并非本地发生,
+    # …与我校无关) is a denial too.
+    rumour = next((t for t in tokens if t.kind == RUMOUR), None)
     for t in tokens:
+        if (rumour is not None and t.kind == NEGATION
+                and view.clause(t.start) > view.clause(rumour.start)):
+            denials.append((t.start, view.clause(t.start)))
+            result.denied_by.append(f"{rumour.word}…{t.word}")
+            continue
         if t.kind == SARCASM:
             sarcastic_sentences.add(view.sentence(t.start))
             result.sarcasm.append(t.word)
@@ -158,6 +171,10 @@ def score(tokens: list[Token], view: Compact, emoji_marks: list[int] = ()) -> Se
             contrasts.append((t.start, view.sentence(t.start)))
     if emoji_marks:
         result.sarcasm.append("表情")
+    # Quoted praise ("关心") makes its whole sentence sarcastic: 感谢学校的"关心" is no thanks.
+    for t in tokens:
+        if t.kind == POS and _quoted_praise(view, quoted, t):
+            sarcastic_sentences.add(view.sentence(t.start))
 
     contributions: list[tuple[int, str, float, str]] = []  # (pos, side, weight, word)
     negation_at = -10**9
@@ -177,7 +194,7 @@ def score(tokens: list[Token], view: Compact, emoji_marks: list[int] = ()) -> Se
             else:
                 negations = 1
             negation_at, negation_clause, negation_word = t.end, clause, t.word
-            negation_reach = SHORT_NEGATION_REACH if t.end - t.start == 1 else NEGATION_REACH
+            negation_reach = _reach(view, t)
             result.unasserted.append((t.start, _clause_end(view, t.end, negation_reach)))
             continue
         if t.kind == PREVENTION:
@@ -242,6 +259,15 @@ def score(tokens: list[Token], view: Compact, emoji_marks: list[int] = ()) -> Se
     result.negative_words = list(dict.fromkeys(result.negative_words))
     result.positive_words = list(dict.fromkeys(result.positive_words))
     return result
+
+
+def _reach(view: Compact, negation: Token) -> int:
+    """How far a negation reaches forward (compact characters)."""
+    if negation.end - negation.start > 1:
+        return NEGATION_REACH
+    if view.text.startswith(LIGHT_VERBS, negation.end):
+        return NEGATION_REACH
+    return NOUN_NEGATION_REACH if negation.word == "无" else SHORT_NEGATION_REACH
 
 
 def _clause_end(view: Compact, pos: int, reach: int) -> int:

@@ -79,6 +79,7 @@ class LexiconExtension(BaseModel):
     contrast: Words = []  # 但是, 然而: what follows counts more
     denial: Words = []  # 不实, 辟谣: the reported negative is denied
     sarcasm: Words = []  # 呵呵, 好一个: praise in this sentence is not meant
+    rumour: Words = []  # 网传: refuted by a later negation, the rumour is denied
 
 
 class Watchlist(BaseModel):
