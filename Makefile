@@ -12,7 +12,9 @@ demo:
 test:
 	packaging/dev/bootstrap.sh test
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 	.venv/bin/python -m pytest -q
+	for bench in bench/*.py; do .venv/bin/python $$bench --smoke > /dev/null || exit 1; done
 
 # The .deb for each release in DEB_RELEASES, built in a clean root of it, checked by lintian.
 deb:

@@ -225,7 +225,12 @@ def main(argv: list[str] | None = None) -> None:
                              "(default 50 × --items: 1,000,000); 0 skips it")
     parser.add_argument("--sizes", default="10,100,1000", help="rule pack sizes")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny run (500 facts, packs of 10 and 100, 5,000 for memory) "
+                             "that only shows the bench still works")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.items, args.sizes, args.memory_items = 500, "10,100", 5000
     if durable_engine is None:
         sys.exit("durable-rules does not import on this Python")
     rnd = random.Random(args.seed)

@@ -235,7 +235,7 @@ def test_duty_report_text_from_outside_is_inert_and_long_reports_are_cut(tmp_pat
     from yuqingd.model import Enrichment, Item
     from yuqingd.reports.duty import collect_duty, render_duty
     from yuqingd.reports.periods import of_day
-    from yuqingd.reports.service import MAX_TEXT, notification_text
+    from yuqingd.runtime.reports import MAX_TEXT, notification_text
     from yuqingd.store.sqlite import Store
     from yuqingd.time.clock import Clock
 

@@ -21,10 +21,10 @@ from yuqingd.log import configure_logging
 from yuqingd.pipeline.privacy import load_salt
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
-from yuqingd.reports.service import Reports, source_health
 from yuqingd.runtime.expectations import Expectations
 from yuqingd.runtime.incidents import Escalation
 from yuqingd.runtime.matching import RuleRunner
+from yuqingd.runtime.reports import Reports, source_health
 from yuqingd.runtime.silences import Silences
 from yuqingd.scheduler import Scheduler
 from yuqingd.store import Store, open_store
@@ -110,6 +110,7 @@ class Daemon:
             )
             if old != now
         ]
+        assert self.store is not None
         for incident in self.store.incidents():
             if incident.status == "closed":
                 continue
@@ -131,8 +132,8 @@ class Daemon:
         for row in self.store.expectations():
             if row.next_at is None:
                 continue
-            for step in row.ladder[row.level:]:
-                for role in step.roles:
+            for ladder_step in row.ladder[row.level:]:
+                for role in ladder_step.roles:
                     if not directory.knows(role):
                         problems.append(LocatedError(path, 1, 1, (
                             f"角色 '{role}' 已从配置删除，但尚未办结的 {row.title}"
@@ -271,6 +272,7 @@ class Daemon:
                     )
                 )
                 continue
+            assert self.store is not None
             workers[spec.name] = ChannelWorker(
                 spec, notifier, self.store, self.clock, settings.timeout, settings.max_backoff
             )
@@ -296,6 +298,7 @@ class Daemon:
     async def _restart_sources(self, config: Config) -> None:
         if self._sources is not None:
             self._sources.stop()
+        assert self.store is not None
         self._sources = SourceSupervisor(
             config.sources,
             config.source_kinds,
@@ -341,6 +344,7 @@ class Daemon:
             ok = await self.reload()
             return {"ok": ok, "error": self.reload_error, "errors": self.reload_errors}
         if command == "status":
+            assert self.store is not None  # started
             return {
                 "ok": True,
                 "status": self.status_line(),

@@ -155,7 +155,9 @@ def report(outcomes: list[Outcome]) -> str:
 def standalone_config(rule_files: list[Path], plugins: Plugins) -> tuple[Config, Any]:
     """A config for testing rule files on their own: every role, channel and source they name
     exists, notifications go nowhere. Returns the config and the temp dir keeping it."""
-    roles, channels, sources = set(), set(), set()
+    roles: set[str] = set()
+    channels: set[str] = set()
+    sources: set[str] = set()
     for path in rule_files:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))

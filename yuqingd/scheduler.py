@@ -15,9 +15,12 @@ from yuqingd.wakeup import Wakeup
 class Timed(Protocol):
     def next_due(self) -> float | None:
         """Epoch seconds of the next thing due, or None."""
+        ...
 
-    def fire_due(self, now: float) -> bool:
-        """Act on everything due at ``now``; True when something was written."""
+    def fire_due(self, now: float) -> int:
+        """Act on everything due at ``now``; truthy (True, or how many fired) when something
+        was written."""
+        ...
 
 
 class Scheduler:

@@ -25,7 +25,7 @@ from yuqingd.commands import (
 from yuqingd.located import msg
 from yuqingd.reports import periods
 from yuqingd.reports.periods import Period
-from yuqingd.reports.service import current_period, render
+from yuqingd.runtime.reports import current_period, render
 
 
 @handler("handover")

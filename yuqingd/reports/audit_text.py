@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 
-from yuqingd.runtime.deadlines import KIND_ZH
-from yuqingd.runtime.watches import KIND_NAMES as WATCH_KINDS
+from yuqingd.reports.labels import DEADLINE_KINDS as KIND_ZH
+from yuqingd.reports.labels import SCOPES, SYSTEM_ACTOR
+from yuqingd.reports.labels import TRACKED as WATCH_KINDS
 from yuqingd.time.durations import format_duration_zh, parse_duration
-
-SYSTEM_ACTOR = "yuqingd"
 
 ACTIONS = {
     "opened": "生成事件",
@@ -43,7 +42,6 @@ NOTIFICATION_KINDS = {
     "incident.overdue": "报告逾期",
     "incident.acknowledged": "确认",
 }
-SCOPES = {"rule": "规则", "key": "对象", "source": "来源"}
 
 _OVERDUE = re.compile(r"^level (\d+) → (\d+); (\w+) overdue$")
 _LATE = re.compile(r"^level (\d+) → (\d+); late by (\d+(?:\.\d+)?)s$")

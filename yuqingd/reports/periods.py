@@ -8,9 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from yuqingd.located import msg
-from yuqingd.runtime.roster import Roster, Shift
+
+if TYPE_CHECKING:  # only a type here: reports do not depend on the runtime
+    from yuqingd.runtime.roster import Roster, Shift
 
 _ISO_WEEK = re.compile(r"(\d{4})-W(\d{1,2})")
 _SHIFT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:/(.+))?")
@@ -81,6 +84,7 @@ def of_day(day: dt.date, tz: dt.tzinfo) -> Period:
 def report_period(kind: str, moment: dt.datetime, roster: Roster | None = None) -> Period:
     """What a report of ``kind`` made at ``moment`` (aware) covers: the previous ISO week for
     weekly; for duty, the last shift that ended (the previous calendar day without a roster)."""
+    assert moment.tzinfo is not None
     if kind == "weekly":
         return weekly(moment.date() - dt.timedelta(days=7), moment.tzinfo)
     if roster is not None:

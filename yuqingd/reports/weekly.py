@@ -18,7 +18,7 @@ import jinja2
 
 from yuqingd.model import SEVERITIES
 from yuqingd.reports.audit_text import SYSTEM_ACTOR, action_text, actor_text, note_text
-from yuqingd.reports.labels import SENTIMENTS
+from yuqingd.reports.labels import REPORTED, SENTIMENTS, STATUS
 from yuqingd.reports.periods import previous_week, week_period  # noqa: F401 (re-exported)
 from yuqingd.store.api import (  # noqa: F401 (re-exported: what a briefing shows)
     IncidentSummary,
@@ -57,8 +57,7 @@ def collect_weekly(
 
 # rendering --------------------------------------------------------------------------------
 
-STATUS = {"open": "未确认", "acknowledged": "已确认", "closed": "已结案"}
-REPORT_STAGES = {"first": "已首报", "follow_up": "已续报", "final": "已终报"}
+REPORT_STAGES = REPORTED
 WEEKDAYS = "一二三四五六日"
 
 

@@ -11,26 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from yuqingd.reports.labels import DEADLINE_KINDS, STAGES
 from yuqingd.rules.model import Deadlines
 
 REPORT_KINDS = ("first_report", "follow_up", "final_report")
 
-# What people read: stages of the lifecycle and kinds of deadline.
-STAGE_ZH = {
-    "opened": "待确认",
-    "acknowledged": "已确认",
-    "first_report": "已首报",
-    "follow_up": "已续报",
-    "final_report": "已终报",
-    "closed": "已关闭",
-}
-KIND_ZH = {
-    "ack": "确认",
-    "repeat": "重复提醒",
-    "first_report": "首报",
-    "follow_up": "续报",
-    "final_report": "终报",
-}
+# What people read (re-exported for callers of this module).
+STAGE_ZH = STAGES
+KIND_ZH = DEADLINE_KINDS
 # ``yuqingd report --stage`` → the stage it reaches and the deadline kinds it meets.
 REPORT_STAGES = {
     "first": ("first_report", ("first_report",)),

@@ -17,7 +17,7 @@ level's ``ack_within`` (else ``repeat_every``), so it keeps climbing until the r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import structlog
 
@@ -74,6 +74,7 @@ class Escalation:
         day = self.clock.to_datetime(at).strftime("%Y%m%d")
         incident_id = self.store.next_incident_id(day)
         action = rule.then.incident
+        assert action is not None
         severity = severity or action.severity
         chain, deadlines = plan(
             [level.model_dump() for level in self.chains[action.chain]],
@@ -408,8 +409,9 @@ class Escalation:
                   text=text, at=at, tag=tag, title=rule.title, rule=rule.id, key=key,
                   items=items)
 
-    def send(self, *, kind: str, ident: str, roles: list[str], text: str, at: float, tag: str,
-             title: str, channels: list[str] = (), people: list[str] = (), rule: str = "",
+    def send(self, *, kind: str, ident: str, roles: Sequence[str], text: str, at: float,
+             tag: str, title: str, channels: Sequence[str] = (), people: Sequence[str] = (),
+             rule: str = "",
              key: str = "", incident: str = "", severity: str = "", level: int = 0,
              items: list[dict[str, str]] | None = None) -> int:
         """One notification per channel, addressed to everyone reached through it: the holders

@@ -28,18 +28,18 @@ import structlog
 
 from yuqingd.events import Events
 from yuqingd.model import Item
-from yuqingd.pipeline.enrich import Analysis
-from yuqingd.reports.service import Reports
 from yuqingd.rules.compiler import CompiledRule
 from yuqingd.rules.engine import Matcher, make_matcher
 from yuqingd.rules.loader import RuleSet
 from yuqingd.rules.model import Rule
 from yuqingd.runtime.incidents import Escalation
+from yuqingd.runtime.reports import Reports
 from yuqingd.runtime.watches import Watches, WatchRequest
-from yuqingd.store.api import Store
+from yuqingd.store.api import IncidentRow, Store
 from yuqingd.time.clock import Clock
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: the pipeline runs the rules, not the other way round
+    from yuqingd.pipeline.enrich import Analysis
     from yuqingd.runtime.silences import Silences
 
 log = structlog.get_logger("yuqingd.rules")
@@ -121,6 +121,7 @@ class RuleRunner:
 
     def _match(self, item: Item, analysis: Analysis, at: float, now: float,
                story_id: int | None, new_story: bool) -> bool:
+        assert self.matcher is not None and self.ruleset is not None
         matched: dict[tuple[str, str], CompiledRule] = {}
         for features in analysis.facts():
             for rule_id in self.matcher.match(features):
@@ -176,13 +177,14 @@ class RuleRunner:
         closed = self.store.last_closed(rule.id, key) if rule.then.incident else None
         return max(since, closed) if closed is not None else since
 
-    def _settled(self, incident, now: float, rule: Rule) -> bool:
+    def _settled(self, incident: IncidentRow, now: float, rule: Rule) -> bool:
         """An acknowledged incident quiet for ``quiet_after`` (default: a whole window) is
         over: close it (or downgrade it, ``when_quiet: downgrade``), so a later burst opens a
         new incident instead of vanishing into the old one. True when it was closed."""
         if incident.status != "acknowledged":
             return False
         action = rule.then.incident
+        assert action is not None
         quiet = action.quiet_after or (
             rule.threshold.within if rule.threshold and rule.threshold.within
             else DEFAULT_COOLDOWN)
@@ -200,6 +202,7 @@ class RuleRunner:
         if threshold is None:
             return True
         if threshold.count is not None:
+            assert params.within is not None and params.count is not None
             since = self._window_start(rule, key, now - params.within - WINDOW_EPSILON)
             return self.store.count_hits(rule.id, key, since) >= params.count
         if threshold.spike:
@@ -233,6 +236,7 @@ class RuleRunner:
         """Whether ``only_on`` / ``except_on`` let the rule fire today."""
         if not rule.only_on and not rule.except_on:
             return True
+        assert self.ruleset is not None
         names = {k.name for k in self.ruleset.calendar.active_on(self._day(now))}
 
         def hits(wanted: list[str]) -> bool:
@@ -272,7 +276,8 @@ class RuleRunner:
                 self.store.tag_item(source, item_id, tag)
         return incident
 
-    def _notify(self, cr: CompiledRule, key: str, now: float, window) -> None:
+    def _notify(self, cr: CompiledRule, key: str, now: float,
+                window: list[tuple[str, str, float]]) -> None:
         rule = cr.rule
         items = []
         for source, item_id, _ in window[-5:]:
@@ -292,8 +297,10 @@ class RuleRunner:
                                channels=list(cr.notify_channels), text="\n".join(lines), at=now,
                                tag=tag, items=items)
 
-    def _start_watch(self, cr: CompiledRule, key: str, now: float, window) -> None:
+    def _start_watch(self, cr: CompiledRule, key: str, now: float,
+                     window: list[tuple[str, str, float]]) -> None:
         rule, spec = cr.rule, cr.rule.then.watch
+        assert spec is not None
         if rule.threshold:
             kind = rule.threshold.per
         else:  # keyed by the watched name, or by the story for an item naming none
@@ -301,7 +308,8 @@ class RuleRunner:
             kind = "entity" if key in names else "story"
         # Summaries go to the watch's own roles, else the rule's notify targets, else the
         # first level of its incident chain.
-        roles, channels = cr.watch_roles, ()
+        roles: tuple[str, ...] = cr.watch_roles
+        channels: tuple[str, ...] = ()
         if not roles:
             roles, channels = cr.notify_roles, cr.notify_channels
         if not roles and not channels and rule.then.incident:
@@ -322,6 +330,7 @@ class RuleRunner:
         return [cr for cr in (self.ruleset.rules if self.ruleset else ()) if cr.rule.schedule]
 
     def _flatline_keys(self, cr: CompiledRule) -> list[str]:
+        assert cr.rule.threshold is not None
         if cr.rule.threshold.per == "source":
             names = cr.sources or self.sources
             return sorted(n for n in names if cr.kinds is None or self.sources.get(n) in cr.kinds)
@@ -331,6 +340,7 @@ class RuleRunner:
         """(due, rule, key, silent since) for every watched key not yet reported silent."""
         out = []
         for cr in self._flatline_rules():
+            assert cr.rule.threshold is not None and cr.rule.threshold.flatline is not None
             silent_for = cr.rule.threshold.flatline.silent_for
             for key in self._flatline_keys(cr):
                 last = self.store.last_activity(f"rule:{cr.id}", key)
@@ -349,6 +359,7 @@ class RuleRunner:
         for cr in self._schedule_rules():
             last = self.store.schedule_last(cr.id)
             if last is not None:
+                assert cr.rule.schedule is not None
                 out.append((cr.rule.schedule.next_after(self.clock.to_datetime(last))
                             .timestamp(), cr))
         return out
@@ -388,6 +399,7 @@ class RuleRunner:
         self.events.emit("rule.fired", now, rule=rule.id, key="", schedule=str(rule.schedule))
         if rule.then.report:
             # Made, kept and sent to the rule's notify roles/channels; emits `report`.
+            assert self.reports is not None
             self.reports.scheduled(cr, now)
         elif rule.then.notify:
             self._notify(cr, "", now, [])

@@ -315,11 +315,11 @@ class DutySpec(BaseModel):
                     holders((*here, i), team)
 
         for day, assigned in self.roster.dates.items():
-            for role_name, value in assigned.items():
+            for role_name, dated in assigned.items():
                 loc = ("roster", "dates", day.isoformat(), role_name)
                 role(loc, role_name)
-                for shift_name, names in (value.items() if isinstance(value, dict)
-                                          else [(None, value)]):
+                for shift_name, names in (dated.items() if isinstance(dated, dict)
+                                          else [(None, dated)]):
                     here = loc if shift_name is None else (*loc, shift_name)
                     if shift_name is not None:
                         shift(here, shift_name)
@@ -375,12 +375,12 @@ def _assignment(
             turns = value.get(shift) if isinstance(value, dict) else value
             if turns:
                 held[role] = _team(turns[turn % len(turns)])
-    for role, value in spec.roster.dates.get(day, {}).items():
-        if isinstance(value, dict):
-            if shift in value:
-                held[role] = _team(value[shift])
+    for role, dated in spec.roster.dates.get(day, {}).items():
+        if isinstance(dated, dict):
+            if shift in dated:
+                held[role] = _team(dated[shift])
         else:
-            held[role] = _team(value)
+            held[role] = _team(dated)
     for swap in swaps:
         if swap.date == day:
             held = {role: _team([swap.to if p == swap.from_ else p for p in team])

@@ -21,14 +21,15 @@ import structlog
 
 from yuqingd.events import Events
 from yuqingd.model import Notification
+from yuqingd.reports.labels import SCOPES as SCOPES_ZH
 from yuqingd.rules.model import SEVERITY_RANK
-from yuqingd.store.api import Store
+from yuqingd.store.api import SilenceRow, Store
 from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.silences")
 
 SCOPES = ("rule", "key", "source")
-SCOPE_NAMES = {"rule": "规则", "key": "对象", "source": "信息源"}
+SCOPE_NAMES = SCOPES_ZH
 LEADER_LEVEL = 2  # chain levels from here on are the leader level
 MAJOR = SEVERITY_RANK["重大"]
 
@@ -85,7 +86,7 @@ class Silences:
         finally:
             self._handling = None
 
-    def covering(self, notification: Notification, key: str, at: float):
+    def covering(self, notification: Notification, key: str, at: float) -> SilenceRow | None:
         """The silence that suppresses ``notification`` at ``at``, or None."""
         if self._leader_of_major(notification):
             return None

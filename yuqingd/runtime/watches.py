@@ -16,21 +16,23 @@ sends only its closing summary, which covers everything.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
 
 from yuqingd.events import Events
 from yuqingd.model import Item
+from yuqingd.reports.labels import SENTIMENTS, TRACKED
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
 from yuqingd.runtime.incidents import Escalation
-from yuqingd.store.api import Store
+from yuqingd.store.api import Store, WatchItemRow, WatchRow
 from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.runtime.watches")
 
-KIND_NAMES = {"entity": "监测对象", "topic": "主题", "story": "报道", "source": "信息源"}
-SENTIMENT_NAMES = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+KIND_NAMES = TRACKED
+SENTIMENT_NAMES = SENTIMENTS
 NEWEST = 5  # items listed with links in a summary
 
 
@@ -63,7 +65,7 @@ class Watches:
     # starting and stopping (inside the caller's transaction) ------------------------------
 
     def start(self, request: WatchRequest, now: float,
-              items: list[tuple[str, str, float]] = ()) -> tuple[int, bool]:
+              items: Sequence[tuple[str, str, float]] = ()) -> tuple[int, bool]:
         """Start a watch, or extend the one already running for the same rule and key.
         ``items`` (the firing window) belong to it from the start but are not "new" in the
         first summary. Returns (watch id, whether it is new)."""
@@ -143,7 +145,7 @@ class Watches:
                     acted = True
         return acted
 
-    def _summary(self, row, now: float) -> None:
+    def _summary(self, row: WatchRow, now: float) -> None:
         every = row["summary_every"] or DEFAULT_SUMMARY_EVERY
         number = row["summaries"] + 1
         new = self.store.watch_items(row["id"], unreported=True)
@@ -163,7 +165,7 @@ class Watches:
                          total=total)
         self._send(row, "watch.summary", f"s{number}", "\n".join(lines), now, new)
 
-    def _end(self, row, now: float, by: str) -> None:
+    def _end(self, row: WatchRow, now: float, by: str) -> None:
         items = self.store.watch_items(row["id"])
         unreported = len(self.store.watch_items(row["id"], unreported=True))
         reason = f"由 {by} 停止" if by else "到期结束"
@@ -184,7 +186,8 @@ class Watches:
         self._send(row, "watch.closing", "end", "\n".join(lines), now, items)
         log.info("watch.ended", watch=row["id"], key=row["group_key"], items=len(items), by=by)
 
-    def _send(self, row, kind: str, tag: str, text: str, now: float, items) -> None:
+    def _send(self, row: WatchRow, kind: str, tag: str, text: str, now: float,
+              items: Sequence[WatchItemRow]) -> None:
         to = row.recipients
         if not (to.get("roles") or to.get("channels") or to.get("people")):
             return  # nobody named: the events and the record still show it
@@ -195,7 +198,7 @@ class Watches:
             items=[{"title": i["title"], "url": i["url"]} for i in items[-NEWEST:]])
 
 
-def breakdown(items, empty: str = "（本时段无新增信息）") -> list[str]:
+def breakdown(items: Sequence[WatchItemRow], empty: str = "（本时段无新增信息）") -> list[str]:
     """Counts by source and by sentiment, then the newest items with their links."""
     if not items:
         return [empty]

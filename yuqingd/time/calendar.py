@@ -108,7 +108,8 @@ def _holiday_names() -> _HolidayNames:
             for zh_name, en_name in zip(zh_names, en_names, strict=True):
                 canonical.setdefault(en_name.casefold(), zh_name)
                 spellings[en_name] = None
-    recurring = sorted((n for n, ys in years_seen.items() if len(ys) > 1), key=first_seen.get)
+    recurring = sorted((n for n, ys in years_seen.items() if len(ys) > 1),
+                       key=first_seen.__getitem__)
     return _HolidayNames(canonical, tuple(spellings), tuple(recurring))
 
 

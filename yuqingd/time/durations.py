@@ -39,7 +39,7 @@ def format_duration(seconds: float) -> str:
 def format_duration_zh(seconds: float, *, spaced: bool = False, days: bool = True) -> str:
     """For people reading Chinese: ``1小时30分钟`` (``1 小时 30 分钟`` when ``spaced``); without
     ``days`` a day is ``24小时``."""
-    units = (("天", 86400),) if days else ()
+    units: tuple[tuple[str, int], ...] = (("天", 86400),) if days else ()
     units += (("小时", 3600), ("分钟", 60), ("秒", 1))
     gap = " " if spaced else ""
     parts, remaining = [], int(round(seconds))

@@ -46,6 +46,12 @@ def _row(cls: type[R], row: sqlite3.Row, **decoded: Any) -> R:
                   for f in fields(cls)})  # type: ignore[arg-type]
 
 
+def _rowid(cursor: sqlite3.Cursor) -> int:
+    """The id an INSERT gave its row."""
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
 def _ladder(text: str) -> tuple[LadderStep, ...]:
     return tuple(LadderStep(at=s["at"], action=s["action"], roles=tuple(s.get("roles", ())),
                             people=tuple(s.get("people", ())), skipped=bool(s.get("skipped")))
@@ -199,10 +205,10 @@ class SqliteStore:
         ]
 
     def add_story(self, simhash: int, title: str, at: float) -> int:
-        return self.db.execute(
+        return _rowid(self.db.execute(
             "INSERT INTO stories (simhash, title, first_seen, last_seen) VALUES (?,?,?,?)",
             (simhash, title, at, at),
-        ).lastrowid
+        ))
 
     def touch_story(self, story_id: int, at: float) -> None:
         self.db.execute(
@@ -427,10 +433,10 @@ class SqliteStore:
     # deadlines ----------------------------------------------------------------------------
 
     def add_deadline(self, incident_id: str, kind: str, level: int, due_at: float) -> int:
-        return self.db.execute(
+        return _rowid(self.db.execute(
             "INSERT INTO deadlines (incident_id, kind, level, due_at) VALUES (?,?,?,?)",
             (incident_id, kind, level, due_at),
-        ).lastrowid
+        ))
 
     def next_deadline(self) -> float | None:
         row = self.db.execute("SELECT min(due_at) FROM deadlines WHERE state='pending'").fetchone()
@@ -702,14 +708,14 @@ class SqliteStore:
     def start_watch(self, *, rule_id: str, kind: str, key: str, title: str, by: str,
                     recipients: Mapping[str, list[str]], at: float, ends_at: float,
                     summary_every: float, latest_end: float) -> int:
-        return self.db.execute(
+        return _rowid(self.db.execute(
             "INSERT INTO watches (rule_id, kind, group_key, started, ends_at, title, started_by,"
             " recipients, summary_every, next_summary, latest_end) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (rule_id, kind, key, at, ends_at, title, by,
              json.dumps(dict(recipients), ensure_ascii=False), summary_every,
              at + summary_every,
              latest_end),
-        ).lastrowid
+        ))
 
     def watch(self, watch_id: int) -> WatchRow | None:
         row = self.db.execute("SELECT * FROM watches WHERE id=?", (watch_id,)).fetchone()
@@ -761,9 +767,9 @@ class SqliteStore:
 
     def add_silence(self, scope: str, target: str, at: float, ends_at: float, reason: str,
                     by: str) -> int:
-        return self.db.execute(
+        return _rowid(self.db.execute(
             "INSERT INTO silences (scope, target, created_at, ends_at, reason, created_by) "
-            "VALUES (?,?,?,?,?,?)", (scope, target, at, ends_at, reason, by)).lastrowid
+            "VALUES (?,?,?,?,?,?)", (scope, target, at, ends_at, reason, by)))
 
     def silence(self, silence_id: int) -> SilenceRow | None:
         row = self.db.execute("SELECT * FROM silences WHERE id=?", (silence_id,)).fetchone()

@@ -17,6 +17,7 @@ import structlog
 from yuqingd.events import Events
 from yuqingd.reports import periods
 from yuqingd.reports.duty import collect_duty, render_duty
+from yuqingd.reports.labels import REPORT_KINDS
 from yuqingd.reports.periods import Period
 from yuqingd.reports.weekly import collect_weekly, render_weekly
 from yuqingd.runtime.incidents import Escalation
@@ -29,7 +30,7 @@ MARK = "#duty-report"  # schedule_state key (never a rule id): shift ends report
 DEFAULT_REPORT_TO = ("值班员", "带班领导")
 MAX_CATCH_UP = 8  # after a long outage, report at most this many missed shifts
 MAX_TEXT = 3500  # characters of Markdown in a notification; the kept report is whole
-KIND_NAMES = {"duty": "值班报告", "weekly": "信息周报"}
+KIND_NAMES = REPORT_KINDS
 
 
 def render(store: Store, config: Any, clock: Clock, period: Period,
@@ -107,7 +108,7 @@ class Reports:
         last = self.store.schedule_last(MARK)
         if roster is None or last is None:
             return None
-        return roster.shift_at(self.clock.to_datetime(last)).end.timestamp()
+        return float(roster.shift_at(self.clock.to_datetime(last)).end.timestamp())
 
     def fire_due(self, now: float) -> bool:
         """Report every shift that ended by ``now`` and is not yet reported, oldest first."""
@@ -168,6 +169,7 @@ class Reports:
         """Send the kept report to the holders of ``roles`` at ``at`` and to ``channels``;
         emit the ``report`` event."""
         kept = self.store.kept_report(period.kind, period.id)
+        assert kept is not None  # kept by the caller in this transaction
         directory = self.escalation.directory
         recipients = [{"role": role, "person": h.person}
                       for role in roles for h in directory.holders(role, at)]
@@ -175,7 +177,7 @@ class Reports:
         # Addressed at ``at`` (the incoming shift's holders), written at ``now``.
         self.escalation.send(kind=f"report.{period.kind}", ident=f"report:{period.id}",
                              roles=roles, channels=list(channels), text=notification_text(
-                                 kept["markdown"], period), at=at, tag=tag, title=title,
+                                 kept.markdown, period), at=at, tag=tag, title=title,
                              rule=rule)
         fields = {"rule": rule} if rule else {}
         self.events.emit("report", now, **fields, kind=period.kind, period=period.id,
