@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from pathlib import Path
@@ -179,8 +178,6 @@ def cmd_run(args) -> int:
 def cmd_migrate(args) -> int:
     """What a package upgrade runs before the new version starts: a failed migration then fails
     the upgrade visibly instead of the service's next start. Reads only ``state_dir:``."""
-    import sqlite3
-
     from yuqingd.store.sqlite import Store
 
     try:
@@ -191,14 +188,12 @@ def cmd_migrate(args) -> int:
         print(msg(f"没有状态数据库 {database}，无需迁移",
                   f"no database at {database}: nothing to do"))
         return EX_OK
-    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-        before = db.execute("PRAGMA user_version").fetchone()[0]
     try:
         store = Store(database)
     except StateInUse as exc:
         print(f"yuqingd: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
-    after = store.schema_version
+    before, after = store.schema_version_at_open, store.schema_version
     store.close()
     print(msg(f"{database}: 数据库架构版本 {before} → {after}",
               f"{database}: schema version {before} -> {after}"))

@@ -108,6 +108,7 @@ class SqliteStore:
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        self.schema_version_at_open: int = version  # what `yuqingd migrate` reports it from
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
                 for statement in script.split(";"):
