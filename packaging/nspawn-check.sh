@@ -103,7 +103,7 @@ T_PREPARE=$((SECONDS - t)); log "root ready, dependencies fetched (${T_PREPARE}s
 t=$SECONDS
 (
     join_own_cgroup
-    exec systemd-nspawn -q -b -D "$ROOTFS" --register=no --keep-unit --private-network \
+    exec systemd-nspawn -q -b -D "$ROOTFS" --machine="yuqingd-check-$RELEASE-$$" --register=no --keep-unit --private-network \
         --system-call-filter=bpf --console=pipe
 ) >"$WORK/console.log" 2>&1 </dev/null &
 NSPAWN_PID=$!

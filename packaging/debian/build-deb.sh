@@ -40,7 +40,7 @@ mkdir -p "$work/root/src/build"
 cp -a "$repo/build/man" "$work/root/src/build/"
 pip_cache=${YUQINGD_PIP_CACHE:-$repo/build/pip-cache}
 mkdir -p "$pip_cache"
-in_root "$work/root" --bind="$pip_cache:/root/.cache/pip" -- \
+in_root "$work/root" --bind="$pip_cache:/var/cache/pip" --setenv=PIP_CACHE_DIR=/var/cache/pip -- \
     /src/packaging/debian/build-in-root.sh /src /out "$revision" >&2
 deb=$(ls "$work"/root/out/*.deb)
 cp "$deb" "$outdir/"

@@ -76,7 +76,7 @@ in_root() {
     [ -z "$ca" ] || opts+=("--bind-ro=$ca:/etc/ssl/certs/ca-certificates.crt")
     (
         join_own_cgroup
-        exec systemd-nspawn -q -D "$root" --register=no --keep-unit --pipe \
+        exec systemd-nspawn -q -D "$root" --machine="yuqingd-root-$BASHPID" --register=no --keep-unit --pipe \
             --setenv=CI="${CI:-}" --setenv=LANG=C.UTF-8 "${opts[@]}" "$@" </dev/null
     )
 }
