@@ -452,8 +452,8 @@ async def test_status_and_sources_name_every_source_with_state_and_plugin_messag
     lines += [health_line(e, notifier=True) for e in reply["notifiers"]]
     assert lines == [
         "信息源 forum（scripted）：正常",
-        "信息源 weibo（moody）：降级；接口限流，已降低抓取频率；最近条目 2026-05-10T10:00:00+08:00；"
-        "下次抓取 2026-05-10T10:10:00+08:00",
+        "信息源 weibo（moody）：降级；接口限流，已降低抓取频率；"
+        "最近条目 2026-05-10T10:00:00+08:00；下次抓取 2026-05-10T10:10:00+08:00",
         "信息源 never（mute）：未报告",
         "通知渠道 duty-phone（capture）：正常",
     ]
