@@ -24,6 +24,7 @@ from yuqingd.plugins import Plugins
 from yuqingd.runtime.expectations import Expectations
 from yuqingd.runtime.incidents import Escalation
 from yuqingd.runtime.matching import RuleRunner
+from yuqingd.runtime.outreach import Outreach
 from yuqingd.runtime.reports import Reports, source_health
 from yuqingd.runtime.silences import Silences
 from yuqingd.scheduler import Scheduler
@@ -146,19 +147,19 @@ class Daemon:
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         self.clock.start()
         self.store = open_store(self.database)
-        self.escalation = Escalation(self.store, self.clock, self.events)
-        self.reports = Reports(self.store, self.clock, self.escalation, self.events)
+        self.silences = Silences(self.store, self.clock, self.events)
+        self.outreach = Outreach(self.store, self.clock, self.events, self.silences)
+        self.escalation = Escalation(self.store, self.clock, self.outreach, self.events)
+        self.reports = Reports(self.store, self.clock, self.outreach, self.events)
         if not self.simulation:
             self.reports.health = lambda: source_health(self._sources)
         self.runner = RuleRunner(
-            self.store, self.clock, self.escalation, self.events, engine=self.engine,
-            reports=self.reports,
+            self.store, self.clock, self.escalation, self.outreach, self.events,
+            engine=self.engine, reports=self.reports,
         )
         self.watches = self.runner.watches
-        self.silences = self.runner.silences = self.escalation.silences = Silences(
-            self.store, self.clock, self.events)
         self.delivery = Delivery(self.store, self.clock)
-        self.expectations = Expectations(self.store, self.clock, self.escalation, self.events)
+        self.expectations = Expectations(self.store, self.clock, self.outreach, self.events)
         self.scheduler = Scheduler(
             self.clock,
             [self.escalation, self.runner, self.watches, self.expectations, self.reports],
@@ -233,8 +234,9 @@ class Daemon:
         self.config = config
         if config.file.log != old.file.log:
             configure_logging(config.file.log.format, config.file.log.level)
-        self.escalation.configure(config.directory(self.clock), config.ruleset.chains,
-                                 config.ruleset.deadlines)
+        directory = config.directory(self.clock)
+        self.outreach.configure(directory)
+        self.escalation.configure(directory, config.ruleset.chains, config.ruleset.deadlines)
         self.expectations.configure(config.roster, config.submissions, self.clock.time())
         self.reports.configure(config, self.clock.time())
         self.scheduler.changed.set()  # schedules, flatlines and watches may have changed

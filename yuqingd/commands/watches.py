@@ -64,7 +64,7 @@ def start(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
     length = duration(args, "for", DEFAULT_WATCH)
     every = duration(args, "every", DEFAULT_SUMMARY_EVERY)
     notify = roles(args)
-    directory = daemon.escalation.directory
+    directory = daemon.outreach.directory
     unknown = [r for r in notify if not directory.knows(r)]
     if unknown:
         raise CommandError(msg(f"未定义的角色：{'、'.join(unknown)}",

@@ -25,7 +25,7 @@ from yuqingd.events import Events
 from yuqingd.model import Item
 from yuqingd.reports.labels import SENTIMENTS, TRACKED
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
-from yuqingd.runtime.incidents import Escalation
+from yuqingd.runtime.outreach import Outreach
 from yuqingd.store.api import Store, WatchItemRow, WatchRow
 from yuqingd.time.clock import Clock
 
@@ -56,10 +56,10 @@ class WatchRequest:
 class Watches:
     """The running watches: item collection on the pipeline's path, summaries on time."""
 
-    def __init__(self, store: Store, clock: Clock, escalation: Escalation, events: Events):
+    def __init__(self, store: Store, clock: Clock, outreach: Outreach, events: Events):
         self.store = store
         self.clock = clock
-        self.escalation = escalation
+        self.outreach = outreach
         self.events = events
 
     # starting and stopping (inside the caller's transaction) ------------------------------
@@ -191,11 +191,12 @@ class Watches:
         to = row.recipients
         if not (to.get("roles") or to.get("channels") or to.get("people")):
             return  # nobody named: the events and the record still show it
-        self.escalation.send(
+        self.outreach.send(
             kind=kind, ident=f"watch{row['id']}", roles=to.get("roles", []),
             channels=to.get("channels", []), people=to.get("people", []), text=text, at=now,
             tag=tag, title=row["title"], rule=row["rule_id"], key=row["group_key"],
-            items=[{"title": i["title"], "url": i["url"]} for i in items[-NEWEST:]])
+            items=[self.outreach.item(i.title, i.url, i.source, i.at)
+                   for i in items[-NEWEST:]])
 
 
 def breakdown(items: Sequence[WatchItemRow], empty: str = "（本时段无新增信息）") -> list[str]:
