@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from yuqingd.config import Config
 from yuqingd.delivery.outbox import Delivery
 from yuqingd.events import Events
+from yuqingd.health import Health
 from yuqingd.located import ConfigError, LocatedError
 from yuqingd.pipeline.privacy import load_salt
 from yuqingd.pipeline.stage import Pipeline
@@ -33,11 +34,6 @@ from yuqingd.runtime.watches import Watches
 from yuqingd.scheduler import Scheduler
 from yuqingd.store import Store, open_store
 from yuqingd.time.clock import Clock
-
-
-class SourceHealth(Protocol):
-    healthy: bool
-    last_error: str | None
 
 
 class Core:
@@ -68,7 +64,7 @@ class Core:
         self.pipeline = Pipeline(store, clock, self.runner, self.changed, salt=salt,
                                  enrichers=tuple(plugins.enrichers()))
         # Set by the daemon: the live sources' health, and why the last reload was refused.
-        self.source_health: Callable[[], Mapping[str, SourceHealth]] = dict
+        self.source_health: Callable[[], Mapping[str, Health]] = dict
         self.reload_error: str | None = None
 
     def changed(self) -> None:
@@ -152,12 +148,22 @@ class Core:
                 f"已处理 {self.pipeline.processed} 条")
         return text + (f"；最近错误：{last}" if last else "")
 
+    def health_report(self) -> dict[str, list[dict[str, Any]]]:
+        """Every configured source and notifier with its health (``yuqingd sources``)."""
+        return {
+            "sources": [h.as_dict(name, self.clock.format)
+                        for name, h in self.source_health().items()],
+            "notifiers": [w.health.as_dict(name, self.clock.format)
+                          for name, w in self.delivery.workers.items()],
+        }
+
     def status(self) -> dict[str, Any]:
         """The ``yuqingd status`` reply."""
         return {
             "ok": True,
             "status": self.status_line(),
             "rules": [r.id for r in self.config.ruleset.rules],
+            **self.health_report(),
             "incidents": [
                 {"id": i.id, "rule": i.rule_id, "key": i.group_key, "severity": i.severity,
                  "status": i.status, "level": i.level,

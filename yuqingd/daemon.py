@@ -222,7 +222,8 @@ class Daemon:
                 continue
             assert self.store is not None
             workers[spec.name] = ChannelWorker(
-                spec, notifier, self.store, self.clock, settings.timeout, settings.max_backoff
+                spec, notifier, self.store, self.clock, settings.timeout, settings.max_backoff,
+                http=self.http,
             )
         if errors:
             raise ConfigError(errors)
