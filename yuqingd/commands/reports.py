@@ -40,9 +40,7 @@ def handover(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     if not note:
         raise CommandError(msg("需要 --note 交接事项", "--note TEXT is required"))
     period = current_period(core.config, core.clock, now)
-    with core.store.transaction():
-        core.store.set_handover_note(period.id, by, note, now)
-    core.events.emit("handover", now, shift=period.id, by=by)
+    core.reports.handover(period.id, by, note, now)
     roster = core.config.roster
     on_roster = period.shift is None or roster is None or any(  # a shift comes from a roster
         by in people for people in roster.holders(period.shift).values())

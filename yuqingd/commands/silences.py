@@ -44,14 +44,14 @@ def list_(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
          "reason": row["reason"], "by": row["created_by"],
          "since": core.clock.format(row["created_at"]),
          "until": core.clock.format(row["ends_at"])}
-        for row in core.store.active_silences(now)]}
+        for row in core.silences.active(now)]}
 
 
 @handler("silence.remove")
 def remove(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     by = person(args)
     target = str(args.get("silence") or "").strip()
-    row = core.store.silence(int(target)) if target.isdigit() else None
+    row = core.silences.get(int(target)) if target.isdigit() else None
     if row is None or row["removed_at"] is not None or row["ends_at"] <= now:
         raise CommandError(msg(f"没有编号为 {target} 的生效中的静默",
                                f"no active silence {target}"))

@@ -48,7 +48,7 @@ def _target(core: Core, args: dict[str, Any]) -> tuple[str, str, str]:
     kind, key = given[0], str(args[given[0]]).strip()
     ruleset = core.config.ruleset
     if kind == "story":
-        row = core.store.story(int(key)) if key.isdigit() else None
+        row = core.watches.story(int(key)) if key.isdigit() else None
         if row is None:
             raise CommandError(msg(f"没有编号为 {key} 的报道", f"no story {key}"))
         return kind, key, f"报道：{row['title']}"
@@ -77,20 +77,17 @@ def start(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     if not people and not notify:
         raise CommandError(msg(f"{by} 没有登记联系渠道，请用 --notify 指定接收跟踪情况的角色",
                                f"{by} has no channels; name roles with --notify"))
-    with core.store.transaction():
-        watch_id, new = core.watches.start(WatchRequest(
-            kind=kind, key=key, title=title, duration=length, summary_every=every,
-            longest=3 * length, roles=tuple(notify), people=people, by=by), now)
-        row = core.store.watch(watch_id)
-    assert row is not None  # just started or extended
-    return {"watch": watch_id, "new": new, "kind": kind, "key": key,
+    row, new = core.watches.start_now(WatchRequest(
+        kind=kind, key=key, title=title, duration=length, summary_every=every,
+        longest=3 * length, roles=tuple(notify), people=people, by=by), now)
+    return {"watch": row["id"], "new": new, "kind": kind, "key": key,
             "until": core.clock.format(row["ends_at"]), "every": format_duration(every)}
 
 
 @handler("watch.list")
 def list_(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     out = []
-    for row in core.store.running_watches():
+    for row, items in core.watches.running():
         out.append({
             "watch": row["id"], "kind": row["kind"], "key": row["group_key"],
             "title": row["title"], "rule": row["rule_id"] or None, "by": row["started_by"],
@@ -98,7 +95,7 @@ def list_(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
             "until": core.clock.format(row["ends_at"]),
             "next_summary": core.clock.format(row["next_summary"])
             if row["next_summary"] is not None else None,
-            "items": len(core.store.watch_items(row["id"])),
+            "items": items,
         })
     return {"watches": out}
 
@@ -107,12 +104,11 @@ def list_(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
 def stop(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     by = person(args)
     target = str(args.get("watch") or "").strip()
-    row = core.store.watch(int(target)) if target.isdigit() else None
+    row = core.watches.get(int(target)) if target.isdigit() else None
     if row is None or row["state"] != "running":
         raise CommandError(msg(f"没有编号为 {target} 的进行中的跟踪",
                                f"no running watch {target}"))
-    with core.store.transaction():
-        core.watches.stop(row["id"], now, by)
+    core.watches.stop_now(row["id"], now, by)
     return {"watch": row["id"]}
 
 

@@ -139,6 +139,12 @@ class Reports:
         directory = self.config.directory(self.clock)
         return [role for role in DEFAULT_REPORT_TO if directory.knows(role)]
 
+    def handover(self, shift: str, by: str, note: str, now: float) -> None:
+        """``yuqingd handover``: the outgoing officer's note for ``shift``'s duty report."""
+        with self.store.transaction():
+            self.store.set_handover_note(shift, by, note, now)
+        self.events.emit("handover", now, shift=shift, by=by)
+
     # scheduled rules ----------------------------------------------------------------------
 
     def scheduled(self, compiled: Any, now: float) -> None:

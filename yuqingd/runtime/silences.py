@@ -60,6 +60,12 @@ class Silences:
             self.events.emit("silence.removed", now, silence=silence_id, by=by)
         log.info("silence.removed", silence=silence_id, by=by)
 
+    def active(self, now: float) -> list[SilenceRow]:
+        return self.store.active_silences(now)
+
+    def get(self, silence_id: int) -> SilenceRow | None:
+        return self.store.silence(silence_id)
+
     # the checks ---------------------------------------------------------------------------
 
     def covering(self, notification: Notification, key: str, at: float, *,

@@ -26,7 +26,7 @@ from yuqingd.model import Item
 from yuqingd.reports.labels import SENTIMENTS, TRACKED
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
 from yuqingd.runtime.outreach import Outreach
-from yuqingd.store.api import Store, WatchItemRow, WatchRow
+from yuqingd.store.api import Store, StoryRow, WatchItemRow, WatchRow
 from yuqingd.time.clock import Clock
 
 log = structlog.get_logger("yuqingd.runtime.watches")
@@ -100,6 +100,33 @@ class Watches:
         row = self.store.watch(watch_id)
         assert row is not None and row["state"] == "running"
         self._end(row, now, by)
+
+    # a person's commands (each in its own transaction) and what they read ---------------
+
+    def start_now(self, request: WatchRequest, now: float) -> tuple[WatchRow, bool]:
+        """``yuqingd watch start``: start or extend; returns the watch and whether it is new."""
+        with self.store.transaction():
+            watch_id, new = self.start(request, now)
+            row = self.store.watch(watch_id)
+        assert row is not None  # just started or extended
+        return row, new
+
+    def stop_now(self, watch_id: int, now: float, by: str) -> None:
+        """``yuqingd watch stop``."""
+        with self.store.transaction():
+            self.stop(watch_id, now, by)
+
+    def get(self, watch_id: int) -> WatchRow | None:
+        return self.store.watch(watch_id)
+
+    def running(self) -> list[tuple[WatchRow, int]]:
+        """The running watches, each with how many items it has collected."""
+        return [(row, len(self.store.watch_items(row["id"])))
+                for row in self.store.running_watches()]
+
+    def story(self, story_id: int) -> StoryRow | None:
+        """A story a person may ask to watch."""
+        return self.store.story(story_id)
 
     # items (inside the pipeline's transaction) --------------------------------------------
 
