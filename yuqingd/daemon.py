@@ -7,6 +7,8 @@ delivery workers, the control socket, systemd notifications and the clock resync
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -133,6 +135,7 @@ class Daemon:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         self.clock.start()
+        _create_private(self.database)
         core = self.core = open_core(self._config, self.plugins, clock=self.clock,
                                      events=self.events, database=self.database)
         core.reports.health = lambda: source_health(self._sources)
@@ -154,7 +157,7 @@ class Daemon:
                 await self._apply(self._config)
                 # After _apply: deadlines that fell due while down need the roles to notify.
                 await nursery.start(core.scheduler.run)
-                await nursery.start(self.sd.run_watchdog)
+                await nursery.start(self.sd.run)
                 nursery.start_soon(self._status_loop)
                 nursery.start_soon(self._resync_clock)
                 self.sd.ready(self.status_line())
@@ -309,6 +312,14 @@ class Daemon:
             await trio.sleep(self.config.file.status_every)
 
 
+def _create_private(path: Path) -> None:
+    """Create ``path`` 0600 if missing: SQLite creates its database (and gives its -wal and
+    -shm files the same mode) from the umask, 0644 by default."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 async def serve(config_path: Path, plugins: Plugins) -> None:
     """Run under signals: SIGHUP reloads, SIGTERM/SIGINT drain and stop."""
     with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
@@ -325,3 +336,7 @@ async def serve(config_path: Path, plugins: Plugins) -> None:
                     log.info("signal.stop", signal=signal.Signals(signum).name)
                     daemon.request_stop()
                     break
+        # STOPPING may still wait in a full notify queue: give the manager a moment to read it.
+        with trio.move_on_after(2.0):
+            await daemon.sd.flush()
+        daemon.sd.close()
