@@ -169,4 +169,4 @@ def test_oversized_file_is_refused_before_parsing(make_config):
     started = time.monotonic()
     (error,) = errors_of(path)
     assert time.monotonic() - started < 2
-    assert error.startswith(f"{path}:{CONFIG_LINES + 1}:1: 文件超过 1 MiB 的上限")
+    assert error.startswith(f"{path}:{CONFIG_LINES + 1}:1: 文件超过 256 KiB 的上限")

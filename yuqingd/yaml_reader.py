@@ -29,9 +29,10 @@ from yaml.reader import Reader
 
 from yuqingd.located import ConfigError, Loc, LocatedDocument, LocatedError, msg
 
-# A bureau's pack with thousands of keywords is tens of KiB; the pure-Python parser reads 1 MiB
-# in seconds, so these bound the time a load (and a reload) may take.
-MAX_FILE_BYTES = 1024 * 1024
+# A bureau's pack with thousands of keywords is tens of KiB. The pure-Python parser takes about
+# 5-15 s per MiB and a reload parses on the event loop, so the size bounds how long it may hold
+# the loop (about a second or two at the limit).
+MAX_FILE_BYTES = 256 * 1024
 MAX_DEPTH = 64
 MAX_VALUES = 200_000
 MAX_ALIAS_VALUES = 10_000  # sharing a chain level or a word list needs far fewer
@@ -73,6 +74,15 @@ class _Loader(yaml.SafeLoader):
         super().__init__(text)
         self.depth = 0
 
+    def fetch_flow_collection_start(self, TokenClass):  # type: ignore[no-untyped-def]  # noqa: N803
+        # The scanner reads a flow collection ahead of the composer, in time that grows with the
+        # square of its depth ({a: {a: … ten thousand deep took seconds): stop it here.
+        if self.flow_level >= MAX_DEPTH:
+            raise _Rejected(self.get_mark(),
+                            f"嵌套超过 {MAX_DEPTH} 层（上限 {MAX_DEPTH}，请减少层级）",
+                            f"nested deeper than {MAX_DEPTH} levels (the limit)")
+        super().fetch_flow_collection_start(TokenClass)
+
     def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
         if self.check_event(yaml.AliasEvent):
             event = self.get_event()
@@ -102,11 +112,11 @@ def read_yaml(path: Path) -> LocatedDocument:
         raise ConfigError([LocatedError(name, 1, 1, msg(f"无法读取文件: {exc.strerror}",
                                                          str(exc)))]) from exc
     if len(raw) > MAX_FILE_BYTES:
-        limit = MAX_FILE_BYTES // (1024 * 1024)
+        limit = MAX_FILE_BYTES // 1024
         line = raw[:MAX_FILE_BYTES].count(b"\n") + 1
         raise ConfigError([LocatedError(name, line, 1, msg(
-            f"文件超过 {limit} MiB 的上限（配置和规则文件应当小得多；是否选错了文件？）",
-            f"file is larger than the {limit} MiB limit"))])
+            f"文件超过 {limit} KiB 的上限（请把规则拆到几个文件中；是否选错了文件？）",
+            f"file is larger than the {limit} KiB limit (split it into several files)"))])
     text = decode(raw, name)
     return parse_text(text, path)
 
