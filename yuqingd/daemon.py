@@ -25,6 +25,7 @@ from yuqingd.runtime.expectations import Expectations
 from yuqingd.runtime.incidents import Escalation
 from yuqingd.runtime.matching import RuleRunner
 from yuqingd.runtime.reports import Reports, source_health
+from yuqingd.runtime.retention import Retention
 from yuqingd.runtime.silences import Silences
 from yuqingd.scheduler import Scheduler
 from yuqingd.store import Store, open_store
@@ -159,9 +160,11 @@ class Daemon:
             self.store, self.clock, self.events)
         self.delivery = Delivery(self.store, self.clock)
         self.expectations = Expectations(self.store, self.clock, self.escalation, self.events)
+        self.retention = Retention(self.store, self.clock, self.config.file.retention)
         self.scheduler = Scheduler(
             self.clock,
-            [self.escalation, self.runner, self.watches, self.expectations, self.reports],
+            [self.escalation, self.runner, self.watches, self.expectations, self.reports,
+             self.retention],
             self.delivery.wake,
         )
         self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident,
@@ -237,6 +240,7 @@ class Daemon:
                                  config.ruleset.deadlines)
         self.expectations.configure(config.roster, config.submissions, self.clock.time())
         self.reports.configure(config, self.clock.time())
+        self.retention.keep = config.file.retention
         self.scheduler.changed.set()  # schedules, flatlines and watches may have changed
         await self._replace_workers(workers)
         if self.simulation:

@@ -233,6 +233,21 @@ class Tally:
 
 
 @dataclass(frozen=True)
+class Purged:
+    """What one retention run removed (:meth:`Store.purge`)."""
+
+    items: int  # items whose text, URL, title and author hash were purged
+    stories: int  # stories whose title was purged
+    rule_hits: int
+    firings: int
+    dead_letters: int
+
+    @property
+    def total(self) -> int:
+        return self.items + self.stories + self.rule_hits + self.firings + self.dead_letters
+
+
+@dataclass(frozen=True)
 class ItemGroup:
     """The items of one story found in a period (or one item without a story), shown through
     one of them: the most severe (negative) or the most engaged (positive), earliest first."""
@@ -397,6 +412,18 @@ class Store(Protocol):
     def add_dead_letter(self, at: float, source: str, item_id: str, error: str,
                         item: dict[str, Any]) -> None: ...
     def dead_letter_count(self) -> int: ...
+
+    # retention of personal information (PIPL)
+    def purge(self, before: float, at: float) -> Purged:
+        """Inside a transaction: items found before ``before`` lose their text, URL, title and
+        author hash, except the title and URL of items an incident cites (each item is purged
+        once; its row stays, so it is still known as seen); stories last seen before it and
+        citing no such item lose their title; rule hits, firings and dead letters older than it
+        are deleted. Records ``at`` as the last run."""
+        ...
+    def last_purge(self) -> float | None:
+        """When :meth:`purge` last ran, or None."""
+        ...
 
     # rule state: firings, activity, tags, schedules, windows
     def add_firing(self, rule_id: str, key: str, at: float) -> None: ...

@@ -243,4 +243,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX silences_active ON silences (ends_at);
     """,
+    # 9: retention of personal information (PIPL): how far items have been purged, and indexes
+    # to prune rule hits and firings by age
+    """
+    CREATE TABLE retention (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        purged_before REAL NOT NULL,   -- items found before this have been purged
+        last_run      REAL NOT NULL
+    );
+    CREATE INDEX rule_hits_at ON rule_hits (at);
+    CREATE INDEX firings_at ON firings (at);
+    """,
 ]
