@@ -33,6 +33,7 @@ from yuqingd.runtime.deadlines import (
 )
 from yuqingd.runtime.directory import Directory
 from yuqingd.runtime.messages import acknowledged_text, incident_text, overdue_text
+from yuqingd.runtime.obligations import SILENCED, excuse, record_miss
 from yuqingd.runtime.silences import Silences
 from yuqingd.store.api import DeadlineRow, IncidentRow, Store
 from yuqingd.time.clock import Clock
@@ -138,7 +139,12 @@ class Escalation:
         who = self.directory.names(role, deadline.due_at)
         # A level whose every notification a silence withheld never heard of the incident:
         # the miss is recorded, but not held against the people (问责).
-        silenced = not self.store.level_told(incident.id, level)
+        reason = excuse(deadline.kind, deadline.due_at, up=None,
+                        told=self.store.level_told(incident.id, level))
+        silenced = reason == SILENCED
+        record_miss(self.store, kind=deadline.kind, subject=incident.id, title=incident.title,
+                    due_at=deadline.due_at, at=now, role=role, who=who, level=level,
+                    reason=reason, incident_id=incident.id)
         self.store.record_miss(deadline.id, role, f"{who}（通知已静默）" if silenced else who)
         self.store.audit(now, f"missed.{deadline.kind}", "yuqingd", incident.id,
                          f"第{level}级 {role} {who} 未在时限内{KIND_ZH[deadline.kind]}"
