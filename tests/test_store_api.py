@@ -213,7 +213,28 @@ def test_store_shift_aggregates_list_configured_sources_and_incident_links(store
     assert [i.id for i in shift.incidents] == ["i1"]
 
 
-<<<<<<< HEAD
+def test_store_misses_are_one_record_for_every_kind_read_by_period_and_incident(store):
+    """A miss of an incident deadline and of an expectation are the same record: read back
+    typed, by the period they were recorded in (half-open) and by incident, in order."""
+    store.add_incident("i1", "r", "k", "t", "较大", [{"notify": "值班员"}], 0.0)
+    ack = api.MissRow(kind="ack", subject="i1", title="t", due_at=90.0, at=100.0, role="值班员",
+                      who="张三", level=1, counts=False, reason="silenced", incident_id="i1")
+    check_in = api.MissRow(kind="check_in", subject="2026-05-10/白班/李四", title="值班签到",
+                           due_at=50.0, at=60.0, role="值班员", who="李四", level=0,
+                           counts=True)
+    first = store.add_miss(ack)
+    second = store.add_miss(check_in)
+    assert second > first
+    assert store.misses(0.0, 100.0) == [dataclasses.replace(check_in, id=second)]
+    assert store.misses(0.0, 101.0) == [dataclasses.replace(check_in, id=second),
+                                        dataclasses.replace(ack, id=first)]
+    assert store.incident_misses("i1") == [dataclasses.replace(ack, id=first)]
+    assert store.shift_data(0.0, 101.0, "p").misses == tuple(store.misses(0.0, 101.0))
+    assert store.weekly_data(50.0, 100.0, top_stories=1, negative_limit=1,
+                             positive_limit=1).misses == (dataclasses.replace(check_in,
+                                                                              id=second),)
+
+
 def test_store_purge_blanks_old_items_but_keeps_what_incidents_cite(store):
     """Retention: items found before the cut-off lose text, URL, title and author hash, except
     the title and link of those an incident cites; older rule hits, firings and dead letters
@@ -253,25 +274,3 @@ def test_store_purge_blanks_old_items_but_keeps_what_incidents_cite(store):
         again = store.purge(150.0, 400.0)
     assert again == api.Purged(items=0, stories=0, rule_hits=0, firings=0, dead_letters=0)
     assert store.last_purge() == 400.0
-=======
-def test_store_misses_are_one_record_for_every_kind_read_by_period_and_incident(store):
-    """A miss of an incident deadline and of an expectation are the same record: read back
-    typed, by the period they were recorded in (half-open) and by incident, in order."""
-    store.add_incident("i1", "r", "k", "t", "较大", [{"notify": "值班员"}], 0.0)
-    ack = api.MissRow(kind="ack", subject="i1", title="t", due_at=90.0, at=100.0, role="值班员",
-                      who="张三", level=1, counts=False, reason="silenced", incident_id="i1")
-    check_in = api.MissRow(kind="check_in", subject="2026-05-10/白班/李四", title="值班签到",
-                           due_at=50.0, at=60.0, role="值班员", who="李四", level=0,
-                           counts=True)
-    first = store.add_miss(ack)
-    second = store.add_miss(check_in)
-    assert second > first
-    assert store.misses(0.0, 100.0) == [dataclasses.replace(check_in, id=second)]
-    assert store.misses(0.0, 101.0) == [dataclasses.replace(check_in, id=second),
-                                        dataclasses.replace(ack, id=first)]
-    assert store.incident_misses("i1") == [dataclasses.replace(ack, id=first)]
-    assert store.shift_data(0.0, 101.0, "p").misses == tuple(store.misses(0.0, 101.0))
-    assert store.weekly_data(50.0, 100.0, top_stories=1, negative_limit=1,
-                             positive_limit=1).misses == (dataclasses.replace(check_in,
-                                                                              id=second),)
->>>>>>> text11
