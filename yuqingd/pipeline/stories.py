@@ -22,12 +22,12 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from yuqingd.model import SPREAD_WINDOW
 from yuqingd.pipeline.normalize import compact, normalize_text
 from yuqingd.store.api import Store
 
 STORY_MEMORY = 7 * 86400
 EVENT_WINDOW = 48 * 3600
-SPREAD_WINDOW = 3 * 3600  # spread speed: items per hour over the last three hours
 TEXT_PREFIX = 600  # compact characters of title + text that make the signature
 NUM_BINS = 63
 ROWS = 3  # LSH: 21 bands of 3 rows

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
-from yuqingd.model import Enrichment, Item
+from yuqingd.model import SPREAD_WINDOW, Enrichment, Item
 
 
 class StoreError(Exception):
@@ -296,6 +296,12 @@ class StorySummary:
     last_seen: float  # its last item found in the period
     sources: tuple[str, ...]
     sample_url: str
+    peak_items: int = 0  # the most of its items found in the period within one SPREAD_WINDOW
+
+    @property
+    def peak_spread(self) -> float:
+        """Its fastest spread in the period, items per hour (rules' ``spread``)."""
+        return self.peak_items * 3600 / SPREAD_WINDOW
 
 
 @dataclass(frozen=True)
