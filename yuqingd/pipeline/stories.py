@@ -183,13 +183,16 @@ class StoryIndex:
                 return held[0]
         return None
 
-    def spread(self, story_id: int, at: float) -> float:
-        """Items per hour in the story over the last ``SPREAD_WINDOW`` up to ``at``."""
+    def recent(self, story_id: int, at: float) -> int:
+        """Items of the story within the last ``SPREAD_WINDOW`` up to ``at``."""
         story = self._stories.get(story_id)
         if story is None:
-            return 0.0
-        count = sum(1 for t in story.recent if at - SPREAD_WINDOW <= t <= at)
-        return count * 3600 / SPREAD_WINDOW
+            return 0
+        return sum(1 for t in story.recent if at - SPREAD_WINDOW <= t <= at)
+
+    def spread(self, story_id: int, at: float) -> float:
+        """Items per hour in the story over the last ``SPREAD_WINDOW`` up to ``at``."""
+        return self.recent(story_id, at) * 3600 / SPREAD_WINDOW
 
     def add(self, story_id: int, sig: Signature, events: Iterable[tuple[str, str]], at: float,
             first_seen: float | None = None) -> None:
@@ -250,3 +253,6 @@ class Stories:
 
     def spread(self, story_id: int, at: float) -> float:
         return self.index.spread(story_id, at)
+
+    def recent(self, story_id: int, at: float) -> int:
+        return self.index.recent(story_id, at)
