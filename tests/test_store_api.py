@@ -274,3 +274,20 @@ def test_store_purge_blanks_old_items_but_keeps_what_incidents_cite(store):
         again = store.purge(150.0, 400.0)
     assert again == api.Purged(items=0, stories=0, rule_hits=0, firings=0, dead_letters=0)
     assert store.last_purge() == 400.0
+
+
+def test_store_recent_story_items_are_each_storys_first_and_latest(store):
+    """What the story index is rebuilt from: for stories seen since the cut-off, the first few
+    items of each and every item of the recent span, oldest first; older stories not at all."""
+    with store.transaction():
+        old = store.add_story(0, "旧报道", 1.0)
+        store.add_item(Item("forum", "o1", "旧报道", "正文"), NEUTRAL, "", 1.0, old)
+        live = store.add_story(0, "新报道", 10.0)
+        for n, at in enumerate((10.0, 20.0, 30.0, 40.0, 95.0)):
+            store.add_item(Item("forum", f"l{n}", "新报道", f"正文{n}"), NEUTRAL, "", at, live)
+            if n:
+                store.touch_story(live, at)
+    rows = store.recent_story_items(5.0, 2, 90.0)
+    assert [(r.story_id, r.text, r.fetched_at) for r in rows] == [
+        (live, "正文0", 10.0), (live, "正文1", 20.0), (live, "正文4", 95.0)]
+    assert (rows[0].first_seen, rows[0].last_seen) == (10.0, 95.0)

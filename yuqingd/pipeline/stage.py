@@ -51,6 +51,8 @@ class Pipeline:
         self, receive: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED
     ) -> None:
         """Process items until every sender has closed (the shutdown drain), then return."""
+        loaded = self.stories.load(self.clock.time())
+        log.info("stories.loaded", items=loaded, stories=len(self.stories.index))
         task_status.started()
         async with receive:
             async for item, cursor in receive:

@@ -11,7 +11,9 @@ An item joins a story when either
 - it names the same watched entity about the same topic (asserted, see enrich) as a story seen
   within ``EVENT_WINDOW``: 六处学校 + 师德师风 is one case however differently it is told.
 
-Otherwise it starts a new story. Stories older than ``STORY_MEMORY`` are forgotten by the index.
+Otherwise it starts a new story. Stories older than ``STORY_MEMORY`` are forgotten by the index;
+at start the index is rebuilt from the store (:meth:`Stories.load`), so reposts of a story found
+before a restart still join it.
 """
 
 from __future__ import annotations
@@ -214,6 +216,13 @@ class StoryIndex:
         for key in events:
             self._events[key] = (story_id, at)
 
+    def seen(self, story_id: int, at: float) -> None:
+        """The story was last seen at ``at`` (rebuilding: by an item not loaded again)."""
+        story = self._stories.get(story_id)
+        if story is not None and at > story.last_seen:
+            story.last_seen = at
+            self._by_age.append((at, story_id))
+
     def _forget(self, before: float) -> None:
         while self._by_age and self._by_age[0][0] < before:
             last_seen, story_id = self._by_age.popleft()
@@ -250,6 +259,21 @@ class Stories:
         story_id = self.store.add_story(0, title, at)
         self.index.add(story_id, sig, events, at)
         return story_id, True
+
+    def load(self, now: float) -> int:
+        """Rebuild the index from the store (at start): the first items of each story seen
+        within ``STORY_MEMORY`` stand for it again, as they did before, and its items of the
+        last ``SPREAD_WINDOW`` count for its spread. Entity + topic links are not rebuilt
+        (the store keeps an item's topics, not which of them it asserted). Returns the items
+        read."""
+        rows = self.store.recent_story_items(now - STORY_MEMORY, SIGNATURES_PER_STORY,
+                                             now - SPREAD_WINDOW)
+        for row in rows:
+            self.index.add(row.story_id, signature(row.title, row.text), (), row.fetched_at,
+                           row.first_seen)
+        for row in rows:
+            self.index.seen(row.story_id, row.last_seen)
+        return len(rows)
 
     def spread(self, story_id: int, at: float) -> float:
         return self.index.spread(story_id, at)

@@ -66,6 +66,18 @@ class StoryRow(_Row):
 
 
 @dataclass(frozen=True)
+class StoryItem(_Row):
+    """An item of a recent story, from which the story index is rebuilt after a restart."""
+
+    story_id: int
+    title: str
+    text: str
+    fetched_at: float
+    first_seen: float  # the story's
+    last_seen: float  # the story's
+
+
+@dataclass(frozen=True)
 class ItemRow(_Row):
     """A stored item as reports and messages show it."""
 
@@ -432,6 +444,11 @@ class Store(Protocol):
     def item(self, source: str, item_id: str) -> ItemRow | None: ...
     def item_count(self) -> int: ...
     def recent_stories(self, since: float) -> list[tuple[int, int]]: ...
+    def recent_story_items(self, since: float, first: int,
+                           recent_since: float) -> list[StoryItem]:
+        """Items of the stories last seen at or after ``since``: the ``first`` earliest of
+        each, and all found at or after ``recent_since``; oldest first."""
+        ...
     def add_story(self, simhash: int, title: str, at: float) -> int: ...
     def touch_story(self, story_id: int, at: float) -> None: ...
     def story(self, story_id: int) -> StoryRow | None: ...

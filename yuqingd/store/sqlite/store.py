@@ -31,6 +31,7 @@ from yuqingd.store.api import (
     SilenceRow,
     StateInUse,
     StoreError,
+    StoryItem,
     StoryRow,
     WatchItemRow,
     WatchRow,
@@ -206,6 +207,16 @@ class SqliteStore:
                 "SELECT id, simhash FROM stories WHERE last_seen>=? ORDER BY id", (since,)
             )
         ]
+
+    def recent_story_items(self, since: float, first: int,
+                           recent_since: float) -> list[StoryItem]:
+        rows = self.db.execute(
+            "SELECT * FROM (SELECT i.story_id, i.title, i.text, i.fetched_at, s.first_seen, "
+            "s.last_seen, row_number() OVER (PARTITION BY i.story_id "
+            "ORDER BY i.fetched_at, i.rowid) AS n FROM items i JOIN stories s ON s.id = i.story_id "
+            "WHERE s.last_seen >= ?) WHERE n <= ? OR fetched_at >= ? "
+            "ORDER BY fetched_at, story_id", (since, first, recent_since)).fetchall()
+        return [_row(StoryItem, r) for r in rows]
 
     def add_story(self, simhash: int, title: str, at: float) -> int:
         return _rowid(self.db.execute(
