@@ -8,6 +8,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 SEVERITIES = ("一般", "较大", "重大", "特别重大")
+# A story's spread speed is its items per hour over this window (rules' `spread`, the weekly
+# briefing's fastest spread).
+SPREAD_WINDOW = 3 * 3600
 
 # What one item may hold (characters): longer text is cut, a longer id is refused.
 TEXT_LIMITS = {"title": 1_000, "text": 65_536, "url": 4_096, "author": 256}
