@@ -244,8 +244,9 @@ def mutate(text: str, path: str, kind: str, rnd: random.Random) -> Mutant:
 def _simple(value: str) -> bool:
     if not value:
         return False
-    if value[0] in "[{":
-        return True
+    if value[0] in "[{":  # a flow collection, if it closes on this line
+        opened = value.count("[") + value.count("{")
+        return value[-1] in "]}" and opened == value.count("]") + value.count("}")
     return not any(c in value for c in ",[]{}#&*!|>'\"%@`") and not value.startswith("-")
 
 
