@@ -177,3 +177,12 @@ def test_a_rule_file_listed_twice_is_located_in_the_config(make_config):
     every definition with itself."""
     path = make_config(CONFIG.replace("rules: [rules.yaml]", "rules: [rules.yaml, ./rules.yaml]"))
     assert errors_of(path) == [f"{path}:4:21: 规则文件重复列出: ./rules.yaml（删除重复的一项）"]
+
+
+def test_indented_first_key_is_located_at_the_first_line(make_config):
+    """Indenting the first key makes the parser stop at the next top-level key; the error also
+    names the first line, where the indentation went wrong."""
+    path = make_config("  " + CONFIG)
+    errors = errors_of(path)
+    assert errors[0].startswith(f"{path}:1:1: （第 ")
+    assert any("顶层缩进不一致" in e for e in errors)

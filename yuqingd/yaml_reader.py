@@ -198,6 +198,8 @@ _SYNTAX_ZH = (
     ("could not find expected ':'", "缺少冒号 ':'（或引号没有闭合）"),
     ("found unexpected end of stream", "文件意外结束（引号或括号没有闭合？）"),
     ("expected <block end>", "缩进不一致（同一层的项目应当对齐）"),
+    ("expected '<document start>'",
+     "顶层缩进不一致（顶层字段应从行首写起，文件开头的字段是否缩进了？）"),
     ("did not find expected key", "缩进不一致，或少了 '- '"),
     ("did not find expected '-' indicator", "列表项缩进不一致（每项以对齐的 '- ' 开头）"),
     ("found unknown escape character", "引号内有无效的转义（反斜杠 \\ 请写成 \\\\，或改用单引号）"),
@@ -214,6 +216,8 @@ def _syntax_errors(exc: yaml.MarkedYAMLError, text: str, name: str) -> list[Loca
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     errors = [LocatedError(name, line, col, _syntax_message(exc))]
     parent = _parent_line(text, line - 1, col - 1) if exc.problem_mark else None
+    if parent is None and (exc.problem or "").startswith("expected '<document start>'"):
+        parent = _first_content_line(text)  # the top level began indented: its first line
     parent_col = 0
     if parent is None and exc.context_mark and exc.context_mark.line + 1 != line:
         parent, parent_col = exc.context_mark.line, exc.context_mark.column
@@ -223,6 +227,14 @@ def _syntax_errors(exc: yaml.MarkedYAMLError, text: str, name: str) -> list[Loca
             f"(the syntax error of line {line} is in the block that starts here: check the "
             "indentation between the two)")))
     return errors
+
+
+def _first_content_line(text: str) -> int | None:
+    for j, line in enumerate(text.split("\n")):
+        body = line.strip()
+        if body and not body.startswith("#") and not body.startswith("---"):
+            return j
+    return None
 
 
 def _parent_line(text: str, index: int, col: int) -> int | None:
