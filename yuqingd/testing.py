@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from yuqingd import hookimpl
 from yuqingd.config import load_config
 from yuqingd.health import Health
-from yuqingd.model import Item, Notification, Recipient
+from yuqingd.model import Item, Notification, NotifiedItem, Recipient
 from yuqingd.notifiers import Notifier, NotifierContext, NotifierKind, NotifierSpec
 from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.schema_types import STRICT
@@ -269,7 +269,7 @@ async def run_notifier(
 
 def make_notification(**fields: Any) -> Notification:
     """A plausible first-level incident alert to channel ``duty-phone``; ``fields`` override
-    (``to`` may be given as (role, person) pairs)."""
+    (``to`` may be given as (role, person) pairs, ``items`` as dicts of NotifiedItem's fields)."""
     values: dict[str, Any] = {
         "id": "inc-20260510-0001:incident.opened:1:duty-phone",
         "kind": "incident.opened",
@@ -283,11 +283,13 @@ def make_notification(**fields: Any) -> Notification:
         "at": "2026-05-10T10:05:00+08:00",
         "text": ("【舆情事件】涉校负面信息集中出现（较大）\n六处学校：1 小时内 3 条负面信息\n"
                  "- 六处学校老师体罚学生 https://forum.example/t/1"),
-        "items": ({"title": "六处学校老师体罚学生", "url": "https://forum.example/t/1"},),
+        "items": (NotifiedItem("六处学校老师体罚学生", "https://forum.example/t/1", "forum",
+                               "2026-05-10T10:04:00+08:00"),),
     }
     values.update(fields)
     values["to"] = tuple(r if isinstance(r, Recipient) else Recipient(*r) for r in values["to"])
-    values["items"] = tuple(values["items"])
+    values["items"] = tuple(i if isinstance(i, NotifiedItem) else NotifiedItem(**i)
+                            for i in values["items"])
     return Notification(**values)
 
 
