@@ -50,7 +50,7 @@ def test_yuqingd_run_polls_the_api_and_delivers_to_the_webhook(api, make_config)
         wait_for(lambda: api.json_bodies(), "the webhook to receive the alert")
         wait_for(lambda: sum(r.method == "GET" for r in api.requests) >= 3, "three polls")
         status = subprocess.run(
-            [sys.executable, "-m", "yuqingd", "sources", "--config", str(config)],
+            [sys.executable, "-m", "yuqingd", "--lang", "zh", "sources", "--config", str(config)],
             capture_output=True, text=True, env=env, timeout=60)
         assert status.returncode == 0, status.stderr
         assert status.stdout.splitlines()[1].startswith("bbs\texample-json\t正常\t")
