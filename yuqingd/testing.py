@@ -42,8 +42,8 @@ from yuqingd.time.clock import Clock
 
 __all__ = [
     "CONFIG", "RULES", "START_EPOCH", "Harness", "LoopbackServer", "MockHTTP", "NotifierRun",
-    "Routes", "SourceRun", "make_notification", "new_short_dir", "run_notifier", "run_source",
-    "running_daemon", "write_config",
+    "Routes", "SourceRun", "daemon_status", "make_notification", "new_short_dir", "run_notifier",
+    "run_source", "running_daemon", "write_config",
 ]
 
 START_EPOCH = 1_778_378_400.0  # 2026-05-10 10:00 +08:00, a Sunday: where test clocks start
@@ -360,6 +360,14 @@ class _CaptureNotifier:
             self.harness.failures_to_inject -= 1
             raise ConnectionError("injected failure")
         self.harness.sent.append(notification)
+
+
+async def daemon_status(daemon: Any) -> dict[str, Any]:
+    """What ``yuqingd status`` gets from a daemon started by :func:`running_daemon`: the status
+    line (``status``), ``sources`` and ``notifiers`` (name, kind, state, message, last item, last
+    error, next poll, restarts, delivered) and ``incidents``."""
+    reply: dict[str, Any] = await daemon.handle({"command": "status"})
+    return reply
 
 
 @contextlib.asynccontextmanager

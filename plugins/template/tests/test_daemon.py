@@ -4,7 +4,7 @@ virtual time: posts from the JSON API open an incident that the webhook delivers
 from __future__ import annotations
 
 import trio
-from yuqingd.testing import START_EPOCH, running_daemon
+from yuqingd.testing import START_EPOCH, daemon_status, running_daemon
 
 API = "https://api.example/posts"
 HOOK = "https://hook.example/send"
@@ -26,7 +26,7 @@ async def test_daemon_runs_the_source_and_the_notifier(make_config, http_mock, a
     )
     async with running_daemon(config, http=http_mock.client) as daemon:
         await trio.sleep(5 * 3600)  # five polls, each longer than stall_after apart
-        health = daemon.health_report()
+        health = await daemon_status(daemon)
     sent = http_mock.json_bodies()  # opened, then escalated level by level (nobody acks)
     assert sent[0]["kind"] == "incident.opened" and sent[0]["to"] == ["张明"]
     assert [n["level"] for n in sent[:3]] == [1, 2, 3]
