@@ -13,7 +13,7 @@ import structlog
 import trio
 import trio.lowlevel
 
-from yuqingd import commands
+from yuqingd import commands, quarantine
 from yuqingd.config import Config, load_config
 from yuqingd.control import ControlServer
 from yuqingd.delivery.outbox import ChannelWorker, Delivery
@@ -23,6 +23,7 @@ from yuqingd.log import configure_logging
 from yuqingd.pipeline.privacy import load_salt
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
+from yuqingd.quarantine import Quarantined
 from yuqingd.runtime.expectations import Expectations
 from yuqingd.runtime.incidents import Escalation
 from yuqingd.runtime.matching import RuleRunner
@@ -33,6 +34,7 @@ from yuqingd.store import Store, open_store
 from yuqingd.supervisor import SourceSupervisor
 from yuqingd.systemd import SystemdNotifier
 from yuqingd.time.clock import Clock
+from yuqingd.watchdog import LoopWatchdog
 
 log = structlog.get_logger("yuqingd.daemon")
 
@@ -67,6 +69,9 @@ class Daemon:
         self.sd = notifier or SystemdNotifier()
         self._http = http
         self.store: Store | None = None
+        # Plugins that blocked the event loop (yuqingd.quarantine): none of their parts run.
+        self.quarantined: dict[str, Quarantined] = {}
+        self._running_sources: tuple | None = None
         self.reload_error: str | None = None
         self.reload_errors: list[str] = []
         self.started = trio.Event()
@@ -84,6 +89,7 @@ class Daemon:
         async with self._reload_lock:
             self.sd.reloading()
             try:
+                self._load_quarantine()
                 new = load_config(self.config.path, self.plugins)
                 self._check_reloadable(new)
                 await self._apply(new)
@@ -147,6 +153,11 @@ class Daemon:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         self.clock.start()
+        for broken in self.plugins.broken.values():
+            log.warning("plugin.disabled", plugin=broken.name, stage=broken.stage,
+                        error=broken.error)
+        if not self.simulation:
+            self._load_quarantine()
         _create_private(self.database)
         self.store = open_store(self.database)
         self.escalation = Escalation(self.store, self.clock, self.events)
@@ -169,7 +180,9 @@ class Daemon:
         )
         self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident,
                                  salt=load_salt(self.database.parent),
-                                 enrichers=tuple(self.plugins.enrichers()))
+                                 enrichers=tuple(
+                                     (name, e) for name, e in self.plugins.enrichers()
+                                     if name not in self.quarantined))
         self._send, receive = trio.open_memory_channel(PIPELINE_BUFFER)
         http = self._http or httpx.AsyncClient(
             timeout=httpx.Timeout(20.0, connect=10.0),
@@ -244,7 +257,7 @@ class Daemon:
         await self._replace_workers(workers)
         if self.simulation:
             return
-        if self._sources is None or config.sources != old.sources:
+        if self._sources is None or self._runnable(config) != self._running_sources:
             await self._restart_sources(config)
         else:
             self._sources.stall_after = config.file.supervisor.stall_after
@@ -255,6 +268,8 @@ class Daemon:
         workers, errors = {}, []
         settings = config.file.delivery
         for spec in config.notifiers:
+            if self._quarantined("notifiers", spec.kind):
+                continue  # its notifications wait in the outbox until it is enabled again
             running = self.delivery.workers.get(spec.name)
             if running is not None and running.spec == spec:
                 running.timeout, running.max_backoff = settings.timeout, settings.max_backoff
@@ -278,7 +293,7 @@ class Daemon:
             assert self.store is not None
             workers[spec.name] = ChannelWorker(
                 spec, notifier, self.store, self.clock, settings.timeout, settings.max_backoff,
-                http=self.http,
+                http=self.http, state_dir=config.state_dir,
             )
         if errors:
             raise ConfigError(errors)
@@ -303,8 +318,9 @@ class Daemon:
         if self._sources is not None:
             self._sources.stop()
         assert self.store is not None
+        self._running_sources = self._runnable(config)
         self._sources = SourceSupervisor(
-            config.sources,
+            self._running_sources,
             config.source_kinds,
             send=self._send.clone(),
             store=self.store,
@@ -314,6 +330,28 @@ class Daemon:
             max_backoff=config.file.supervisor.max_backoff,
         )
         await self._core.start(self._sources.run)
+
+    def _runnable(self, config: Config) -> tuple:
+        return tuple(s for s in config.sources if not self._quarantined("sources", s.kind))
+
+    def _quarantined(self, section: str, kind: str) -> bool:
+        return self.plugins.owner(section, kind) in self.quarantined
+
+    def _load_quarantine(self) -> None:
+        self.quarantined = quarantine.load(self.config.state_dir)
+        for entry in self.quarantined.values():
+            log.warning("plugin.quarantined", plugin=entry.plugin, where=entry.where,
+                        blocked_for=entry.blocked_for,
+                        note="not run; `yuqingd plugins enable` clears it")
+
+    async def enable_plugin(self, name: str) -> bool:
+        """Take ``name`` out of quarantine and start its sources and notifiers."""
+        removed = quarantine.remove(self.config.state_dir, name)
+        self._load_quarantine()
+        async with self._reload_lock:
+            await self._apply(self.config)
+        log.info("plugin.enabled", plugin=name, was_quarantined=removed)
+        return removed
 
     async def _shutdown(self) -> None:
         """Stop fetching, let the pipeline finish what it holds, deliver what is due — all
@@ -347,6 +385,11 @@ class Daemon:
         if command == "reload":
             ok = await self.reload()
             return {"ok": ok, "error": self.reload_error, "errors": self.reload_errors}
+        if command == "plugins.enable":
+            name = request.get("plugin")
+            if not isinstance(name, str):
+                raise TypeError("'plugin' must be a string")
+            return {"ok": True, "was_quarantined": await self.enable_plugin(name)}
         if command == "status":
             assert self.store is not None  # started
             return {
@@ -396,7 +439,18 @@ class Daemon:
             f"信息源 {healthy}/{len(health)} 正常，未确认事件 {open_count}，"
             f"已处理 {self.pipeline.processed} 条"
         )
-        return text + (f"；最近错误：{last}" if last else "")
+        return text + (f"；最近错误：{last}" if last else "") + self._plugin_notes()
+
+    def _plugin_notes(self) -> str:
+        """Plugins not in use, for STATUS (the details are in `yuqingd plugins`)."""
+        notes = ""
+        if self.quarantined:
+            names = "、".join(sorted(self.quarantined))
+            notes += f"；插件已隔离（曾阻塞事件循环）：{names}（yuqingd plugins enable 解除）"
+        broken = sorted(self.plugins.broken)
+        if broken:
+            notes += f"；插件已停用：{'、'.join(broken)}（见 yuqingd plugins）"
+        return notes
 
     async def _resync_clock(self) -> None:
         """Follow the wall clock when it is stepped (NTP at boot, suspend/resume)."""
@@ -423,22 +477,48 @@ def _create_private(path: Path) -> None:
 
 
 async def serve(config_path: Path, plugins: Plugins) -> None:
-    """Run under signals: SIGHUP reloads, SIGTERM/SIGINT drain and stop."""
+    """Run under signals: SIGHUP reloads, SIGTERM/SIGINT drain and stop; a watchdog thread
+    notices a blocked event loop (yuqingd.watchdog)."""
     with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
         config = load_config(config_path, plugins)
         daemon = Daemon(config, plugins)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(daemon.run)
+        watchdog = LoopWatchdog(limit=config.file.watchdog, notifier=daemon.sd,
+                                modules=plugins.modules(), state_dir=config.state_dir,
+                                grace=config.file.shutdown_grace)
+        daemon.sd.loop_pings = False  # the watchdog thread pings, while the loop runs
+        _chain_stop_signals(watchdog)
+        watchdog.start()
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(daemon.run)
 
-            async for signum in signals:
-                if signum == signal.SIGHUP:
-                    log.info("signal.reload")
-                    await daemon.reload()
-                else:
-                    log.info("signal.stop", signal=signal.Signals(signum).name)
-                    daemon.request_stop()
-                    break
+                async for signum in signals:
+                    if signum == signal.SIGHUP:
+                        log.info("signal.reload")
+                        await daemon.reload()
+                    else:
+                        log.info("signal.stop", signal=signal.Signals(signum).name)
+                        daemon.request_stop()
+                        break
+        finally:
+            watchdog.stop()
         # STOPPING may still wait in a full notify queue: give the manager a moment to read it.
         with trio.move_on_after(2.0):
             await daemon.sd.flush()
         daemon.sd.close()
+
+
+def _chain_stop_signals(watchdog: LoopWatchdog) -> None:
+    """After trio's handler has queued SIGTERM/SIGINT, let the watchdog interrupt a plugin
+    that blocks the loop (trio could not otherwise act on it). trio restores the original
+    handlers when its receiver closes."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        trio_handler = signal.getsignal(signum)
+        if not callable(trio_handler):
+            continue
+
+        def handler(signum, frame, trio_handler=trio_handler) -> None:
+            trio_handler(signum, frame)
+            watchdog.on_stop_signal(frame)
+
+        signal.signal(signum, handler)
