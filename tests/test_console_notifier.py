@@ -7,11 +7,11 @@ import stat
 from pathlib import Path
 
 import httpx
+from yuqingd_console import ConsoleNotifier, ConsoleOptions
 
 from yuqingd.model import Notification
 from yuqingd.notifiers import NotifierContext, NotifierSpec
 from yuqingd.time.clock import Clock
-from yuqingd_console import ConsoleNotifier, ConsoleOptions
 
 
 def notification(n: int) -> Notification:

@@ -76,9 +76,10 @@ class LoopWatchdog:
     def __init__(self, *, limit: float, notifier: SystemdNotifier, modules: dict[str, str],
                  state_dir: Path, grace: float):
         self.limit = limit
-        self.tick = min(limit / 10, 1.0)
         self.notifier = notifier
         self.ping_every = notifier.watchdog_interval()
+        # Check ten times per limit, at most a second apart, and often enough to ping in time.
+        self.tick = min(limit / 10, 1.0, self.ping_every / 2 if self.ping_every else 1.0)
         self.modules = modules
         self.state_dir = state_dir
         self.grace = grace

@@ -20,7 +20,7 @@ from yuqingd.model import Notification
 from yuqingd.notifiers import NotifierContext, NotifierKind, NotifierSpec
 from yuqingd.schema_types import STRICT
 
-__version__ = "0.2.0"
+__version__ = "0.1.0"
 
 REMEMBER = 10_000  # ids kept; far more than a crash can leave unacknowledged in the outbox
 
