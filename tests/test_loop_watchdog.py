@@ -118,3 +118,35 @@ def test_blocking_plugin_is_reported_quarantined_after_restart_and_enabled_again
     enabled = cli(env, "plugins", "enable", "sleepy", "--config", str(config))
     assert enabled.returncode == 0 and "下次启动时生效" in enabled.stdout
     assert json.loads(quarantine_file.read_text(encoding="utf-8"))["plugins"] == {}
+
+
+BLOCKS = """        time.sleep(3600)  # a plugin's bug: it blocks the whole event loop"""
+STUBBORN = SLEEPY.replace(BLOCKS, """        open(__file__ + ".blocking", "w").close()
+        while True:  # blocks the loop and swallows every exception
+            try:
+                time.sleep(3600)
+            except Exception:
+                pass""").replace('SourceKind("sleepy"', 'SourceKind("stubborn"')
+
+
+def test_sigterm_with_a_plugin_that_will_not_let_go_exits_70_after_the_grace(
+        tmp_path, short_dir):
+    """A plugin that swallows the interruption keeps the loop blocked: shutdown_grace after
+    SIGTERM the daemon logs the stack and exits 70 (like kill -9, nothing committed is lost)."""
+    site = installed(tmp_path / "site", "stubborn", STUBBORN)
+    config = write_setup(tmp_path, short_dir / "control.sock", grace="1s")
+    text = config.read_text(encoding="utf-8").replace(
+        "sources:\n", "sources:\n  - {name: 不放手, kind: stubborn}\n")
+    config.write_text(text, encoding="utf-8")
+    daemon = DaemonProcess(config, short_dir, env={"PYTHONPATH": env_with(site)["PYTHONPATH"]})
+    try:
+        daemon.start()
+        daemon.wait_message("READY=1")
+        marker = site / "yuqingd_stubborn" / "__init__.py.blocking"
+        wait_until(marker.exists, what="the plugin blocking the loop")
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait_exit(timeout=30) == 70
+        (gave_up,) = [e for e in daemon.log_events() if e.get("event") == "daemon.stop_blocked"]
+        assert "yuqingd_stubborn" in gave_up["stack"]
+    finally:
+        daemon.close()
