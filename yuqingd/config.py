@@ -106,6 +106,8 @@ class ConfigFile(BaseModel):
     status_every: PositiveDuration = 10.0
     # The event loop running no callback for this long is "blocked" (yuqingd.watchdog).
     watchdog: PositiveDuration = 10.0
+    # How long personal information is kept (PIPL; yuqingd.runtime.retention): 180 days.
+    retention: PositiveDuration = 180 * 86400.0
 
     @field_validator("timezone")
     @classmethod
