@@ -357,3 +357,29 @@ def test_weekly_report_tells_every_step_in_chinese(store):
     for text in (section(markdown, "四、事件处置情况"), html_incidents):
         assert not re.findall(r"[a-z]+[._][a-z_]+|silence=|\d+s\b|level \d", text)
     assert [s for s in steps if re.search("[A-Za-z]{2,}", s)] == []
+
+
+def test_weekly_report_sums_up_the_weeks_missed_obligations_per_holder(store):
+    """The week's misses (one record for incidents, check-ins and submissions) are summed up
+    per holder, with how many count against them; the sections after it move one number on.
+    A miss after the week is left out."""
+    from yuqingd.store.api import MissRow
+
+    store.add_incident("i1", "r", "k", "事件", "较大", CHAIN, at(1, 9))
+    for kind, when, role, who, counts, reason, incident in (
+            ("ack", at(1, 9, 15), "值班员", "张明", False, "silenced", "i1"),
+            ("first_report", at(1, 10), "办公室主任", "李华", True, "", "i1"),
+            ("check_in", at(2, 8, 30), "值班员", "张明", True, "", None),
+            ("submission", at(4, 17), "C县", "C县", True, "", None),
+            ("check_in", END + 60, "值班员", "赵丽", True, "", None)):
+        store.add_miss(MissRow(kind=kind, subject=incident or "s", title="t", due_at=when,
+                               at=when, role=role, who=who, level=1, counts=counts,
+                               reason=reason, incident_id=incident))
+    markdown, html = render_weekly(collect_weekly(store, START, END), Clock("Asia/Shanghai"))
+    part = section(markdown, "五、未按时完成事项")
+    assert "本周未在时限内完成的事项 4 项，计入问责 3 项" in part
+    assert "| 值班员 张明 | 确认、值班签到 | 2 | 1 |" in part
+    assert "| 办公室主任 李华 | 首报 | 1 | 1 |" in part and "| C县 | 报送 | 1 | 1 |" in part
+    assert "赵丽" not in markdown
+    assert "六、重点报道" in markdown and "<h2>六、重点报道</h2>" in html
+    assert "<td>值班员 张明</td><td>确认、值班签到</td>" in html
