@@ -1,4 +1,6 @@
 """The daemon's run-time behaviour: matching items against rules and acting on them, incidents
-and their ladders, expectations (deadlines people must meet), silences, watches, the roster and
-directory of who holds which role. It reads and writes only through the store API
-(:mod:`yuqingd.store.api`); the rule language itself lives in :mod:`yuqingd.rules`."""
+and their ladders, expectations (deadlines people must meet), obligations (what every
+deadline-with-a-ladder shares: the step, the catch-up after downtime, the miss record),
+silences, watches, the roster and directory of who holds which role. It reads and writes only
+through the store API (:mod:`yuqingd.store.api`); the rule language itself lives in
+:mod:`yuqingd.rules`."""
