@@ -13,7 +13,7 @@ import pytest
 
 from yuqingd.model import Enrichment, EntityHit, Item
 from yuqingd.store import api, open_store
-from yuqingd.store.api import LadderStep, StateInUse, Store
+from yuqingd.store.api import LadderStep, LevelStep, StateInUse, Store
 
 NEUTRAL = Enrichment((), "neutral", 0.0, (), "")
 
@@ -57,7 +57,8 @@ def test_store_rows_are_frozen_dataclasses(store):
     assert dataclasses.is_dataclass(incident)
     with pytest.raises(dataclasses.FrozenInstanceError):
         incident.level = 2  # type: ignore[misc]
-    assert incident.chain == [{"notify": "值班员", "ack_within": 900.0}]
+    assert incident.chain == (LevelStep("值班员", ack_within=900.0),)
+    assert incident.chain[0]["notify"] == "值班员" and incident.chain[0].get("repeat_every") is None
     assert incident["title"] == incident.title == "标题"
 
 

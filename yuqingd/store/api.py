@@ -80,13 +80,30 @@ class ItemRow(_Row):
 
 
 @dataclass(frozen=True)
+class LevelStep(_Row):
+    """One level of an incident's escalation ladder, as snapshotted when it opened: the role
+    told, the time it has to acknowledge before the next level is told, or how often (and how
+    many times) the last level is reminded again."""
+
+    notify: str
+    ack_within: float | None = None
+    repeat_every: float | None = None
+    repeat_times: int | None = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Like a mapping's ``get``: a field, or ``default`` when it is unset (None)."""
+        value = getattr(self, name, None)
+        return default if value is None else value
+
+
+@dataclass(frozen=True)
 class IncidentRow(_Row):
     id: str
     rule_id: str
     group_key: str
     title: str
     severity: str
-    chain: list[dict[str, Any]]  # the escalation levels at opening (snapshot)
+    chain: tuple[LevelStep, ...]  # the escalation levels at opening (snapshot)
     level: int
     status: str  # open | acknowledged | closed
     opened_at: float
@@ -441,7 +458,7 @@ class Store(Protocol):
     def incidents(self, status: str | None = None) -> list[IncidentRow]: ...
     def next_incident_id(self, day: str) -> str: ...
     def add_incident(self, incident_id: str, rule_id: str, key: str, title: str, severity: str,
-                     chain: list[dict[str, Any]], at: float) -> None: ...
+                     chain: Sequence[LevelStep | Mapping[str, Any]], at: float) -> None: ...
     def attach_item(self, incident_id: str, source: str, item_id: str, at: float) -> None: ...
     def incident_items(self, incident_id: str, newest: int = 5) -> list[ItemRow]: ...
     def last_closed(self, rule_id: str, key: str) -> float | None: ...

@@ -23,6 +23,7 @@ from yuqingd.store.api import (
     IncidentRow,
     ItemRow,
     LadderStep,
+    LevelStep,
     MissRow,
     OutboxRow,
     ReportRow,
@@ -68,6 +69,19 @@ def _ladder_json(ladder: Sequence[LadderStep]) -> str:
             encoded["skipped"] = True
         steps.append(encoded)
     return json.dumps(steps, ensure_ascii=False)
+
+
+_LEVEL_FIELDS = frozenset(f.name for f in fields(LevelStep))
+
+
+def _level(step: LevelStep | Mapping[str, Any]) -> LevelStep:
+    if isinstance(step, LevelStep):
+        return step
+    return LevelStep(**{k: v for k, v in step.items() if k in _LEVEL_FIELDS})
+
+
+def _chain(text: str) -> tuple[LevelStep, ...]:
+    return tuple(_level(step) for step in json.loads(text))
 
 
 def _expectation(row: sqlite3.Row) -> ExpectationRow:
@@ -329,7 +343,7 @@ class SqliteStore:
             group_key=row["group_key"],
             title=row["title"],
             severity=row["severity"],
-            chain=json.loads(row["chain"]),
+            chain=_chain(row["chain"]),
             level=row["level"],
             status=row["status"],
             opened_at=row["opened_at"],
@@ -373,13 +387,14 @@ class SqliteStore:
         key: str,
         title: str,
         severity: str,
-        chain: list[dict[str, Any]],
+        chain: Sequence[LevelStep | Mapping[str, Any]],
         at: float,
     ) -> None:
         self.db.execute(
             "INSERT INTO incidents (id, rule_id, group_key, title, severity, chain, level, status,"
             " opened_at) VALUES (?,?,?,?,?,?,1,'open',?)",
-            (incident_id, rule_id, key, title, severity, json.dumps(chain, ensure_ascii=False), at),
+            (incident_id, rule_id, key, title, severity,
+             json.dumps([dict(_level(step)) for step in chain], ensure_ascii=False), at),
         )
 
     def attach_item(self, incident_id: str, source: str, item_id: str, at: float) -> None:
