@@ -23,6 +23,7 @@ from yuqingd.events import Events
 from yuqingd.model import Notification
 from yuqingd.reports.labels import SCOPES as SCOPES_ZH
 from yuqingd.rules.model import SEVERITY_RANK
+from yuqingd.runtime.audit import Audit
 from yuqingd.store.api import SilenceRow, Store
 from yuqingd.time.clock import Clock
 
@@ -39,6 +40,7 @@ class Silences:
         self.store = store
         self.clock = clock
         self.events = events
+        self.audit = Audit(store, events)
         self._source_until: dict[str, float] = {}  # the per-item check reads only this
         self._handling: str | None = None  # source of the item being handled, if silenced
         self._refresh()
@@ -56,23 +58,17 @@ class Silences:
             now: float) -> int:
         with self.store.transaction():
             silence_id = self.store.add_silence(scope, target, now, now + duration, reason, by)
-            self.store.audit(now, "silence.added", by, None,
-                             f"silence={silence_id} {scope}={target} "
-                             f"until={self.clock.format(now + duration)} reason={reason}")
-            self.events.emit("silence.added", now, silence=silence_id, scope=scope,
-                             target=target, until=self.clock.format(now + duration), by=by,
-                             reason=reason)
+            self.audit.record("silence.added", now, silence=silence_id, scope=scope,
+                              target=target, until=self.clock.format(now + duration), by=by,
+                              reason=reason)
         self._refresh()
-        log.info("silence.added", silence=silence_id, scope=scope, target=target, by=by)
         return silence_id
 
     def remove(self, silence_id: int, by: str, now: float) -> None:
         with self.store.transaction():
             self.store.remove_silence(silence_id, now, by)
-            self.store.audit(now, "silence.removed", by, None, f"silence={silence_id}")
-            self.events.emit("silence.removed", now, silence=silence_id, by=by)
+            self.audit.record("silence.removed", now, silence=silence_id, by=by)
         self._refresh()
-        log.info("silence.removed", silence=silence_id, by=by)
 
     # the checks ---------------------------------------------------------------------------
 
@@ -111,12 +107,9 @@ class Silences:
         row = self.covering(notification, key, at)
         if row is None:
             return False
-        self.events.emit("notification.silenced", at, id=notification.id,
-                         rule=notification.rule, incident=notification.incident or None,
-                         key=key, kind=notification.kind, level=notification.level,
-                         channel=notification.channel, silence=row["id"], scope=row["scope"],
-                         target=row["target"])
-        self.store.audit(at, "notification.silenced", "yuqingd", notification.incident or None,
-                         f"{notification.id} silence={row['id']}")
-        log.info("notification.silenced", id=notification.id, silence=row["id"])
+        self.audit.record("notification.silenced", at, id=notification.id,
+                          rule=notification.rule, incident=notification.incident or None,
+                          key=key, kind=notification.kind, level=notification.level,
+                          channel=notification.channel, silence=row["id"], scope=row["scope"],
+                          target=row["target"])
         return True

@@ -226,8 +226,8 @@ def _incident(db: sqlite3.Connection, row: sqlite3.Row, week: dict[str, Any]) ->
     level = 1
     timeline = []
     silenced = []
-    for at, action, actor, note in db.execute(
-        "SELECT at, action, actor, note FROM audit WHERE incident_id = ? AND at < ? "
+    for at, action, actor, encoded in db.execute(
+        "SELECT at, action, actor, fields FROM audit WHERE incident_id = ? AND at < ? "
         "ORDER BY at, id",
         (row["id"], week["end"]),
     ):
@@ -236,7 +236,7 @@ def _incident(db: sqlite3.Connection, row: sqlite3.Row, week: dict[str, Any]) ->
             continue
         if action == "escalated":
             level = min(level + 1, max(len(chain), 1))
-        timeline.append(TimelineEntry(at, action, actor, note, level))
+        timeline.append(TimelineEntry(at, action, actor, json.loads(encoded), level))
 
     actions = [e.action for e in timeline]
     reports = [a.removeprefix("report.") for a in actions if a.startswith("report.")]
