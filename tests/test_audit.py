@@ -33,7 +33,7 @@ def test_audit_record_writes_the_entry_emits_the_event_and_logs_it(store):
     audit = Audit(store, events)
     with capture_logs() as logs:
         audit.record("escalated", 100.0, level=2, key="六处学校", incident="i1", rule="r",
-                     from_level=1, late=1200.0)
+                     from_level=1, late_seconds=1200.0)
         audit.record("acknowledged", 200.0, incident="i1", rule="r", key="六处学校",
                      by="张三", note="收到")
     assert seen == [
@@ -44,13 +44,13 @@ def test_audit_record_writes_the_entry_emits_the_event_and_logs_it(store):
     assert list(seen[0]) == ["at", "event", "incident", "rule", "key", "level"]
     escalated, acked = store.incident_audit("i1")
     assert (escalated.actor, escalated.fields) == ("yuqingd", {
-        "level": 2, "key": "六处学校", "rule": "r", "from_level": 1, "late": 1200.0})
+        "level": 2, "key": "六处学校", "rule": "r", "from_level": 1, "late_seconds": 1200.0})
     assert (acked.actor, acked.fields) == ("张三", {"rule": "r", "key": "六处学校",
                                                     "note": "收到"})
     assert [(e["event"], e["log_level"], e["action"], e["incident"]) for e in logs] == [
         ("incident.escalated", "warning", "escalated", "i1"),
         ("incident.acknowledged", "info", "acknowledged", "i1")]
-    assert logs[0]["late"] == 1200.0
+    assert logs[0]["late_seconds"] == 1200.0
 
 
 def test_audit_an_action_without_an_event_is_still_recorded_and_logged(store):
@@ -163,7 +163,7 @@ def test_migration_converts_old_notes_into_fields_that_read_as_before(tmp_path):
                  for e in entries]
         assert shown == [(action, note) for *_, action, note in OLD_NOTES]
         assert actor_text(entries[0].actor) == "系统"
-        assert entries[3].fields == {"from_level": 1, "level": 2, "late": 1200}
+        assert entries[3].fields == {"from_level": 1, "level": 2, "late_seconds": 1200.0}
         assert entries[2].fields["silenced"] is True and entries[2].fields["who"] == "张明"
         assert entries[13].fields == {"note": "已核实，不实信息"}
         assert [(d.who, d.excused) for d in store.incident_deadlines("20260510-001")] == [

@@ -537,7 +537,7 @@ def test_incident_view_says_the_daemons_notes_in_chinese(monkeypatch, capsys):
         ("notification.silenced", "yuqingd",
          {"id": "20260510-001:incident.opened:L1:open:duty-phone", "kind": "incident.opened",
           "level": 1, "channel": "duty-phone", "silence": 1}),
-        ("escalated", "yuqingd", {"from_level": 1, "level": 2, "late": 1200.2}),
+        ("escalated", "yuqingd", {"from_level": 1, "level": 2, "late_seconds": 1200.2}),
         ("repeated", "yuqingd", {"level": 3}),
         ("repeats.done", "yuqingd", {"level": 3, "times": 2}),
         ("acknowledged", "王强", {"note": "level 1 → 2 已核实"}),

@@ -105,9 +105,9 @@ def fill_week(store: Store) -> None:
     store.attach_item("20261120-001", "weibo", "b2", at(4, 17, 55))
     store.audit(at(4, 18), "opened", "yuqingd", "20261120-001", {"rule": "food-safety"})
     store.audit(at(4, 18, 15), "escalated", "yuqingd", "20261120-001",
-                {"from_level": 1, "level": 2, "late": 0.0})
+                {"from_level": 1, "level": 2, "late_seconds": 0.0})
     store.audit(at(4, 18, 45), "escalated", "yuqingd", "20261120-001",
-                {"from_level": 2, "level": 3, "late": 0.0})
+                {"from_level": 2, "level": 3, "late_seconds": 0.0})
     store.set_level("20261120-001", 3)
     store.audit(at(4, 19, 45), "repeated", "yuqingd", "20261120-001", {"level": 3})
 

@@ -50,7 +50,7 @@ def _said(action: str, f: Fields, actor: str) -> str | None:
             step = f"第{f['from_level']}级 → 第{f['level']}级"
             if f.get("overdue"):
                 return f"{step}，{KIND_ZH.get(f['overdue'], f['overdue'])}逾期"
-            late = float(f.get("late", 0))
+            late = float(f.get("late_seconds", 0))
             return step + (f"，超时 {duration_zh(late)}" if round(late) else "")
         if action == "repeated" and "level" in f:
             return f"第{f['level']}级"

@@ -12,7 +12,7 @@ is. The entry keeps every field, so reports can say more than the event does. No
 :mod:`yuqingd.reports.audit` says an entry in Chinese when it is shown.
 
     audit.record("escalated", now, incident=incident.id, rule=incident.rule_id,
-                 key=incident.group_key, from_level=1, level=2, late=1200)
+                 key=incident.group_key, from_level=1, level=2, late_seconds=1200.0)
 """
 
 from __future__ import annotations
@@ -95,9 +95,8 @@ class Audit:
         actor = fields.get("by") or SYSTEM_ACTOR
         kept = {k: v for k, v in fields.items() if k not in ("incident", "by")}
         self.store.audit(at, action, actor, incident, kept)
+        extra = spec.event_extra(fields) if spec.event_extra is not None else {}
         if spec.event is not None:
             announced = {k: fields[k] for k in spec.event_fields if k in fields}
-            if spec.event_extra is not None:
-                announced.update(spec.event_extra(fields))
-            self.events.emit(spec.event, at, **announced)
-        getattr(log, spec.log_level)(spec.event or action, action=action, **fields)
+            self.events.emit(spec.event, at, **{**announced, **extra})
+        getattr(log, spec.log_level)(spec.event or action, action=action, **{**fields, **extra})

@@ -135,7 +135,8 @@ class Escalation:
         extra = {"silenced": True} if silenced else {}
         self.audit.record(f"missed.{deadline.kind}", now, what=deadline.kind,
                           incident=incident.id, rule=incident.rule_id, key=incident.group_key,
-                          level=level, role=role, who=who, **extra, late=now - deadline.due_at)
+                          level=level, role=role, who=who, **extra,
+                          late_seconds=round(now - deadline.due_at, 3))
         return level, role, who
 
     def _report_missed(self, incident: IncidentRow, deadline: DeadlineRow, now: float) -> None:
@@ -185,7 +186,7 @@ class Escalation:
             self.store.set_level(incident.id, level + 1)
             self.audit.record("escalated", now, incident=incident.id, rule=incident.rule_id,
                               key=incident.group_key, from_level=level, level=level + 1,
-                              late=late)
+                              late_seconds=round(late, 3))
             self._notify(incident, "incident.escalated", level + 1, now, tag=f"d{deadline_id}")
             self._schedule(incident, level + 1, now)
         elif chain[level - 1].get("repeat_every"):

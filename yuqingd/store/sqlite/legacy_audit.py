@@ -39,7 +39,7 @@ def fields_of(action: str, note: str) -> dict[str, Any]:
     if action == "escalated" and (m := _OVERDUE.match(note)):
         return {"from_level": int(m[1]), "level": int(m[2]), "overdue": m[3]}
     if action == "escalated" and (m := _LATE.match(note)):
-        return {"from_level": int(m[1]), "level": int(m[2]), "late": round(float(m[3]))}
+        return {"from_level": int(m[1]), "level": int(m[2]), "late_seconds": float(m[3])}
     if action == "repeated" and (m := _LEVEL.match(note)):
         return {"level": int(m[1])}
     if action == "repeats.done" and (m := _REPEATS_DONE.match(note)):
