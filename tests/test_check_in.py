@@ -406,3 +406,56 @@ async def test_reload_refuses_removing_a_role_a_pending_check_in_ladder_needs(ma
         assert "2026-05-11/全天/赵丽" in daemon.reload_errors[0]
         await sleep_until(daemon, MONDAY_0800 + 95 * MINUTE)
         assert sent(harness)[-1] == ("expectation.escalated", 3, ["孙强"])
+
+
+async def test_missed_check_in_is_in_the_duty_report_and_the_record_of_an_open_incident(
+        make_config, autojump_clock):
+    """赵丽 misses her 08:30 check-in while an incident is open: the miss is one record (held
+    against her), listed among the shift's missed obligations in its duty report and in the
+    incident's record beside the incident's own missed ack."""
+    harness = Harness()
+    config = CONFIG.replace("rules: [rules.yaml]\n", "rules: [rules.yaml]\nsources:\n"
+                            "  - {name: forum, kind: scripted}\n")
+    async with running_daemon(make_config(config), harness, start_epoch=START) as daemon:
+        await sleep_until(daemon, MONDAY_0800 + 10 * MINUTE)
+        for n in range(3):
+            harness.post(f"neg-{n}", f"六处学校老师体罚学生 #{n}", "家长反映孩子被体罚")
+        await trio.sleep(1)
+        (incident,) = daemon.store.incidents()
+        await sleep_until(daemon, MONDAY_0800 + 31 * MINUTE)
+        (miss,) = [m for m in daemon.store.misses(START, MONDAY_0800 + HOUR)
+                   if m.kind == "check_in"]
+        assert (miss.role, miss.who, miss.counts, miss.due_at) == (
+            "值班员", "赵丽", True, MONDAY_0800 + 30 * MINUTE)
+
+        reply = await daemon.handle({"command": "incident", "incident": incident.id})
+        assert [(m["kind"], m["holder"], m["during"], m["held"]) for m in reply["misses"]] == [
+            ("ack", "第1级 值班员 赵丽", False, "计入问责"),
+            ("check_in", "值班员 赵丽", True, "计入问责")]
+
+        await sleep_until(daemon, MONDAY_0800 + 24 * HOUR + MINUTE)
+        kept = daemon.store.kept_report("duty", "2026-05-11/全天")
+        assert kept is not None
+        section = kept.markdown.split("## 五、未按时完成事项")[1].split("## 六、交接班事项")[0]
+        assert "值班签到：" in section and "责任人：值班员 赵丽；时限：2026-05-11T08:30:00+08:00" \
+            in section
+        assert f"事件 {incident.id}「涉校负面信息集中出现」确认" in section
+        assert "<h2>五、未按时完成事项</h2>" in kept.html
+
+
+async def test_check_in_due_while_down_is_listed_as_not_held_against_the_officer(
+        make_config, autojump_clock):
+    """A check-in that fell due while the daemon was down is recorded as a miss that does not
+    count, and the duty report says why."""
+    path = make_config(CONFIG)
+    async with running_daemon(path, Harness(), start_epoch=START) as daemon:
+        await trio.sleep(HOUR)
+    async with running_daemon(path, Harness(), start_epoch=MONDAY_0800 + 65 * MINUTE) as daemon:
+        await trio.sleep(MINUTE)
+        (miss,) = daemon.store.misses(START, MONDAY_0800 + 2 * HOUR)
+        assert (miss.kind, miss.who, miss.counts, miss.reason) == (
+            "check_in", "赵丽", False, "daemon_down")
+        await sleep_until(daemon, MONDAY_0800 + 24 * HOUR + MINUTE)
+        kept = daemon.store.kept_report("duty", "2026-05-11/全天")
+        assert "（计入问责 0 项）" in kept.markdown
+        assert "不计入问责：到期时服务未运行" in kept.markdown

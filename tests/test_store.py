@@ -85,3 +85,36 @@ def test_outbox_delivers_what_was_written_together_in_written_order(tmp_path):
         store.enqueue("x:expectation.escalated:L2:phone", "phone", {"n": 2}, 100.0)
         store.enqueue("x:expectation.escalated:L3:phone", "phone", {"n": 3}, 100.0)
     assert [row.payload["n"] for row in store.pending_outbox("phone", 100.0)] == [1, 2, 3]
+
+
+def test_store_migration_carries_misses_recorded_before_into_the_miss_record(tmp_path):
+    """A database in service before the miss record keeps its accountability history: missed
+    deadlines and expectations, with their annotations read as "does not count" and why."""
+    path = tmp_path / "y.sqlite3"
+    before = MIGRATIONS.index(next(m for m in MIGRATIONS if "CREATE TABLE misses" in m))
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:before]:
+        db.executescript(script)
+    db.executescript(f"""
+        PRAGMA user_version = {before};
+        INSERT INTO incidents (id, rule_id, group_key, title, severity, chain, level, status,
+                               opened_at)
+            VALUES ('i1', 'r', 'k', '事件', '较大', '[]', 2, 'open', 0);
+        INSERT INTO deadlines (incident_id, kind, level, due_at, state, settled_at, role, who)
+            VALUES ('i1', 'ack', 1, 10, 'fired', 11, '值班员', '张明（通知已静默）'),
+                   ('i1', 'first_report', 2, 20, 'fired', 21, '办公室主任', '李华'),
+                   ('i1', 'ack', 2, 30, 'pending', NULL, NULL, NULL);
+        INSERT INTO expectations (kind, subject, title, role, who, due_at, ladder, state,
+                                  created_at, missed_at, missed_who)
+            VALUES ('check_in', 'd/白班/赵丽', '值班签到', '值班员', '赵丽', 5, '[]', 'missed',
+                    0, 15, '赵丽（到期时服务未运行）');
+    """)
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert [(m.kind, m.at, m.who, m.counts, m.reason, m.incident_id)
+            for m in store.misses(0, 100)] == [
+        ("ack", 11, "张明", False, "silenced", "i1"),
+        ("check_in", 15, "赵丽", False, "daemon_down", None),
+        ("first_report", 21, "李华", True, "", "i1")]
+    store.close()

@@ -243,3 +243,25 @@ def test_store_shift_aggregates_list_configured_sources_and_incident_links(store
         ("weibo", 0, 0), ("forum", 1, 0), ("rss", 0, 1)]
     assert [(i.title, i.incident) for i in shift.negative] == [("a", "i1")]
     assert [i.id for i in shift.incidents] == ["i1"]
+
+
+def test_store_misses_are_one_record_for_every_kind_read_by_period_and_incident(store):
+    """A miss of an incident deadline and of an expectation are the same record: read back
+    typed, by the period they were recorded in (half-open) and by incident, in order."""
+    store.add_incident("i1", "r", "k", "t", "较大", [{"notify": "值班员"}], 0.0)
+    ack = api.MissRow(kind="ack", subject="i1", title="t", due_at=90.0, at=100.0, role="值班员",
+                      who="张三", level=1, counts=False, reason="silenced", incident_id="i1")
+    check_in = api.MissRow(kind="check_in", subject="2026-05-10/白班/李四", title="值班签到",
+                           due_at=50.0, at=60.0, role="值班员", who="李四", level=0,
+                           counts=True)
+    first = store.add_miss(ack)
+    second = store.add_miss(check_in)
+    assert second > first
+    assert store.misses(0.0, 100.0) == [dataclasses.replace(check_in, id=second)]
+    assert store.misses(0.0, 101.0) == [dataclasses.replace(check_in, id=second),
+                                        dataclasses.replace(ack, id=first)]
+    assert store.incident_misses("i1") == [dataclasses.replace(ack, id=first)]
+    assert store.shift_data(0.0, 101.0, "p").misses == tuple(store.misses(0.0, 101.0))
+    assert store.weekly_data(50.0, 100.0, top_stories=1, negative_limit=1,
+                             positive_limit=1).misses == (dataclasses.replace(check_in,
+                                                                              id=second),)

@@ -6,6 +6,7 @@ from typing import Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
 from yuqingd.located import msg
+from yuqingd.reports import misses
 from yuqingd.reports.audit import action_text, actor_text, note_text
 from yuqingd.reports.labels import EXCUSED
 from yuqingd.runtime.deadlines import KIND_ZH, STAGE_ZH
@@ -97,7 +98,21 @@ def incident(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
                        "role": d["role"], "who": d["who"], "excused": d["excused"]}
                       for d in store.incident_deadlines(row.id)],
         "items": [{"title": i["title"], "url": i["url"]} for i in store.incident_items(row.id)],
+        "misses": _misses(daemon, row, now),
     }
+
+
+def _misses(daemon: Any, row: IncidentRow, now: float) -> list[dict[str, Any]]:
+    """The incident's own misses (问责), then the check-ins missed while it was open: who was
+    not on duty while it was handled."""
+    store, fmt = daemon.store, daemon.clock.format
+    end = (store.last_audit(row.id, "closed") or now) if row.status == "closed" else now
+    duty = [m for m in store.misses(row.opened_at, end + 1e-6)
+            if m.incident_id is None and m.kind == "check_in"]
+    return [{"at": fmt(m.at), "kind": m.kind, "what": misses.what(m),
+             "holder": misses.holder(m), "due_at": fmt(m.due_at), "counts": m.counts,
+             "reason": m.reason, "held": misses.held(m), "during": m.incident_id is None}
+            for m in [*store.incident_misses(row.id), *duty]]
 
 
 def _summary(daemon: Any, row: IncidentRow) -> dict[str, Any]:
@@ -224,6 +239,11 @@ def cmd_incident(args) -> int:
         held = f"（{d['role']} {d['who']}{excused}）" if d["who"] else ""
         print(f"  {KIND_ZH.get(d['kind'], d['kind'])}  第{d['level']}级  应于 {d['due_at']}  "
               f"{state}{when}{held}")
+    if reply.get("misses"):
+        print("问责：")
+    for m in reply.get("misses", ()):
+        during = "（事件处置期间）" if m["during"] else ""
+        print(f"  {m['at']}  {m['what']}{during}  {m['holder']}  时限 {m['due_at']}  {m['held']}")
     if reply["items"]:
         print("最新信息：")
     for item in reply["items"]:

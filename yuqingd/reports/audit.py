@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from yuqingd.reports.labels import ACTIONS, NOTIFICATIONS, SCOPES, SYSTEM_ACTOR, TRACKED
+from yuqingd.reports.labels import (
+    ACTIONS,
+    EXCUSES,
+    NOTIFICATIONS,
+    SCOPES,
+    SYSTEM_ACTOR,
+    TRACKED,
+)
 from yuqingd.reports.labels import DEADLINE_KINDS as KIND_ZH
 from yuqingd.time.durations import format_duration_zh
 
-_SILENCED_MISS = "（该级通知已被静默，未送达，不计入问责）"
+_SILENCED_MISS = f"（{EXCUSES['silenced']}，不计入问责）"
 
 Fields = Mapping[str, Any]
 

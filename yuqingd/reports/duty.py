@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from yuqingd.model import SEVERITIES
-from yuqingd.reports import weekly
+from yuqingd.reports import misses, weekly
 from yuqingd.reports.periods import Period
 from yuqingd.reports.weekly import IncidentSummary
 from yuqingd.store.api import HandoverNoteRow as Note
+from yuqingd.store.api import MissRow as Miss
 from yuqingd.store.api import ShiftItem as ReportItem
 from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
@@ -52,6 +53,7 @@ class DutyData:
     incidents: tuple[IncidentSummary, ...]
     notes: tuple[Note, ...]
     officers: tuple[tuple[str, tuple[str, ...]], ...]  # (role, people) as the roster has them
+    misses: tuple[Miss, ...] = ()  # obligations missed in the shift (问责)
 
     @property
     def opened(self) -> tuple[IncidentSummary, ...]:
@@ -96,6 +98,7 @@ def collect_duty(
         incidents=shift.incidents,
         notes=notes,
         officers=tuple((role, tuple(people)) for role, people in (officers or {}).items()),
+        misses=shift.misses,
     )
 
 
@@ -130,6 +133,10 @@ def render_duty(data: DutyData, clock: Clock, unit_name: str = "教育局") -> t
         "action": weekly._action,
         "role": weekly._role,
         "note": weekly._note,
+        "miss_what": misses.what,
+        "miss_holder": misses.holder,
+        "miss_held": misses.held,
+        "miss_late": misses.late_record,
         # Timeline entries within the shift, with their index in the whole timeline.
         "steps": lambda incident: [(k, e) for k, e in enumerate(incident.timeline)
                                    if data.period.start <= e.at < data.period.end],

@@ -28,6 +28,12 @@ DEADLINE_KINDS = {
     "final_report": "终报",
 }
 
+# Obligations (yuqingd.runtime.obligations) and why a miss is not held against its people.
+OBLIGATIONS = {**{k: v for k, v in DEADLINE_KINDS.items() if k != "repeat"},
+               "check_in": "值班签到", "submission": "报送"}
+EXCUSES = {"silenced": "该级通知已被静默，未送达", "daemon_down": "到期时服务未运行"}
+EXCUSED = {"silenced": "通知已静默", "daemon_down": "到期时服务未运行"}  # said after a name
+
 # An incident's status as a briefing shows it, and the last report made.
 STATUS = {"open": "未确认", "acknowledged": "已确认", "closed": "已结案"}
 REPORTED = {"first": "已首报", "follow_up": "已续报", "final": "已终报"}
@@ -63,6 +69,3 @@ NOTIFICATIONS = {
     "incident.overdue": "报告逾期",
     "incident.acknowledged": "确认",
 }
-
-# Why a missed deadline is not held against the person who held it.
-EXCUSED = {"silenced": "通知已静默"}

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import jinja2
 
 from yuqingd.model import SEVERITIES
+from yuqingd.reports import misses
 from yuqingd.reports.audit import action_text, actor_text, note_text
 from yuqingd.reports.labels import REPORTED, SENTIMENTS, STATUS, SYSTEM_ACTOR
 from yuqingd.reports.periods import previous_week, week_period  # noqa: F401 (re-exported)
@@ -69,7 +70,7 @@ def render_weekly(
     key_dates: Sequence[str] = (),
 ) -> tuple[str, str]:
     """The briefing as (Markdown, self-contained HTML); ``key_dates`` are next week's key
-    dates (names, as the calendar gives them) for 六、下周关注."""
+    dates (names, as the calendar gives them) for 下周关注."""
     start = clock.to_datetime(data.start)
     last_day = (clock.to_datetime(data.end) - dt.timedelta(days=1)).date()
     year, week, _ = start.date().isocalendar()
@@ -92,6 +93,7 @@ def render_weekly(
         "action": _action,
         "role": _role,
         "note": _note,
+        "by_holder": misses.by_holder,
         "silenced": lambda incident: len(incident.silenced),
         "severities": SEVERITIES,
     }

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -32,6 +31,7 @@ import structlog
 from yuqingd.events import Events
 from yuqingd.located import did_you_mean
 from yuqingd.runtime.incidents import Escalation
+from yuqingd.runtime.obligations import DAEMON_DOWN, KINDS, catch_up, excuse, record_miss
 from yuqingd.runtime.roster import DutySpec, Roster, Shift
 from yuqingd.runtime.submissions import SubmissionSpec
 from yuqingd.store.api import ExpectationRow, LadderStep, Store
@@ -205,19 +205,14 @@ class Expectations:
         (the daemon was down) are one message, not a burst."""
         if row["kind"] == CHECK_IN and self._check_in_moot(row, now):
             return
-        ladder = list(row.ladder)
-        level, missed = row.level, row.missed_at is not None
-        due = [s for s in ladder[level:] if s.at <= now]
-        if len(due) > 1:
-            if row.kind == CHECK_IN:  # the officer is still expected: go on from now
-                shift = now - ladder[level].at
-                ladder[level:] = [replace(s, at=s.at + shift) for s in ladder[level:]]
-            else:  # still owed: say the latest, not every step missed
-                for k in range(level, level + len(due) - 1):
-                    ladder[k] = replace(ladder[k], skipped=True)
-                level += len(due) - 1
+        missed = row.missed_at is not None
+        # A check-in's officer is still expected: go on from now; a submission is still owed:
+        # say the latest step, not every step missed (yuqingd.runtime.obligations.catch_up).
+        steps, level, due = catch_up(row.ladder, row.level, now, KINDS[row.kind].catch_up)
+        ladder = list(steps)
+        if due > 1:
             log.info("expectation.caught_up", what=row["kind"], subject=row["subject"],
-                     steps=len(due))
+                     steps=due)
         while True:
             step_at = ladder[level].at if level < len(ladder) else None
             # At a tie the miss comes first: a check-in's reminder is sent at its due time.
@@ -275,7 +270,11 @@ class Expectations:
         who = row["who"]
         # A check-in due while the daemon was down could not be made (nothing listened): the
         # miss is recorded, but not held against the officer (问责).
-        down = row["kind"] == CHECK_IN and self.up is not None and row["due_at"] < self.up
+        reason = excuse(row.kind, row.due_at, up=self.up)
+        down = reason == DAEMON_DOWN
+        record_miss(self.store, kind=row.kind, subject=row.subject, title=row.title,
+                    due_at=row.due_at, at=now, role=row.role, who=who, level=level,
+                    reason=reason)
         self.store.update_expectation(row["id"], state="missed", missed_at=now,
                                       missed_who=f"{who}（到期时服务未运行）" if down else who)
         self.events.emit("expectation.missed", now, what=row["kind"], subject=row["subject"],

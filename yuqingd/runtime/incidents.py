@@ -34,6 +34,7 @@ from yuqingd.runtime.deadlines import (
 )
 from yuqingd.runtime.directory import Directory
 from yuqingd.runtime.messages import acknowledged_text, incident_text, overdue_text
+from yuqingd.runtime.obligations import SILENCED, excuse, record_miss
 from yuqingd.runtime.silences import Silences
 from yuqingd.store.api import SYSTEM_ACTOR, DeadlineRow, IncidentRow, Store
 from yuqingd.time.clock import Clock
@@ -130,8 +131,13 @@ class Escalation:
         who = self.directory.names(role, deadline.due_at)
         # A level whose every notification a silence withheld never heard of the incident:
         # the miss is recorded, but not held against the people (问责).
-        silenced = not self.store.level_told(incident.id, level)
-        self.store.record_miss(deadline.id, role, who, "silenced" if silenced else None)
+        reason = excuse(deadline.kind, deadline.due_at, up=None,
+                        told=self.store.level_told(incident.id, level))
+        silenced = reason == SILENCED
+        record_miss(self.store, kind=deadline.kind, subject=incident.id, title=incident.title,
+                    due_at=deadline.due_at, at=now, role=role, who=who, level=level,
+                    reason=reason, incident_id=incident.id)
+        self.store.record_miss(deadline.id, role, who, reason or None)
         extra = {"silenced": True} if silenced else {}
         self.audit.record(f"missed.{deadline.kind}", now, what=deadline.kind,
                           incident=incident.id, rule=incident.rule_id, key=incident.group_key,

@@ -173,6 +173,26 @@ class ExpectationRow(_Row):
 
 
 @dataclass(frozen=True)
+class MissRow(_Row):
+    """An obligation missed (an incident's ack or report, a check-in, a submission): who held
+    it when it passed and whether that counts against them (问责). One record for every kind,
+    read by ``yuqingd incident``, the duty report and the weekly briefing."""
+
+    kind: str  # ack | first_report | follow_up | final_report | check_in | submission
+    subject: str  # the incident id, or the expectation's subject (2026-11-18/夜班/赵丽)
+    title: str  # what was due, for people
+    due_at: float
+    at: float  # when the miss was recorded (the due time, or the start after downtime)
+    role: str  # the role (a unit for a submission) that held it
+    who: str  # the people who held it, by name (no annotation)
+    level: int  # the ladder level it was missed at
+    counts: bool  # held against them
+    reason: str = ""  # why not: silenced | daemon_down ("" when it counts)
+    incident_id: str | None = None
+    id: int = 0
+
+
+@dataclass(frozen=True)
 class ReportRow(_Row):
     kind: str
     period: str
@@ -332,6 +352,7 @@ class WeeklyData:
     positive: tuple[ItemGroup, ...]
     positive_groups: int
     incidents: tuple[IncidentSummary, ...]
+    misses: tuple[MissRow, ...] = ()  # obligations missed in the week, in the order recorded
 
     def sentiment(self, name: str) -> int:
         """Items of one sentiment (by the name its tally has)."""
@@ -381,6 +402,7 @@ class ShiftData:
     positive: tuple[ShiftItem, ...]
     incidents: tuple[IncidentSummary, ...]
     notes: tuple[HandoverNoteRow, ...]
+    misses: tuple[MissRow, ...] = ()  # obligations missed in the shift, in the order recorded
 
 
 # the interface ------------------------------------------------------------------------------
@@ -466,6 +488,13 @@ class Store(Protocol):
     def incident_deadlines(self, incident_id: str) -> list[DeadlineRow]: ...
     def next_incident_deadline(self, incident_id: str) -> DeadlineRow | None: ...
     def pending_reports(self, incident_id: str) -> int: ...
+
+    # obligations missed (every kind: see yuqingd.runtime.obligations)
+    def add_miss(self, miss: MissRow) -> int: ...
+    def misses(self, start: float, end: float) -> list[MissRow]:
+        """Misses recorded at ``start`` ≤ t < ``end``, in the order recorded."""
+        ...
+    def incident_misses(self, incident_id: str) -> list[MissRow]: ...
 
     # audit
     def audit(self, at: float, action: str, actor: str, incident_id: str | None = None,

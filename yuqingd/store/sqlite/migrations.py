@@ -253,7 +253,43 @@ MIGRATIONS: list[Migration] = [
     );
     CREATE INDEX silences_active ON silences (ends_at);
     """,
-    # 9: typed audit: an entry is an action plus JSON fields (the old prose notes converted);
+    # 9: one record of obligations missed (incident deadlines, check-ins, submissions): who
+    # held each when it passed and whether that counts against them (问责). Misses recorded
+    # before, in deadlines.who / expectations.missed_who with their annotations, are carried
+    # over, so a database in service keeps its accountability history.
+    """
+    CREATE TABLE misses (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL,     -- ack, first_report … (deadlines), check_in, submission
+        subject     TEXT NOT NULL,     -- the incident id, or the expectation's subject
+        title       TEXT NOT NULL,
+        due_at      REAL NOT NULL,
+        at          REAL NOT NULL,     -- when the miss was recorded
+        role        TEXT NOT NULL,
+        who         TEXT NOT NULL,     -- names only
+        level       INTEGER NOT NULL,
+        counts      INTEGER NOT NULL,  -- 1: held against them
+        reason      TEXT NOT NULL DEFAULT '',  -- silenced | daemon_down when it does not count
+        incident_id TEXT REFERENCES incidents (id)
+    );
+    CREATE INDEX misses_at ON misses (at);
+    CREATE INDEX misses_incident ON misses (incident_id);
+    INSERT INTO misses (kind, subject, title, due_at, at, role, who, level, counts, reason,
+                        incident_id)
+        SELECT d.kind, d.incident_id, i.title, d.due_at, coalesce(d.settled_at, d.due_at),
+               d.role, replace(d.who, '（通知已静默）', ''), d.level,
+               d.who NOT LIKE '%（通知已静默）',
+               CASE WHEN d.who LIKE '%（通知已静默）' THEN 'silenced' ELSE '' END, d.incident_id
+        FROM deadlines d JOIN incidents i ON i.id = d.incident_id
+        WHERE d.who IS NOT NULL ORDER BY coalesce(d.settled_at, d.due_at), d.id;
+    INSERT INTO misses (kind, subject, title, due_at, at, role, who, level, counts, reason)
+        SELECT kind, subject, title, due_at, missed_at, role,
+               replace(missed_who, '（到期时服务未运行）', ''), 0,
+               missed_who NOT LIKE '%（到期时服务未运行）',
+               CASE WHEN missed_who LIKE '%（到期时服务未运行）' THEN 'daemon_down' ELSE '' END
+        FROM expectations WHERE missed_at IS NOT NULL ORDER BY missed_at, id;
+    """,
+    # 10: typed audit: an entry is an action plus JSON fields (the old prose notes converted);
     # a missed deadline's excuse leaves ``who`` for a column of its own
     legacy_audit.migrate,
 ]

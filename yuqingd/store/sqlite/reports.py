@@ -18,6 +18,7 @@ from yuqingd.store.api import (
     HandoverNoteRow,
     IncidentSummary,
     ItemGroup,
+    MissRow,
     ShiftData,
     ShiftItem,
     SourceActivity,
@@ -115,6 +116,7 @@ def weekly(db: sqlite3.Connection, start: float, end: float, *, top_stories: int
         positive=tuple(positive[:positive_limit]),
         positive_groups=len(positive),
         incidents=incidents(db, week),
+        misses=tuple(misses(db, start, end)),
     )
 
 
@@ -316,7 +318,21 @@ def shift(db: sqlite3.Connection, start: float, end: float, notes: Sequence[Hand
         positive=_shift_items(db, span, "positive", joined),
         incidents=incidents(db, span),
         notes=tuple(notes),
+        misses=tuple(misses(db, start, end)),
     )
+
+
+def miss(row: sqlite3.Row) -> MissRow:
+    return MissRow(kind=row["kind"], subject=row["subject"], title=row["title"],
+                   due_at=row["due_at"], at=row["at"], role=row["role"], who=row["who"],
+                   level=row["level"], counts=bool(row["counts"]), reason=row["reason"],
+                   incident_id=row["incident_id"], id=row["id"])
+
+
+def misses(db: sqlite3.Connection, start: float, end: float) -> list[MissRow]:
+    """Obligations missed at ``start`` ≤ t < ``end``, in the order recorded."""
+    return [miss(r) for r in db.execute(
+        "SELECT * FROM misses WHERE at >= ? AND at < ? ORDER BY at, id", (start, end))]
 
 
 def _shift_items(db: sqlite3.Connection, span: dict[str, Any], sentiment: str,

@@ -23,6 +23,7 @@ from yuqingd.store.api import (
     IncidentRow,
     ItemRow,
     LadderStep,
+    MissRow,
     OutboxRow,
     ReportRow,
     ShiftData,
@@ -603,6 +604,22 @@ class SqliteStore:
             "SELECT count(*) FROM deadlines WHERE incident_id=? AND state='pending' "
             "AND kind IN ('first_report','follow_up','final_report')", (incident_id,)
         ).fetchone()[0]
+
+    # obligations missed ------------------------------------------------------------------
+
+    def add_miss(self, miss: MissRow) -> int:
+        return _rowid(self.db.execute(
+            "INSERT INTO misses (kind, subject, title, due_at, at, role, who, level, counts, "
+            "reason, incident_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (miss.kind, miss.subject, miss.title, miss.due_at, miss.at, miss.role, miss.who,
+             miss.level, int(miss.counts), miss.reason, miss.incident_id)))
+
+    def misses(self, start: float, end: float) -> list[MissRow]:
+        return reports.misses(self.db, start, end)
+
+    def incident_misses(self, incident_id: str) -> list[MissRow]:
+        return [reports.miss(r) for r in self.db.execute(
+            "SELECT * FROM misses WHERE incident_id=? ORDER BY at, id", (incident_id,))]
 
     # expectations (duty check-in, sub-unit submissions) and roster gap warnings ------------
 
