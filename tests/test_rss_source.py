@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -126,7 +126,8 @@ def make_source(url: str, **options: object) -> RssSource:
 
 
 def make_ctx(
-    http: httpx.AsyncClient, emitted: Emitted, *, cursor: str | None = None, fail_after: int = 0
+    http: httpx.AsyncClient, emitted: Emitted, *, cursor: str | None = None, fail_after: int = 0,
+    heartbeat: Callable[[], object] | None = None,
 ) -> SourceContext:
     """A context whose emit collects; with ``fail_after=n`` the process "dies" on emit n+1."""
 
@@ -137,7 +138,7 @@ def make_ctx(
         emitted.cursors.append(cursor)
 
     return SourceContext(
-        SOURCE, cursor=cursor, emit=emit, heartbeat=lambda: None, http=http, clock=Clock()
+        SOURCE, cursor=cursor, emit=emit, heartbeat=heartbeat, http=http, clock=Clock()
     )
 
 
@@ -455,9 +456,9 @@ async def test_run_resumes_from_the_committed_cursor_with_a_conditional_get(feed
     feed_server.etag, feed_server.last_modified = ETAG, LAST_MODIFIED
     emitted = Emitted()
     cursor = json.dumps({"etag": ETAG, "modified": LAST_MODIFIED})
-    ctx = make_ctx(http, emitted, cursor=cursor)
     with trio.CancelScope() as scope:
-        ctx.heartbeat = scope.cancel  # stop once the first poll is done, before the sleep
+        # stop once the first poll is done: its heartbeat before the sleep cancels the run
+        ctx = make_ctx(http, emitted, cursor=cursor, heartbeat=scope.cancel)
         await make_source(feed_server.url).run(ctx)
 
     assert len(feed_server.requests) == 1

@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     status = with_config(sub.add_parser("status", help="ask the running daemon for its status"))
     status.add_argument("--socket", type=Path, help="control socket (default: from the config)")
     status.set_defaults(func=cmd_status)
+    sources = with_config(sub.add_parser(
+        "sources", help="list the running daemon's sources: state, last item, errors, next poll"))
+    sources.add_argument("--socket", type=Path, help="control socket (default: from the config)")
+    sources.set_defaults(func=cmd_sources)
     schema = sub.add_parser(
         "schema", help="print the JSON Schema of rule files or of the config (for editors)"
     )
@@ -111,7 +115,10 @@ def _config_path(args) -> Path:
 
 
 def _plugins() -> Plugins:
-    return Plugins(get_plugin_manager())
+    plugins = Plugins(get_plugin_manager())
+    for why in plugins.refused.values():  # every command says it: the plugin is not there
+        print(f"yuqingd: {why}", file=sys.stderr)
+    return plugins
 
 
 def _report(exc: ConfigError) -> int:
@@ -238,13 +245,30 @@ def cmd_status(args) -> int:
     code, reply = _control(args, {"command": "status"})
     if code:
         return code
+    from yuqingd.health import health_line
+
     print(reply.get("status", ""))
+    for entry in reply.get("sources", []):
+        print(health_line(entry))
+    for entry in reply.get("notifiers", []):
+        print(health_line(entry, notifier=True))
     for incident in reply.get("incidents", []):
         print(
             f"{incident['id']}\t{incident['status']}\tL{incident['level']}\t"
             f"{incident['severity']}\t{incident['rule']}\t{incident['key']}\t"
             f"{incident['opened_at']}"
         )
+    return EX_OK
+
+
+def cmd_sources(args) -> int:
+    from yuqingd.health import sources_table
+
+    code, reply = _control(args, {"command": "status"})
+    if code:
+        return code
+    for line in sources_table(reply.get("sources", [])):
+        print(line)
     return EX_OK
 
 

@@ -374,8 +374,11 @@ def _entries(raw: Any) -> list[PluginEntry | None]:
 
 def _plugin_sections(doc, source_entries, notifier_entries, plugins: Plugins, errors):
     base = doc.path.parent.resolve()
-    source_kinds = _kinds(plugins.source_kinds(), doc, "sources", source_entries, errors)
-    notifier_kinds = _kinds(plugins.notifier_kinds(), doc, "notifiers", notifier_entries, errors)
+    refused = getattr(plugins, "refused", {})
+    source_kinds = _kinds(plugins.source_kinds(), doc, "sources", source_entries, errors,
+                          refused)
+    notifier_kinds = _kinds(plugins.notifier_kinds(), doc, "notifiers", notifier_entries, errors,
+                            refused)
     sources = tuple(
         SourceSpec(e.name, e.kind, opts, base)
         for e, opts in _plugin_options(doc, "sources", source_entries, source_kinds, errors)
@@ -387,7 +390,8 @@ def _plugin_sections(doc, source_entries, notifier_entries, plugins: Plugins, er
     return sources, notifiers, source_kinds, notifier_kinds
 
 
-def _kinds(offered: dict, doc: LocatedDocument, section: str, entries, errors) -> dict:
+def _kinds(offered: dict, doc: LocatedDocument, section: str, entries, errors,
+           refused: dict | None = None) -> dict:
     """Resolve each entry's ``kind`` to exactly one plugin's kind; report unknown and clashes."""
     kinds = {}
     for name, providers in offered.items():
@@ -416,7 +420,9 @@ def _kinds(offered: dict, doc: LocatedDocument, section: str, entries, errors) -
                         f"unknown kind '{entry.kind}' "
                         f"(installed: {', '.join(sorted(kinds)) or 'none'})",
                     )
-                    + did_you_mean(entry.kind, kinds),
+                    + did_you_mean(entry.kind, kinds)
+                    # a plugin refused for its API version may be the one offering it
+                    + "".join(f"；{why}" for why in (refused or {}).values()),
                 )
             )
         if entry.name in seen:

@@ -274,7 +274,8 @@ class Daemon:
                 continue
             assert self.store is not None
             workers[spec.name] = ChannelWorker(
-                spec, notifier, self.store, self.clock, settings.timeout, settings.max_backoff
+                spec, notifier, self.store, self.clock, settings.timeout, settings.max_backoff,
+                http=self.http,
             )
         if errors:
             raise ConfigError(errors)
@@ -349,6 +350,7 @@ class Daemon:
                 "ok": True,
                 "status": self.status_line(),
                 "rules": [r.id for r in self.config.ruleset.rules],
+                **self.health_report(),
                 "incidents": [
                     {
                         "id": i.id,
@@ -367,6 +369,15 @@ class Daemon:
         return reply
 
     # status -------------------------------------------------------------------------------
+
+    def health_report(self) -> dict[str, list[dict[str, Any]]]:
+        """Every configured source and notifier with its health (``yuqingd sources``)."""
+        sources = self._sources.health if self._sources else {}
+        return {
+            "sources": [h.as_dict(name, self.clock.format) for name, h in sources.items()],
+            "notifiers": [w.health.as_dict(name, self.clock.format)
+                          for name, w in self.delivery.workers.items()],
+        }
 
     def status_line(self) -> str:
         health = self._sources.health if self._sources else {}

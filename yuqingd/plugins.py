@@ -12,6 +12,7 @@ import pluggy
 from yuqingd import hookspecs
 from yuqingd.enrichers import Enricher
 from yuqingd.notifiers import NotifierKind
+from yuqingd.plugin_compat import refuse_mismatched
 from yuqingd.sources import SourceKind
 
 DISABLED_ENV = "YUQINGD_DISABLED_PLUGINS"
@@ -67,6 +68,8 @@ class Plugins:
 
     def __init__(self, pm: pluggy.PluginManager):
         self.pm = pm
+        # Plugins written for another major of yuqingd.plugin_api: not loaded, and said why.
+        self.refused: dict[str, str] = refuse_mismatched(pm)
 
     def source_kinds(self) -> dict[str, list[tuple[str, SourceKind]]]:
         """Kind name → [(plugin name, kind)]; more than one entry is a conflict."""

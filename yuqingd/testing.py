@@ -13,6 +13,7 @@ import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import trio
 from pydantic import BaseModel
 
@@ -95,18 +96,24 @@ class _CaptureNotifier:
 
 @contextlib.asynccontextmanager
 async def running_daemon(
-    config_path: Path, *plugins: object, start_epoch: float = 1_778_378_400.0
+    config_path: Path,
+    *plugins: object,
+    start_epoch: float = 1_778_378_400.0,
+    http: httpx.AsyncClient | None = None,
 ) -> AsyncIterator:
     """Start a Daemon for ``config_path`` with extra plugin objects; stop it on exit.
 
     ``start_epoch`` is where the daemon's clock starts (default 2026-05-10 10:00 +08:00); under
-    ``autojump_clock`` time then moves only as the test sleeps.
+    ``autojump_clock`` time then moves only as the test sleeps. ``http``: the client sources and
+    notifiers get (an ``httpx.MockTransport`` one, or the ``http_mock`` fixture's); the caller
+    closes it.
     """
     from yuqingd.daemon import Daemon
 
     manager = Plugins(get_plugin_manager(extra=plugins))
     config = load_config(config_path, manager)
-    daemon = Daemon(config, manager, clock=Clock(config.file.timezone, start_epoch=start_epoch))
+    daemon = Daemon(config, manager, clock=Clock(config.file.timezone, start_epoch=start_epoch),
+                    http=http)
     async with trio.open_nursery() as nursery:
         await nursery.start(daemon.run)
         try:

@@ -49,8 +49,7 @@ class RssSource:
         validators = json.loads(ctx.cursor) if ctx.cursor else {}
         while True:
             validators = await self.poll(ctx, validators)
-            ctx.heartbeat()
-            await trio.sleep(self.options.interval)
+            await ctx.sleep(self.options.interval)
 
     async def poll(self, ctx: SourceContext, validators: dict) -> dict:
         """Fetch once and emit every entry; returns the new ETag/Last-Modified validators."""

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 
+import httpx
 import structlog
 import trio
 
 from yuqingd.backoff import backoff
+from yuqingd.health import Health
 from yuqingd.model import Notification
-from yuqingd.notifiers import Notifier, NotifierSpec
+from yuqingd.notifiers import Notifier, NotifierContext, NotifierSpec
 from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 from yuqingd.wakeup import Wakeup
@@ -30,6 +32,8 @@ class ChannelWorker:
         clock: Clock,
         timeout: float,
         max_backoff: float,
+        *,
+        http: httpx.AsyncClient | None = None,
     ):
         self.spec = spec
         self.name = spec.name
@@ -44,6 +48,15 @@ class ChannelWorker:
         self.running = False
         self.finished = trio.Event()
         self.cancel_scope = trio.CancelScope()
+        self.health = Health(kind=spec.kind)
+        self.http = http
+        self.started = False  # the notifier's own start(ctx) has returned
+        self._start_retry: float | None = None  # after a failed start, not before this
+
+    def context(self) -> NotifierContext:
+        assert self.http is not None, "a notifier with start() needs the shared HTTP client"
+        return NotifierContext(self.name, http=self.http, clock=self.clock, timeout=self.timeout,
+                               log=log.bind(channel=self.name), health=self.health)
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Deliver as notifications fall due; after :meth:`stop`, return once nothing is due."""
@@ -53,7 +66,50 @@ class ChannelWorker:
             with self.cancel_scope:
                 await self._loop()
         finally:
+            await self._close()
             self.finished.set()
+
+    async def _start(self) -> bool:
+        """The notifier's start(ctx), once; False (and a retry time set) when it raised."""
+        if self.started:
+            return True
+        if self._start_retry is not None and self.clock.time() < self._start_retry:
+            return False
+        start = getattr(self.notifier, "start", None)
+        if start is not None:
+            try:
+                with trio.fail_after(self.timeout):
+                    await start(self.context())
+            except Exception as exc:  # like a failed send: logged, retried after a back-off
+                error = f"start: {type(exc).__name__}: {exc}"
+                self.health.restarts += 1
+                self._failed(error)
+                self._start_retry = self.clock.time() + backoff(self.health.restarts,
+                                                                self.max_backoff)
+                log.error("notifier.start_failed", channel=self.name, error=error)
+                return False
+        self.started = True
+        self.health.reported = True
+        self.health.healthy = self.health.plugin_state != "failing"
+        return True
+
+    async def _close(self) -> None:
+        close = getattr(self.notifier, "close", None)
+        if not self.started or close is None:
+            return
+        self.started = False
+        with trio.move_on_after(self.timeout, shield=True):
+            try:
+                await close()
+            except Exception as exc:  # closing badly must not stop the retirement
+                log.error("notifier.close_failed", channel=self.name,
+                          error=f"{type(exc).__name__}: {exc}")
+
+    def _failed(self, error: str) -> None:
+        self.last_error = f"{self.name}: {error}"
+        self.health.last_error = error
+        self.health.last_error_at = self.clock.time()
+        self.health.healthy = False
 
     def stop(self) -> None:
         self.stopping = True
@@ -61,6 +117,13 @@ class ChannelWorker:
 
     async def _loop(self) -> None:
         while True:
+            if not await self._start():
+                if self.stopping:
+                    return
+                retry_start = self._start_retry or self.clock.time()
+                with trio.move_on_at(self.clock.trio_deadline(retry_start)):
+                    await self.wakeup.wait()
+                continue
             await self.deliver_due()
             if self.stopping:
                 return
@@ -83,7 +146,7 @@ class ChannelWorker:
                         error = f"timed out after {self.timeout:g}s"
                     wait = backoff(row.attempts + 1, self.max_backoff)
                     self.store.mark_failed(row.id, error, self.clock.time() + wait)
-                    self.last_error = f"{self.name}: {error}"
+                    self._failed(error)
                     log.error(
                         "notification.failed",
                         channel=self.name,
@@ -95,6 +158,10 @@ class ChannelWorker:
                 else:
                     self.store.mark_delivered(row.id, self.clock.time())
                     self.last_error = None
+                    self.health.reported = True
+                    self.health.healthy = self.health.plugin_state != "failing"
+                    self.health.last_item_at = self.clock.time()
+                    self.health.delivered += 1
                     delivered += 1
                     log.info(
                         "notification.delivered",

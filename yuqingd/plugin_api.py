@@ -1,0 +1,53 @@
+"""The public API for yuqingd plugins: import from here, and only from here.
+
+Everything a source, notifier or enricher plugin may use is re-exported by this module; every
+other module of ``yuqingd`` is internal and may change in any release. ``API_VERSION`` follows
+semantic versioning: a new minor adds names or optional arguments, a new major removes or changes
+something. A plugin states the major it was written against with a module-level ``YUQINGD_API``
+(an int); yuqingd refuses to load it when that is not ``API_MAJOR`` (see docs/plugins.md).
+"""
+
+from __future__ import annotations
+
+from yuqingd import hookimpl
+from yuqingd.enrichers import LABELS, Enricher, Score
+from yuqingd.model import SEVERITIES, Enrichment, EntityHit, Item, Notification, Recipient
+from yuqingd.notifiers import Notifier, NotifierContext, NotifierKind, NotifierSpec
+from yuqingd.schema_types import STRICT, Duration, NonEmptyStr, PositiveDuration
+from yuqingd.secrets import Secret, SecretRef
+from yuqingd.sources import HEALTH_STATES, Source, SourceContext, SourceKind, SourceSpec
+from yuqingd.time.clock import Clock
+
+API_VERSION = "1.0"
+API_MAJOR = int(API_VERSION.split(".")[0])
+
+__all__ = [
+    "API_MAJOR",
+    "API_VERSION",
+    "HEALTH_STATES",
+    "LABELS",
+    "SEVERITIES",
+    "STRICT",
+    "Clock",
+    "Duration",
+    "EntityHit",
+    "Enricher",
+    "Enrichment",
+    "Item",
+    "NonEmptyStr",
+    "Notification",
+    "Notifier",
+    "NotifierContext",
+    "NotifierKind",
+    "NotifierSpec",
+    "PositiveDuration",
+    "Recipient",
+    "Score",
+    "Secret",
+    "SecretRef",
+    "Source",
+    "SourceContext",
+    "SourceKind",
+    "SourceSpec",
+    "hookimpl",
+]
