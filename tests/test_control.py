@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -100,3 +101,112 @@ def test_control_socket_refuses_other_users(tmp_path, short_dir):
         assert daemon.wait_exit() == 0
     finally:
         daemon.close()
+
+
+@pytest.fixture
+def running(tmp_path, short_dir):
+    sock = short_dir / "control.sock"
+    config = write_setup(tmp_path, sock)
+    daemon = DaemonProcess(config, short_dir)
+    daemon.start()
+    daemon.wait_message("READY=1")
+    yield daemon, sock, config
+    daemon.close()
+
+
+def _raw(sock, data: bytes) -> dict:
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(10)
+    try:
+        client.connect(str(sock))
+        client.sendall(data)
+        return json.loads(client.makefile("rb").readline())
+    finally:
+        client.close()
+
+
+def test_control_malformed_requests_get_bad_request_without_traceback(running):
+    """Requests that are not a JSON object with a command string are answered "bad request";
+    the daemon logs no traceback and goes on answering."""
+    daemon, sock, _config = running
+    for data in (b"[1,2]\n", b"42\n", b"{not json\n", b'"status"\n', b"null\n",
+                 b'{"command": 5}\n', b"\xff\xfe\n", b"{}\n", b"\n"):
+        reply = _raw(sock, data)
+        assert reply["ok"] is False and reply["error"].startswith("bad request"), (data, reply)
+    for data in (b'{"command": "ack", "incident": 5, "by": []}\n', b'{"command": "nope"}\n'):
+        assert _raw(sock, data)["ok"] is False
+    assert _raw(sock, b'{"command": "status"}\n')["ok"] is True
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
+    assert "Traceback" not in daemon.log()
+    assert "handler_failed" not in daemon.log()
+
+
+def test_control_status_answers_despite_100_half_open_connections(running):
+    """100 connections that never send a byte do not keep `yuqingd status` from answering: a
+    slot is kept for it and the CLI retries."""
+    from yuqingd.control import request
+
+    daemon, sock, config = running
+    idle = []
+    try:
+        for _ in range(100):
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.connect(str(sock))
+            idle.append(client)
+        reply = request(sock, {"command": "status"})
+        assert reply["ok"] is True and reply["status"].startswith("信息源")
+        # …answered while the ordinary slots were still held (their read deadline not reached):
+        still_open = 0
+        for client in idle[:32]:
+            try:
+                client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                still_open += 1
+        assert still_open == 32
+        result = cli("status", "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("信息源")
+    finally:
+        for client in idle:
+            client.close()
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
+    assert "Traceback" not in daemon.log()
+
+
+def test_control_cli_retries_while_the_listen_queue_is_full(short_dir):
+    """A listener whose backlog is full (connect gives EAGAIN at once) is asked again with
+    back-off; the reply comes once it accepts."""
+    from yuqingd.control import request
+
+    path = short_dir / "busy.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(0)
+    queued = []
+    with pytest.raises(BlockingIOError):  # fill the backlog until connect fails like the bug
+        for _ in range(64):
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.setblocking(False)
+            queued.append(client)
+            client.connect(str(path))
+    replies = []
+    thread = threading.Thread(target=lambda: replies.append(
+        request(path, {"command": "status"}, timeout=20)))
+    thread.start()
+    try:
+        for client in queued:  # the daemon catching up: queued ones go away, then it answers
+            client.close()
+        while thread.is_alive():
+            server.settimeout(20)
+            conn, _ = server.accept()
+            with conn:
+                line = conn.makefile("rb").readline()
+                if line:
+                    conn.sendall(b'{"ok": true, "status": "fine"}\n')
+                    break
+        thread.join(20)
+    finally:
+        server.close()
+    assert replies == [{"ok": True, "status": "fine"}]

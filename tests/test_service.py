@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -138,3 +141,32 @@ def test_service_sigterm_drain_is_bounded_by_grace(daemon_factory, tmp_path):
     assert undelivered and {c for (c,) in undelivered} == {"slow"}  # kept for the next start
     stopped = [e for e in daemon.log_events() if e.get("event") == "daemon.stopped"]
     assert stopped and stopped[0]["drained"] is False
+
+
+def test_service_unread_notify_socket_neither_freezes_nor_stops_the_drain(
+        daemon_factory, tmp_path, short_dir):
+    """A manager that never reads NOTIFY_SOCKET: STATUS updates are dropped once its queue is
+    full, `status` still answers, SIGTERM drains and exits 0, and READY/STOPPING arrive in order
+    once the socket is read again."""
+    # A post every 0.2 s changes STATUS ("已处理 N 条") well past the queue's ten datagrams.
+    daemon = daemon_factory(posts_per_school=40, gap_seconds=10, speed=50).start()
+    # The test does not read daemon.notify until after SIGTERM.
+    sock = short_dir / "control.sock"
+    wait_until(lambda: any(e.get("event") == "systemd.notify_queue_full"
+                           for e in daemon.log_events()), what="a full notify queue")
+    for _ in range(5):
+        started = time.monotonic()
+        assert "信息源" in request(sock, {"command": "status"}, timeout=5)["status"]
+        assert time.monotonic() - started < 2
+    daemon.signal(signal.SIGTERM)
+    messages = []
+    while not any("STOPPING=1" in m for m in messages):
+        messages.append(daemon.next_message(timeout=10))
+    assert daemon.wait_exit() == 0
+    assert "READY=1" in messages[0]
+    assert sum("READY=1" in m for m in messages) == 1
+    stopped = [e for e in daemon.log_events() if e.get("event") == "daemon.stopped"]
+    assert stopped and stopped[0]["drained"] is True
+    assert "Traceback" not in daemon.log()
+    assert stat.S_IMODE(os.stat(tmp_path / "state" / "yuqingd.sqlite3").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "alerts.jsonl").st_mode) & 0o037 == 0

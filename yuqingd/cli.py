@@ -164,6 +164,9 @@ def _secret_warnings(config) -> list[str]:
 def cmd_run(args) -> int:
     from yuqingd.daemon import serve
 
+    # State files (database, notifier files, quarantine) are for the service's own user and at
+    # most its group, even where the unit's UMask= does not apply (a terminal, a container).
+    os.umask(os.umask(0) | 0o027)
     path = _config_path(args)
     plugins = _plugins()
     try:

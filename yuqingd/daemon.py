@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -145,6 +147,7 @@ class Daemon:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         self.clock.start()
+        _create_private(self.database)
         self.store = open_store(self.database)
         self.escalation = Escalation(self.store, self.clock, self.events)
         self.reports = Reports(self.store, self.clock, self.escalation, self.events)
@@ -187,7 +190,7 @@ class Daemon:
                 # After _apply: deadlines that fell due while down need the roles to notify.
                 await core.start(self.scheduler.run)
                 if not self.simulation:
-                    await core.start(self.sd.run_watchdog)
+                    await core.start(self.sd.run)
                     core.start_soon(self._status_loop)
                     core.start_soon(self._resync_clock)
                     self.sd.ready(self.status_line())
@@ -411,6 +414,14 @@ class Daemon:
             await trio.sleep(self.config.file.status_every)
 
 
+def _create_private(path: Path) -> None:
+    """Create ``path`` 0600 if missing: SQLite creates its database (and gives its -wal and
+    -shm files the same mode) from the umask, 0644 by default."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 async def serve(config_path: Path, plugins: Plugins) -> None:
     """Run under signals: SIGHUP reloads, SIGTERM/SIGINT drain and stop."""
     with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
@@ -427,3 +438,7 @@ async def serve(config_path: Path, plugins: Plugins) -> None:
                     log.info("signal.stop", signal=signal.Signals(signum).name)
                     daemon.request_stop()
                     break
+        # STOPPING may still wait in a full notify queue: give the manager a moment to read it.
+        with trio.move_on_after(2.0):
+            await daemon.sd.flush()
+        daemon.sd.close()

@@ -54,7 +54,9 @@ class JsonlNotifier:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(notification.as_dict(), ensure_ascii=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as f:
+        # 0640: alerts name people and incidents; a log shipper in the group may read them.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        with open(fd, "a", encoding="utf-8") as f:
             if f.tell() and not _ends_with_newline(self.path):
                 f.write("\n")  # finish a torn line so the new one parses
             f.write(line)
