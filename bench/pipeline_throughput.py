@@ -32,6 +32,7 @@ from yuqingd.rules.loader import load_rules  # noqa: E402
 from yuqingd.runtime.directory import Directory  # noqa: E402
 from yuqingd.runtime.incidents import Escalation  # noqa: E402
 from yuqingd.runtime.matching import RuleRunner  # noqa: E402
+from yuqingd.runtime.outreach import Outreach  # noqa: E402
 from yuqingd.store import open_store  # noqa: E402
 from yuqingd.time.clock import Clock  # noqa: E402
 
@@ -93,10 +94,14 @@ async def measure(size: int, n_items: int, seed: int) -> None:
         clock = Clock(start_epoch=1_800_000_000)
         clock.start()
         store = open_store(Path(folder) / "bench.sqlite3")
-        escalation = Escalation(store, clock, Events())
+        events = Events()
+        outreach = Outreach(store, clock, events)
+        escalation = Escalation(store, clock, outreach, events)
         roles = {r: Role(person=r, channels=["bench"]) for r in ("值班员", "组长")}
-        escalation.configure(Directory(roles, None, clock.to_datetime), ruleset.chains)
-        runner = RuleRunner(store, clock, escalation, Events())
+        directory = Directory(roles, None, clock.to_datetime)
+        outreach.configure(directory)
+        escalation.configure(directory, ruleset.chains)
+        runner = RuleRunner(store, clock, escalation, outreach, events)
         pipeline = Pipeline(store, clock, runner, lambda: None)
         pipeline.set_rules(ruleset, {s: "bench" for s in SOURCES})
 

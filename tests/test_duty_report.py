@@ -89,8 +89,8 @@ async def test_duty_report_at_shift_end_is_kept_and_sent_to_incoming_and_leader(
         harness.post("f1", "六处学校食堂疑似食物中毒", "多名学生送医")
         harness.post("n1", "县教育局召开工作会议")
         await sleep_until(daemon, at(19))
-        reply = commands.perform(daemon, "handover", {"by": "张明", "note": "食物中毒事件待续报"},
-                                 daemon.clock.time())
+        reply = commands.perform(daemon.core, "handover",
+                                 {"by": "张明", "note": "食物中毒事件待续报"}, daemon.clock.time())
         assert reply == {"ok": True, "shift": "2026-05-10/白班",
                          "until": "2026-05-10T20:00:00+08:00", "on_roster": True}
         assert duty_reports(harness) == []
@@ -225,7 +225,7 @@ async def test_report_duty_cli_reads_the_kept_reports_without_a_daemon(make_conf
 
 
 async def commands_handover(daemon, by: str, note: str) -> None:
-    reply = commands.perform(daemon, "handover", {"by": by, "note": note}, daemon.clock.time())
+    reply = commands.perform(daemon.core, "handover", {"by": by, "note": note}, daemon.clock.time())
     assert reply["ok"], reply
 
 

@@ -32,7 +32,8 @@ GUIDE = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
 # Public models whose every field the guide must name in the model's own section.
 MODELS = [plugin_api.Item, plugin_api.Notification, plugin_api.Recipient, plugin_api.SourceSpec,
           plugin_api.SourceKind, plugin_api.NotifierSpec, plugin_api.NotifierKind,
-          plugin_api.Enricher, plugin_api.Score, plugin_api.Enrichment, plugin_api.EntityHit]
+          plugin_api.Enricher, plugin_api.Score, plugin_api.Enrichment, plugin_api.EntityHit,
+          plugin_api.NotifiedItem, plugin_api.Due, plugin_api.Action]
 CONTEXTS = [plugin_api.SourceContext, plugin_api.NotifierContext]
 
 

@@ -1,4 +1,9 @@
-"""The root of the running daemon: start subsystems, READY, signals, reload, drain."""
+"""The running daemon's lifecycle: nurseries, signals, READY/RELOADING/STOPPING, the drain.
+
+The services themselves are built and wired by :mod:`yuqingd.core` (the same core ``yuqingd
+simulate`` and ``test-rules`` run); this module adds what only a running service has: sources,
+delivery workers, the control socket, systemd notifications and the clock resync.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +18,18 @@ import structlog
 import trio
 import trio.lowlevel
 
-from yuqingd import commands
 from yuqingd.config import Config, load_config
 from yuqingd.control import ControlServer
+from yuqingd.core import Core, open_core
 from yuqingd.delivery.outbox import ChannelWorker, Delivery
 from yuqingd.events import Events
 from yuqingd.located import ConfigError, LocatedError
 from yuqingd.log import configure_logging
-from yuqingd.pipeline.privacy import load_salt
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
-from yuqingd.runtime.expectations import Expectations
-from yuqingd.runtime.incidents import Escalation
-from yuqingd.runtime.matching import RuleRunner
-from yuqingd.runtime.reports import Reports, source_health
-from yuqingd.runtime.silences import Silences
+from yuqingd.runtime.reports import source_health
 from yuqingd.scheduler import Scheduler
-from yuqingd.store import Store, open_store
+from yuqingd.store import Store
 from yuqingd.supervisor import SourceSupervisor
 from yuqingd.systemd import SystemdNotifier
 from yuqingd.time.clock import Clock
@@ -53,25 +53,53 @@ class Daemon:
         http: httpx.AsyncClient | None = None,
         events: Events | None = None,
         database: Path | None = None,
-        simulation: bool = False,
     ):
-        """``simulation``: no control socket, sources, delivery or systemd; the caller feeds
-        items and actions (``yuqingd simulate`` and ``test-rules``)."""
-        self.config = config
+        self._config = config
         self.events = events or Events()
         self.database = database or config.database
-        self.simulation = simulation
-        self.engine = None if config.file.engine == "auto" else config.file.engine
         self.plugins = plugins
         self.clock = clock or Clock(config.file.timezone)
         self.sd = notifier or SystemdNotifier()
         self._http = http
-        self.store: Store | None = None
-        self.reload_error: str | None = None
+        self.core: Core | None = None
         self.reload_errors: list[str] = []
         self.started = trio.Event()
         self._stop = trio.Event()
         self._reload_lock = trio.Lock()
+        self._sources: SourceSupervisor | None = None
+
+    # the core's parts, as tests and the bench reach them ----------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self.core.config if self.core is not None else self._config
+
+    @property
+    def store(self) -> Store | None:
+        return self.core.store if self.core is not None else None
+
+    @property
+    def scheduler(self) -> Scheduler:
+        assert self.core is not None
+        return self.core.scheduler
+
+    @property
+    def pipeline(self) -> Pipeline:
+        assert self.core is not None
+        return self.core.pipeline
+
+    @property
+    def delivery(self) -> Delivery:
+        assert self.core is not None
+        return self.core.delivery
+
+    @property
+    def reload_error(self) -> str | None:
+        return self.core.reload_error if self.core is not None else None
+
+    def status_line(self) -> str:
+        assert self.core is not None
+        return self.core.status_line()
 
     # public controls (tests call these; signals map onto them) -----------------------------
 
@@ -81,95 +109,37 @@ class Daemon:
     async def reload(self) -> bool:
         """Re-read config and rules; on any error keep what runs and say why. Reloads are
         serialised, and a reload that cannot be applied whole is not applied at all."""
+        assert self.core is not None
         async with self._reload_lock:
             self.sd.reloading()
             try:
                 new = load_config(self.config.path, self.plugins)
-                self._check_reloadable(new)
+                problems = self.core.reload_problems(new)
+                if problems:
+                    raise ConfigError(problems)
                 await self._apply(new)
             except ConfigError as exc:
-                self.reload_error = f"重新加载失败，继续使用原配置：{len(exc.errors)} 处错误"
+                self.core.reload_error = f"重新加载失败，继续使用原配置：{len(exc.errors)} 处错误"
                 self.reload_errors = [str(e) for e in exc.errors]
                 for error in exc.errors:
                     log.error("reload.config_error", error=str(error))
                 log.error("reload.rejected", errors=len(exc.errors))
             else:
-                self.reload_error = None
+                self.core.reload_error = None
                 self.reload_errors = []
                 log.info("reload.done", rules=len(new.ruleset.rules), sources=len(new.sources))
             self.sd.notify("READY=1", f"STATUS={self.status_line()}")
-            return self.reload_error is None
-
-    def _check_reloadable(self, new: Config) -> None:
-        """Refuse what a reload cannot change safely, with the reason."""
-        path = str(new.path)
-        problems = [
-            LocatedError(path, 1, 1, f"{what} 的修改需要重启服务才能生效（{old} → {now}）")
-            for what, old, now in (
-                ("state_dir", self.config.state_dir, new.state_dir),
-                ("control_socket", self.config.control_socket, new.control_socket),
-                ("timezone", self.config.file.timezone, new.file.timezone),
-            )
-            if old != now
-        ]
-        assert self.store is not None
-        for incident in self.store.incidents():
-            if incident.status == "closed":
-                continue
-            for step in incident.chain:
-                if not new.directory(self.clock).knows(step["notify"]):
-                    problems.append(
-                        LocatedError(
-                            path,
-                            1,
-                            1,
-                            (
-                                f"角色 '{step['notify']}' 已从 roles 删除，"
-                                f"但未关闭的事件 {incident.id} 的升级链仍要通知它"
-                            ),
-                        )
-                    )
-        # Check-ins and submissions still climbing their ladders need their roles too.
-        directory = new.directory(self.clock)
-        for row in self.store.expectations():
-            if row.next_at is None:
-                continue
-            for ladder_step in row.ladder[row.level:]:
-                for role in ladder_step.roles:
-                    if not directory.knows(role):
-                        problems.append(LocatedError(path, 1, 1, (
-                            f"角色 '{role}' 已从配置删除，但尚未办结的 {row.title}"
-                            f"（{row.subject}）仍要通知它")))
-        if problems:
-            raise ConfigError(problems)
+            return self.core.reload_error is None
 
     # running ------------------------------------------------------------------------------
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         self.clock.start()
         _create_private(self.database)
-        self.store = open_store(self.database)
-        self.escalation = Escalation(self.store, self.clock, self.events)
-        self.reports = Reports(self.store, self.clock, self.escalation, self.events)
-        if not self.simulation:
-            self.reports.health = lambda: source_health(self._sources)
-        self.runner = RuleRunner(
-            self.store, self.clock, self.escalation, self.events, engine=self.engine,
-            reports=self.reports,
-        )
-        self.watches = self.runner.watches
-        self.silences = self.runner.silences = self.escalation.silences = Silences(
-            self.store, self.clock, self.events)
-        self.delivery = Delivery(self.store, self.clock)
-        self.expectations = Expectations(self.store, self.clock, self.escalation, self.events)
-        self.scheduler = Scheduler(
-            self.clock,
-            [self.escalation, self.runner, self.watches, self.expectations, self.reports],
-            self.delivery.wake,
-        )
-        self.pipeline = Pipeline(self.store, self.clock, self.runner, self._after_incident,
-                                 salt=load_salt(self.database.parent),
-                                 enrichers=tuple(self.plugins.enrichers()))
+        core = self.core = open_core(self._config, self.plugins, clock=self.clock,
+                                     events=self.events, database=self.database)
+        core.reports.health = lambda: source_health(self._sources)
+        core.source_health = lambda: self._sources.health if self._sources else {}
         self._send, receive = trio.open_memory_channel(PIPELINE_BUFFER)
         http = self._http or httpx.AsyncClient(
             timeout=httpx.Timeout(20.0, connect=10.0),
@@ -179,21 +149,18 @@ class Daemon:
         )
         self.http = http
         try:
-            async with trio.open_nursery() as core:
-                self._core = core
-                if not self.simulation:
-                    await core.start(ControlServer(self.config.control_socket, self.handle).run)
-                self._sources: SourceSupervisor | None = None
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await nursery.start(ControlServer(self.config.control_socket, self.handle).run)
                 self.pipeline_done = trio.Event()
-                core.start_soon(self._run_pipeline, receive)
-                await self._apply(self.config)
+                nursery.start_soon(self._run_pipeline, receive)
+                await self._apply(self._config)
                 # After _apply: deadlines that fell due while down need the roles to notify.
-                await core.start(self.scheduler.run)
-                if not self.simulation:
-                    await core.start(self.sd.run)
-                    core.start_soon(self._status_loop)
-                    core.start_soon(self._resync_clock)
-                    self.sd.ready(self.status_line())
+                await nursery.start(core.scheduler.run)
+                await nursery.start(self.sd.run)
+                nursery.start_soon(self._status_loop)
+                nursery.start_soon(self._resync_clock)
+                self.sd.ready(self.status_line())
                 log.info(
                     "daemon.ready",
                     sources=len(self.config.sources),
@@ -204,12 +171,12 @@ class Daemon:
                 task_status.started()
                 await self._stop.wait()
                 await self._shutdown()
-                core.cancel_scope.cancel()
+                nursery.cancel_scope.cancel()
         finally:
             if self._http is None:
                 with trio.CancelScope(shield=True):
                     await http.aclose()
-            self.store.close()
+            core.close()
 
     async def _run_pipeline(self, receive) -> None:
         await self.pipeline.run(receive)
@@ -218,32 +185,13 @@ class Daemon:
     async def _apply(self, config: Config) -> None:
         """Make ``config`` the running one: rules, roles, notifiers and sources. Notifiers and
         the rule matcher are built first, so a failure there leaves everything as it was."""
+        assert self.core is not None
         old = self.config
-        workers = {} if self.simulation else self._build_workers(config)
-        try:
-            self.pipeline.set_rules(config.ruleset, {s.name: s.kind for s in config.sources})
-        except Exception as exc:  # e.g. engine: durable where durable-rules cannot import
-            raise ConfigError(
-                [
-                    LocatedError(
-                        str(config.path),
-                        1,
-                        1,
-                        f"规则无法加载到匹配引擎: {type(exc).__name__}: {exc}",
-                    )
-                ]
-            ) from exc
-        self.config = config
+        workers = self._build_workers(config)
+        self.core.configure(config)
         if config.file.log != old.file.log:
             configure_logging(config.file.log.format, config.file.log.level)
-        self.escalation.configure(config.directory(self.clock), config.ruleset.chains,
-                                 config.ruleset.deadlines)
-        self.expectations.configure(config.roster, config.submissions, self.clock.time())
-        self.reports.configure(config, self.clock.time())
-        self.scheduler.changed.set()  # schedules, flatlines and watches may have changed
         await self._replace_workers(workers)
-        if self.simulation:
-            return
         if self._sources is None or config.sources != old.sources:
             await self._restart_sources(config)
         else:
@@ -296,7 +244,7 @@ class Daemon:
             worker.cancel_scope.cancel()
         for worker in workers.values():
             if not worker.running:
-                await self._core.start(worker.run)
+                await self._nursery.start(worker.run)
         self.delivery.workers = workers
 
     async def _restart_sources(self, config: Config) -> None:
@@ -313,7 +261,7 @@ class Daemon:
             stall_after=config.file.supervisor.stall_after,
             max_backoff=config.file.supervisor.max_backoff,
         )
-        await self._core.start(self._sources.run)
+        await self._nursery.start(self._sources.run)
 
     async def _shutdown(self) -> None:
         """Stop fetching, let the pipeline finish what it holds, deliver what is due — all
@@ -334,69 +282,19 @@ class Daemon:
             undelivered=self.store.undelivered_count() if self.store else None,
         )
 
-    def _after_incident(self) -> None:
-        self.scheduler.changed.set()
-        self.delivery.wake()
-
     # control socket -----------------------------------------------------------------------
 
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         if not self.started.is_set() or self._stop.is_set():
             return {"ok": False, "error": "yuqingd 正在启动或停止，请稍后再试"}
+        assert self.core is not None
         command = request.get("command")
         if command == "reload":
             ok = await self.reload()
             return {"ok": ok, "error": self.reload_error, "errors": self.reload_errors}
         if command == "status":
-            assert self.store is not None  # started
-            return {
-                "ok": True,
-                "status": self.status_line(),
-                "rules": [r.id for r in self.config.ruleset.rules],
-                **self.health_report(),
-                "incidents": [
-                    {
-                        "id": i.id,
-                        "rule": i.rule_id,
-                        "key": i.group_key,
-                        "severity": i.severity,
-                        "status": i.status,
-                        "level": i.level,
-                        "opened_at": self.clock.format(i.opened_at),
-                    }
-                    for i in self.store.incidents()
-                ],
-            }
-        reply = commands.perform(self, str(command), request, self.clock.time())
-        self._after_incident()  # a command may have settled or started deadlines
-        return reply
-
-    # status -------------------------------------------------------------------------------
-
-    def health_report(self) -> dict[str, list[dict[str, Any]]]:
-        """Every configured source and notifier with its health (``yuqingd sources``)."""
-        sources = self._sources.health if self._sources else {}
-        return {
-            "sources": [h.as_dict(name, self.clock.format) for name, h in sources.items()],
-            "notifiers": [w.health.as_dict(name, self.clock.format)
-                          for name, w in self.delivery.workers.items()],
-        }
-
-    def status_line(self) -> str:
-        health = self._sources.health if self._sources else {}
-        healthy = sum(1 for h in health.values() if h.healthy)
-        open_count = len(self.store.incidents("open")) if self.store else 0
-        errors = [
-            f"{name}: {h.last_error}"
-            for name, h in health.items()
-            if h.last_error and not h.healthy
-        ]
-        last = self.reload_error or (errors[0] if errors else None) or self.delivery.last_error
-        text = (
-            f"信息源 {healthy}/{len(health)} 正常，未确认事件 {open_count}，"
-            f"已处理 {self.pipeline.processed} 条"
-        )
-        return text + (f"；最近错误：{last}" if last else "")
+            return self.core.status()
+        return self.core.perform(str(command), request, self.clock.time())
 
     async def _resync_clock(self) -> None:
         """Follow the wall clock when it is stepped (NTP at boot, suspend/resume)."""

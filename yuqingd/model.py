@@ -91,8 +91,55 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class NotifiedItem:
+    """An item a notification points at, for a notifier that shows it as a card or link."""
+
+    title: str
+    url: str = ""
+    source: str = ""
+    at: str = ""  # ISO 8601 with offset: when the item was found (or posted), if known
+
+    # Notifier plugins written when items were {"title", "url"} dicts keep working.
+    def __getitem__(self, name: str) -> str:
+        if name not in _ITEM_FIELDS:
+            raise KeyError(name)
+        return str(getattr(self, name))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self[name] if name in _ITEM_FIELDS else default
+
+    def as_dict(self) -> dict[str, str]:
+        return {"title": self.title, "url": self.url, "source": self.source, "at": self.at}
+
+
+_ITEM_FIELDS = ("title", "url", "source", "at")
+
+
+@dataclass(frozen=True)
+class Due:
+    """A deadline the recipients are held to (确认, 首报, 签到 …)."""
+
+    kind: str  # ack | first_report | follow_up | final_report | check_in | submission …
+    label: str  # its Chinese name, as the text says it
+    at: str  # ISO 8601 with offset
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something a recipient can do about the notification, and the command that does it."""
+
+    name: str  # ack | report | check_in | submit
+    label: str  # Chinese, for a button
+    command: str  # the yuqingd command line, as the text gives it
+
+
+@dataclass(frozen=True)
 class Notification:
-    """One message to one channel; ``id`` is stable across retries (an idempotency key)."""
+    """One message to one channel; ``id`` is stable across retries (an idempotency key).
+
+    ``text`` is the rendered Chinese message; beside it the structured fields (``kind``,
+    ``title``, ``severity``, ``incident``, ``items``, ``deadlines``, ``actions``) let a
+    card-style notifier build its own layout without parsing the text."""
 
     id: str
     kind: str  # incident.opened | incident.escalated | incident.repeated | incident.acknowledged
@@ -105,7 +152,10 @@ class Notification:
     to: tuple[Recipient, ...]
     at: str  # ISO 8601 with offset
     text: str  # the Chinese message a duty officer reads
-    items: tuple[dict[str, str], ...] = ()  # {"title", "url"} of the newest items
+    items: tuple[NotifiedItem, ...] = ()  # the newest items, newest last
+    deadlines: tuple[Due, ...] = ()
+    actions: tuple[Action, ...] = ()
+    key: str = ""  # the rule's group key (watched name, source, story …)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -120,15 +170,22 @@ class Notification:
             "to": [{"role": r.role, "person": r.person} for r in self.to],
             "at": self.at,
             "text": self.text,
-            "items": [dict(i) for i in self.items],
+            "items": [i.as_dict() for i in self.items],
+            "deadlines": [{"kind": d.kind, "label": d.label, "at": d.at} for d in self.deadlines],
+            "actions": [{"name": a.name, "label": a.label, "command": a.command}
+                        for a in self.actions],
+            "key": self.key,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Notification:
+        """Read an outbox payload, also one written before the structured fields existed."""
         return cls(
             **{
                 **data,
                 "to": tuple(Recipient(**r) for r in data["to"]),
-                "items": tuple(data.get("items", ())),
+                "items": tuple(NotifiedItem(**i) for i in data.get("items", ())),
+                "deadlines": tuple(Due(**d) for d in data.get("deadlines", ())),
+                "actions": tuple(Action(**a) for a in data.get("actions", ())),
             }
         )

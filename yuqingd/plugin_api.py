@@ -11,24 +11,36 @@ from __future__ import annotations
 
 from yuqingd import hookimpl
 from yuqingd.enrichers import LABELS, Enricher, Score
-from yuqingd.model import SEVERITIES, Enrichment, EntityHit, Item, Notification, Recipient
+from yuqingd.model import (
+    SEVERITIES,
+    Action,
+    Due,
+    Enrichment,
+    EntityHit,
+    Item,
+    Notification,
+    NotifiedItem,
+    Recipient,
+)
 from yuqingd.notifiers import Notifier, NotifierContext, NotifierKind, NotifierSpec
 from yuqingd.schema_types import STRICT, Duration, NonEmptyStr, PositiveDuration
 from yuqingd.secrets import Secret, SecretRef
 from yuqingd.sources import HEALTH_STATES, Source, SourceContext, SourceKind, SourceSpec
 from yuqingd.time.clock import Clock
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"  # 1.1: Notification.deadlines, actions, key; items are NotifiedItem
 API_MAJOR = int(API_VERSION.split(".")[0])
 
 __all__ = [
     "API_MAJOR",
     "API_VERSION",
+    "Action",
     "HEALTH_STATES",
     "LABELS",
     "SEVERITIES",
     "STRICT",
     "Clock",
+    "Due",
     "Duration",
     "EntityHit",
     "Enricher",
@@ -36,6 +48,7 @@ __all__ = [
     "Item",
     "NonEmptyStr",
     "Notification",
+    "NotifiedItem",
     "Notifier",
     "NotifierContext",
     "NotifierKind",

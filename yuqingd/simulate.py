@@ -35,6 +35,7 @@ import trio.testing
 
 from yuqingd import commands
 from yuqingd.config import Config
+from yuqingd.core import Core, open_core
 from yuqingd.events import Events
 from yuqingd.located import msg
 from yuqingd.model import Item
@@ -121,8 +122,6 @@ def simulate(config: Config, plugins: Plugins, inputs: list[Input],
 
 async def _simulate(config: Config, plugins: Plugins, inputs: list[Input],
                     until: float | None) -> list[dict[str, Any]]:
-    from yuqingd.daemon import Daemon
-
     start = inputs[0].at
     end = until if until is not None else inputs[-1].at + DEFAULT_TAIL
     clock = Clock(config.file.timezone, start_epoch=start)
@@ -130,33 +129,39 @@ async def _simulate(config: Config, plugins: Plugins, inputs: list[Input],
     out: list[dict[str, Any]] = []
     events.subscribe(lambda record: out.append(record) if record["at"] <= end else None)
     with tempfile.TemporaryDirectory(prefix="yuqingd-sim-") as state:
-        daemon = Daemon(config, plugins, clock=clock, events=events,
-                        database=Path(state) / "simulate.sqlite3", simulation=True)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(daemon.run)
-            for entry in inputs:
-                if entry.at > end:
-                    break
-                await clock.sleep_until(entry.at)
-                # What falls due at this very instant happens first, then the input line:
-                # a tie must not depend on task scheduling.
-                daemon.scheduler.fire_due()
-                if entry.item is not None:
-                    daemon.pipeline.handle(entry.item, None)
-                else:
-                    _act(daemon, entry, events)
-                    daemon.scheduler.changed.set()
-                    daemon.delivery.wake()
-            await clock.sleep_until(end)
-            daemon.request_stop()
+        # The daemon's core without its lifecycle: no control socket, sources, delivery or
+        # systemd; this loop feeds the items and actions.
+        clock.start()
+        core = open_core(config, plugins, clock=clock, events=events,
+                         database=Path(state) / "simulate.sqlite3")
+        try:
+            core.configure(config)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(core.scheduler.run)
+                for entry in inputs:
+                    if entry.at > end:
+                        break
+                    await clock.sleep_until(entry.at)
+                    # What falls due at this very instant happens first, then the input line:
+                    # a tie must not depend on task scheduling.
+                    core.scheduler.fire_due()
+                    if entry.item is not None:
+                        core.pipeline.handle(entry.item, None)
+                    else:
+                        _act(core, entry, events)
+                await clock.sleep_until(end)
+                core.scheduler.fire_due()  # what is due at the very end is in the output
+                nursery.cancel_scope.cancel()
+        finally:
+            core.close()
     return [_render(record, clock) for record in out]
 
 
-def _act(daemon, entry: Input, events: Events) -> None:
+def _act(core: Core, entry: Input, events: Events) -> None:
     """A person's action line: the same command handler the control socket runs."""
     action = dict(entry.action or {})
-    now = daemon.clock.time()
-    reply = commands.perform(daemon, str(action.pop("action")), action, now)
+    now = core.clock.time()
+    reply = core.perform(str(action.pop("action")), action, now)
     if not reply["ok"]:
         events.emit("error", now, line=entry.line, message=reply["error"])
 

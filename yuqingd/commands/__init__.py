@@ -5,7 +5,7 @@ control socket by the ``yuqingd`` CLI, and by ``yuqingd simulate`` from action l
 simulated week exercises exactly what a duty officer's command does) and adds its ``yuqingd``
 subcommands with ``add_subcommands(sub, with_config)``.
 
-A handler is ``handler(daemon, args, now) -> dict`` (the reply, JSON-serialisable); it raises
+A handler is ``handler(core, args, now) -> dict`` (the reply, JSON-serialisable); it raises
 :class:`CommandError` with a message for the person who typed the command. Handlers run on the
 trio thread and must not await: each is one synchronous step against the store.
 """
@@ -16,11 +16,15 @@ import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yuqingd.located import ConfigError, msg
 
-Handler = Callable[[Any, dict[str, Any], float], dict[str, Any]]
+if TYPE_CHECKING:  # the core builds the services handlers use; it imports the handlers
+    from yuqingd.core import Core
+
+# A handler gets the typed core (the services it needs), never the daemon or its lifecycle.
+Handler = Callable[["Core", dict[str, Any], float], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
 
 AREAS = (
@@ -56,14 +60,14 @@ def load() -> None:
         importlib.import_module(area)
 
 
-def perform(daemon: Any, name: str, args: dict[str, Any], now: float) -> dict[str, Any]:
+def perform(core: Core, name: str, args: dict[str, Any], now: float) -> dict[str, Any]:
     """Run command ``name``; the reply has ``ok`` and, on failure, ``error``."""
     load()
     func = HANDLERS.get(name)
     if func is None:
         return {"ok": False, "error": msg(f"未知命令 {name!r}", f"unknown command {name!r}")}
     try:
-        return {"ok": True, **func(daemon, args, now)}
+        return {"ok": True, **func(core, args, now)}
     except CommandError as exc:
         return {"ok": False, "error": str(exc)}
 
@@ -83,7 +87,7 @@ def with_socket(parser: Any) -> Any:
 
 
 def call(args: Any, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Send ``payload`` to the running daemon. Returns (exit code, reply); on failure the
+    """Send ``payload`` to the running core. Returns (exit code, reply); on failure the
     reason has been printed and the code is non-zero."""
     from yuqingd.config import control_socket_path, default_config_path
     from yuqingd.control import ControlError, request

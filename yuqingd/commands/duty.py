@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
 from yuqingd.located import msg
 from yuqingd.runtime.expectations import ExpectationError
+
+if TYPE_CHECKING:  # the core builds the services handlers use; it imports the handlers
+    from yuqingd.core import Core
 
 
 def _required(args: dict[str, Any], name: str, flag: str) -> str:
@@ -18,18 +21,18 @@ def _required(args: dict[str, Any], name: str, flag: str) -> str:
 
 
 @handler("check_in")
-def check_in(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+def check_in(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     try:
-        return daemon.expectations.check_in(_required(args, "by", "--by 姓名"),
+        return core.expectations.check_in(_required(args, "by", "--by 姓名"),
                                             str(args.get("note") or ""), now)
     except ExpectationError as exc:
         raise CommandError(str(exc)) from None
 
 
 @handler("submit")
-def submit(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+def submit(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     try:
-        return daemon.expectations.submit(
+        return core.expectations.submit(
             _required(args, "unit", "--unit 单位"), _required(args, "by", "--by 姓名"),
             str(args.get("what") or "") or None, str(args.get("period") or "") or None,
             str(args.get("note") or ""), now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
 from yuqingd.located import msg
@@ -14,18 +14,21 @@ from yuqingd.runtime.incidents import AckError
 from yuqingd.store.api import IncidentRow
 from yuqingd.time.durations import format_duration
 
+if TYPE_CHECKING:  # the core builds the services handlers use; it imports the handlers
+    from yuqingd.core import Core
 
-def resolve_incident(daemon: Any, target: Any, *, active: bool = True) -> IncidentRow:
+
+def resolve_incident(core: Core, target: Any, *, active: bool = True) -> IncidentRow:
     """An incident named by id (the CLI) or by ``{"rule", "key"}`` (simulate input: the
     active incident of that rule for that key)."""
     if isinstance(target, dict):
-        incident = daemon.store.active_incident(str(target.get("rule")), str(target.get("key")))
+        incident = core.store.active_incident(str(target.get("rule")), str(target.get("key")))
         if incident is None:
             raise CommandError(msg(
                 f"没有规则 {target.get('rule')} 对象 {target.get('key')} 的未关闭事件",
                 f"no open incident of rule {target.get('rule')} for {target.get('key')}"))
         return incident
-    incident = daemon.store.incident(str(target))
+    incident = core.store.incident(str(target))
     if incident is None:
         raise CommandError(msg(f"没有编号为 {target} 的事件", f"no incident {target}"))
     return incident
@@ -39,23 +42,23 @@ def _person(args: dict[str, Any]) -> str:
 
 
 @handler("ack")
-def ack(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
-    incident = resolve_incident(daemon, args.get("incident"))
+def ack(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
+    incident = resolve_incident(core, args.get("incident"))
     try:
-        acked = daemon.escalation.acknowledge(incident.id, _person(args),
+        acked = core.escalation.acknowledge(incident.id, _person(args),
                                               str(args.get("note") or ""), now)
     except AckError as exc:
         raise CommandError(str(exc)) from None
     return {"incident": acked.id, "status": acked.status,
-            "acked_at": daemon.clock.format(acked.acked_at or 0)}
+            "acked_at": core.clock.format(acked.acked_at or 0)}
 
 
 @handler("report")
-def report(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
-    incident = resolve_incident(daemon, args.get("incident"))
+def report(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
+    incident = resolve_incident(core, args.get("incident"))
     stage = str(args.get("stage") or "first")
     try:
-        daemon.escalation.report(incident.id, stage, _person(args), str(args.get("note") or ""),
+        core.escalation.report(incident.id, stage, _person(args), str(args.get("note") or ""),
                                  now)
     except AckError as exc:
         raise CommandError(str(exc)) from None
@@ -63,31 +66,31 @@ def report(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
 
 
 @handler("close")
-def close(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
-    incident = resolve_incident(daemon, args.get("incident"))
+def close(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
+    incident = resolve_incident(core, args.get("incident"))
     if incident.status == "closed":
         raise CommandError(msg(f"事件 {incident.id} 已关闭", f"incident {incident.id} is closed"))
-    with daemon.store.transaction():
-        daemon.escalation.close(incident.id, now, by=_person(args),
+    with core.store.transaction():
+        core.escalation.close(incident.id, now, by=_person(args),
                                 note=str(args.get("note") or ""))
     return {"incident": incident.id}
 
 
 @handler("incidents")
-def incidents(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+def incidents(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     """Open and acknowledged incidents (``all``: closed ones too), oldest first."""
-    rows = [i for i in daemon.store.incidents() if args.get("all") or i.status != "closed"]
-    return {"incidents": [_summary(daemon, i) for i in rows]}
+    rows = [i for i in core.store.incidents() if args.get("all") or i.status != "closed"]
+    return {"incidents": [_summary(core, i) for i in rows]}
 
 
 @handler("incident")
-def incident(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+def incident(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     """The full record: stage, every transition, deadlines met or missed (and by whom), items."""
-    row = resolve_incident(daemon, args.get("incident"))
-    fmt = daemon.clock.format
-    store = daemon.store
+    row = resolve_incident(core, args.get("incident"))
+    fmt = core.clock.format
+    store = core.store
     return {
-        "incident": {**_summary(daemon, row), "title": row.title, "items": row.item_count,
+        "incident": {**_summary(core, row), "title": row.title, "items": row.item_count,
                      "chain": [{"level": n, **step} for n, step in enumerate(row.chain, 1)],
                      "deadlines": row.deadlines},
         "transitions": [{"at": fmt(a["at"]), "action": a["action"], "by": a["actor"],
@@ -98,14 +101,14 @@ def incident(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
                        "role": d["role"], "who": d["who"], "excused": d["excused"]}
                       for d in store.incident_deadlines(row.id)],
         "items": [{"title": i["title"], "url": i["url"]} for i in store.incident_items(row.id)],
-        "misses": _misses(daemon, row, now),
+        "misses": _misses(core, row, now),
     }
 
 
-def _misses(daemon: Any, row: IncidentRow, now: float) -> list[dict[str, Any]]:
+def _misses(core: Core, row: IncidentRow, now: float) -> list[dict[str, Any]]:
     """The incident's own misses (问责), then the check-ins missed while it was open: who was
     not on duty while it was handled."""
-    store, fmt = daemon.store, daemon.clock.format
+    store, fmt = core.store, core.clock.format
     end = (store.last_audit(row.id, "closed") or now) if row.status == "closed" else now
     duty = [m for m in store.misses(row.opened_at, end + 1e-6)
             if m.incident_id is None and m.kind == "check_in"]
@@ -115,12 +118,12 @@ def _misses(daemon: Any, row: IncidentRow, now: float) -> list[dict[str, Any]]:
             for m in [*store.incident_misses(row.id), *duty]]
 
 
-def _summary(daemon: Any, row: IncidentRow) -> dict[str, Any]:
-    due = daemon.store.next_incident_deadline(row.id)
+def _summary(core: Core, row: IncidentRow) -> dict[str, Any]:
+    due = core.store.next_incident_deadline(row.id)
     return {"id": row.id, "rule": row.rule_id, "key": row.group_key, "severity": row.severity,
             "status": row.status, "stage": row.stage, "level": row.level,
-            "opened_at": daemon.clock.format(row.opened_at),
-            "next": {"kind": due["kind"], "due_at": daemon.clock.format(due["due_at"])}
+            "opened_at": core.clock.format(row.opened_at),
+            "next": {"kind": due["kind"], "due_at": core.clock.format(due["due_at"])}
             if due else None}
 
 

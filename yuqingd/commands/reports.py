@@ -9,7 +9,7 @@ yuqingd is stopped.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yuqingd.commands import (
     EX_CONFIG,
@@ -27,30 +27,31 @@ from yuqingd.reports import periods
 from yuqingd.reports.periods import Period
 from yuqingd.runtime.reports import current_period, render
 
+if TYPE_CHECKING:  # the core builds the services handlers use; it imports the handlers
+    from yuqingd.core import Core
+
 
 @handler("handover")
-def handover(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+def handover(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     by = str(args.get("by") or "").strip()
     note = str(args.get("note") or "").strip()
     if not by:
         raise CommandError(msg("需要 --by 姓名", "--by NAME is required"))
     if not note:
         raise CommandError(msg("需要 --note 交接事项", "--note TEXT is required"))
-    period = current_period(daemon.config, daemon.clock, now)
-    with daemon.store.transaction():
-        daemon.store.set_handover_note(period.id, by, note, now)
-    daemon.events.emit("handover", now, shift=period.id, by=by)
-    roster = daemon.config.roster
-    on_roster = period.shift is None or any(
+    period = current_period(core.config, core.clock, now)
+    core.reports.handover(period.id, by, note, now)
+    roster = core.config.roster
+    on_roster = period.shift is None or roster is None or any(  # a shift comes from a roster
         by in people for people in roster.holders(period.shift).values())
-    return {"shift": period.id, "until": daemon.clock.format(period.end),
+    return {"shift": period.id, "until": core.clock.format(period.end),
             "on_roster": on_roster}
 
 
 @handler("report.show")
-def show(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
-    health = daemon.reports.health() if daemon.reports.health is not None else None
-    return {"reports": kept_or_fresh(daemon.store, daemon.config, daemon.clock, args, health)}
+def show(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
+    health = core.reports.health() if core.reports.health is not None else None
+    return {"reports": kept_or_fresh(core.store, core.config, core.clock, args, health)}
 
 
 def kept_or_fresh(store: Any, config: Any, clock: Any, args: dict[str, Any],

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
 from yuqingd.commands.watches import duration, person
 from yuqingd.located import msg
 from yuqingd.runtime.silences import SCOPE_NAMES, SCOPES
 
+if TYPE_CHECKING:  # the core builds the services handlers use; it imports the handlers
+    from yuqingd.core import Core
+
 
 @handler("silence.add")
-def add(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+def add(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     by = person(args)
     given = [s for s in SCOPES if str(args.get(s) or "").strip()]
     if len(given) != 1:
@@ -19,9 +22,9 @@ def add(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
                                "give exactly one of --rule, --key, --source"))
     scope = given[0]
     target = str(args[scope]).strip()
-    if scope == "rule" and target not in daemon.config.ruleset.all_rule_ids:
+    if scope == "rule" and target not in core.config.ruleset.all_rule_ids:
         raise CommandError(msg(f"没有编号为 {target} 的规则", f"no rule {target}"))
-    if scope == "source" and target not in {s.name for s in daemon.config.sources}:
+    if scope == "source" and target not in {s.name for s in core.config.sources}:
         raise CommandError(msg(f"没有名为 {target} 的信息源", f"no source {target}"))
     if args.get("for") in (None, ""):
         raise CommandError(msg("需要 --for 时长（如 2h）", "--for DURATION is required"))
@@ -29,30 +32,30 @@ def add(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
     reason = str(args.get("reason") or "").strip()
     if not reason:
         raise CommandError(msg("需要 --reason 说明静默原因", "--reason TEXT is required"))
-    silence_id = daemon.silences.add(scope, target, length, reason, by, now)
+    silence_id = core.silences.add(scope, target, length, reason, by, now)
     return {"silence": silence_id, "scope": scope, "target": target,
-            "until": daemon.clock.format(now + length)}
+            "until": core.clock.format(now + length)}
 
 
 @handler("silence.list")
-def list_(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+def list_(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     return {"silences": [
         {"silence": row["id"], "scope": row["scope"], "target": row["target"],
          "reason": row["reason"], "by": row["created_by"],
-         "since": daemon.clock.format(row["created_at"]),
-         "until": daemon.clock.format(row["ends_at"])}
-        for row in daemon.store.active_silences(now)]}
+         "since": core.clock.format(row["created_at"]),
+         "until": core.clock.format(row["ends_at"])}
+        for row in core.silences.active(now)]}
 
 
 @handler("silence.remove")
-def remove(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+def remove(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     by = person(args)
     target = str(args.get("silence") or "").strip()
-    row = daemon.store.silence(int(target)) if target.isdigit() else None
+    row = core.silences.get(int(target)) if target.isdigit() else None
     if row is None or row["removed_at"] is not None or row["ends_at"] <= now:
         raise CommandError(msg(f"没有编号为 {target} 的生效中的静默",
                                f"no active silence {target}"))
-    daemon.silences.remove(row["id"], by, now)
+    core.silences.remove(row["id"], by, now)
     return {"silence": row["id"]}
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
 from yuqingd.located import msg
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
 from yuqingd.runtime.watches import KIND_NAMES, WatchRequest
 from yuqingd.time.durations import format_duration, parse_duration
+
+if TYPE_CHECKING:  # the core builds the services handlers use; it imports the handlers
+    from yuqingd.core import Core
 
 
 def person(args: dict[str, Any]) -> str:
@@ -36,16 +39,16 @@ def roles(args: dict[str, Any]) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
-def _target(daemon: Any, args: dict[str, Any]) -> tuple[str, str, str]:
+def _target(core: Core, args: dict[str, Any]) -> tuple[str, str, str]:
     """(kind, key, title) of what to watch: exactly one of story, topic, entity."""
     given = [k for k in ("story", "topic", "entity") if args.get(k) not in (None, "")]
     if len(given) != 1:
         raise CommandError(msg("请指定且只指定一个：--story、--topic 或 --entity",
                                "give exactly one of --story, --topic, --entity"))
     kind, key = given[0], str(args[given[0]]).strip()
-    ruleset = daemon.config.ruleset
+    ruleset = core.config.ruleset
     if kind == "story":
-        row = daemon.store.story(int(key)) if key.isdigit() else None
+        row = core.watches.story(int(key)) if key.isdigit() else None
         if row is None:
             raise CommandError(msg(f"没有编号为 {key} 的报道", f"no story {key}"))
         return kind, key, f"报道：{row['title']}"
@@ -58,13 +61,13 @@ def _target(daemon: Any, args: dict[str, Any]) -> tuple[str, str, str]:
 
 
 @handler("watch.start")
-def start(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+def start(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     by = person(args)
-    kind, key, title = _target(daemon, args)
+    kind, key, title = _target(core, args)
     length = duration(args, "for", DEFAULT_WATCH)
     every = duration(args, "every", DEFAULT_SUMMARY_EVERY)
     notify = roles(args)
-    directory = daemon.escalation.directory
+    directory = core.outreach.directory
     unknown = [r for r in notify if not directory.knows(r)]
     if unknown:
         raise CommandError(msg(f"未定义的角色：{'、'.join(unknown)}",
@@ -74,41 +77,38 @@ def start(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
     if not people and not notify:
         raise CommandError(msg(f"{by} 没有登记联系渠道，请用 --notify 指定接收跟踪情况的角色",
                                f"{by} has no channels; name roles with --notify"))
-    with daemon.store.transaction():
-        watch_id, new = daemon.watches.start(WatchRequest(
-            kind=kind, key=key, title=title, duration=length, summary_every=every,
-            longest=3 * length, roles=tuple(notify), people=people, by=by), now)
-        row = daemon.store.watch(watch_id)
-    return {"watch": watch_id, "new": new, "kind": kind, "key": key,
-            "until": daemon.clock.format(row["ends_at"]), "every": format_duration(every)}
+    row, new = core.watches.start_now(WatchRequest(
+        kind=kind, key=key, title=title, duration=length, summary_every=every,
+        longest=3 * length, roles=tuple(notify), people=people, by=by), now)
+    return {"watch": row["id"], "new": new, "kind": kind, "key": key,
+            "until": core.clock.format(row["ends_at"]), "every": format_duration(every)}
 
 
 @handler("watch.list")
-def list_(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+def list_(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     out = []
-    for row in daemon.store.running_watches():
+    for row, items in core.watches.running():
         out.append({
             "watch": row["id"], "kind": row["kind"], "key": row["group_key"],
             "title": row["title"], "rule": row["rule_id"] or None, "by": row["started_by"],
-            "started": daemon.clock.format(row["started"]),
-            "until": daemon.clock.format(row["ends_at"]),
-            "next_summary": daemon.clock.format(row["next_summary"])
+            "started": core.clock.format(row["started"]),
+            "until": core.clock.format(row["ends_at"]),
+            "next_summary": core.clock.format(row["next_summary"])
             if row["next_summary"] is not None else None,
-            "items": len(daemon.store.watch_items(row["id"])),
+            "items": items,
         })
     return {"watches": out}
 
 
 @handler("watch.stop")
-def stop(daemon: Any, args: dict[str, Any], now: float) -> dict[str, Any]:
+def stop(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     by = person(args)
     target = str(args.get("watch") or "").strip()
-    row = daemon.store.watch(int(target)) if target.isdigit() else None
+    row = core.watches.get(int(target)) if target.isdigit() else None
     if row is None or row["state"] != "running":
         raise CommandError(msg(f"没有编号为 {target} 的进行中的跟踪",
                                f"no running watch {target}"))
-    with daemon.store.transaction():
-        daemon.watches.stop(row["id"], now, by)
+    core.watches.stop_now(row["id"], now, by)
     return {"watch": row["id"]}
 
 

@@ -30,8 +30,8 @@ import structlog
 
 from yuqingd.events import Events
 from yuqingd.located import did_you_mean
-from yuqingd.runtime.incidents import Escalation
 from yuqingd.runtime.obligations import DAEMON_DOWN, KINDS, catch_up, excuse, record_miss
+from yuqingd.runtime.outreach import Outreach
 from yuqingd.runtime.roster import DutySpec, Roster, Shift
 from yuqingd.runtime.submissions import SubmissionSpec
 from yuqingd.store.api import ExpectationRow, LadderStep, Store
@@ -52,11 +52,11 @@ class ExpectationError(Exception):
 class Expectations:
     """The Timed part (see yuqingd.scheduler) for check-ins, submissions and gap warnings."""
 
-    def __init__(self, store: Store, clock: Clock, escalation: Escalation,
+    def __init__(self, store: Store, clock: Clock, outreach: Outreach,
                  events: Events | None = None):
         self.store = store
         self.clock = clock
-        self.escalation = escalation
+        self.outreach = outreach
         self.events = events or Events()
         self.roster: Roster | None = None
         self.duty: DutySpec | None = None
@@ -285,7 +285,7 @@ class Expectations:
     def _step(self, row: ExpectationRow, step: LadderStep, level: int, now: float) -> None:
         event = "expectation.reminded" if step.action == "remind" else "expectation.escalated"
         text = _text(row, step.action, self.clock, now)
-        self.escalation.send(kind=event, ident=f"expectation:{row['kind']}:{row['subject']}",
+        self.outreach.send(kind=event, ident=f"expectation:{row['kind']}:{row['subject']}",
                              roles=list(step.roles), people=list(step.people), text=text, at=now,
                              tag=f"L{level}", title=row["title"], key=row["subject"],
                              level=level)
@@ -300,7 +300,7 @@ class Expectations:
                          role=row["role"], by=by, late=late)
         told = [s for s in row.ladder[:row.level] if not s.skipped]
         if told:  # those reminded or escalated to learn it is done
-            self.escalation.send(
+            self.outreach.send(
                 kind="expectation.met", ident=f"expectation:{row['kind']}:{row['subject']}",
                 roles=sorted({r for s in told for r in s.roles}),
                 people=sorted({p for s in told for p in s.people}),
@@ -400,7 +400,7 @@ class Expectations:
                              role=gap.role, required=gap.required, assigned=list(gap.assigned),
                              key_dates=list(gap.key_dates))
             log.warning("duty.gap", gap=str(gap))
-            self.escalation.send(
+            self.outreach.send(
                 kind="duty.gap", ident=f"gap:{key}", roles=list(self.duty.gaps_notify),
                 text=f"【排班缺口预警】{gap}。请调整排班（duty.roster）。", at=now, tag="warn",
                 title="排班缺口预警", key=key)

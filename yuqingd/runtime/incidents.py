@@ -17,12 +17,12 @@ level's ``ack_within`` (else ``repeat_every``), so it keeps climbing until the r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 
 from yuqingd.events import Events
-from yuqingd.model import Notification, Recipient
+from yuqingd.model import Action, Due, NotifiedItem
 from yuqingd.rules.model import SEVERITY_RANK, ChainLevel, Deadlines, Rule
 from yuqingd.runtime.audit import Audit
 from yuqingd.runtime.deadlines import (
@@ -35,7 +35,7 @@ from yuqingd.runtime.deadlines import (
 from yuqingd.runtime.directory import Directory
 from yuqingd.runtime.messages import acknowledged_text, incident_text, overdue_text
 from yuqingd.runtime.obligations import SILENCED, excuse, record_miss
-from yuqingd.runtime.silences import Silences
+from yuqingd.runtime.outreach import Addressed, Outreach
 from yuqingd.store.api import SYSTEM_ACTOR, DeadlineRow, IncidentRow, Store
 from yuqingd.time.clock import Clock
 
@@ -47,13 +47,14 @@ class AckError(Exception):
 
 
 class Escalation:
-    def __init__(self, store: Store, clock: Clock, events: Events | None = None):
+    def __init__(self, store: Store, clock: Clock, outreach: Outreach,
+                 events: Events | None = None):
         self.store = store
         self.clock = clock
+        self.outreach = outreach  # how notifications reach people (silences included)
         self.events = events or Events()
         self.audit = Audit(store, self.events)
         self.directory = Directory({}, None, clock.to_datetime)
-        self.silences: Silences | None = None  # set by the daemon
         self.chains: Mapping[str, tuple[ChainLevel, ...]] = {}
         self.deadlines: Mapping[str, Deadlines] = {}
 
@@ -69,10 +70,12 @@ class Escalation:
     # opening ------------------------------------------------------------------------------
 
     def open(self, rule: Rule, key: str, items: list[tuple[str, str, float]], at: float,
-             severity: str | None = None, factor: float | None = None) -> str:
+             severity: str | None = None, factor: float | None = None,
+             source: str | None = None) -> str:
         """Open an incident for ``rule``/``key`` with the items in its window; inside the
         caller's transaction. ``severity`` overrides the rule's and ``factor`` scales its
-        deadlines (key-date vigilance)."""
+        deadlines (key-date vigilance); ``source``: that of the item being handled, whose
+        silence mutes the opening notification."""
         day = self.clock.to_datetime(at).strftime("%Y%m%d")
         incident_id = self.store.next_incident_id(day)
         action = rule.then.incident
@@ -92,7 +95,7 @@ class Escalation:
             self.store.attach_item(incident_id, source, item_id, item_at)
         incident = self.store.incident(incident_id)
         assert incident is not None
-        self._notify(incident, "incident.opened", 1, at, tag="open")
+        self._notify(incident, "incident.opened", 1, at, tag="open", source=source)
         self._schedule(incident, 1, at)
         return incident_id
 
@@ -159,14 +162,21 @@ class Escalation:
                 self._schedule(incident, target, now)
         step = incident.chain[target - 1]
         items = self._items(incident)
-        text = overdue_text(
-            incident_id=incident.id, title=incident.title, severity=incident.severity,
-            key=incident.group_key, what=KIND_ZH[deadline.kind],
-            stage=STAGE_OF_KIND[deadline.kind], due=self.clock.format(deadline.due_at),
-            level=level, role=role, who=who, target=target, target_role=step["notify"],
-            person=self.directory.names(step["notify"], now), items=items,
-            item_count=incident.item_count, at=self.clock.format(now))
-        self._enqueue(incident, "incident.overdue", target, now, f"d{deadline.id}", text, items)
+        what, stage = KIND_ZH[deadline.kind], STAGE_OF_KIND[deadline.kind]
+
+        def render(_: Addressed) -> str:
+            return overdue_text(
+                incident_id=incident.id, title=incident.title, severity=incident.severity,
+                key=incident.group_key, what=what, stage=stage,
+                due=self.clock.format(deadline.due_at), level=level, role=role, who=who,
+                target=target, target_role=step["notify"],
+                person=self.directory.names(step["notify"], now), items=items,
+                item_count=incident.item_count, at=self.clock.format(now))
+
+        self._enqueue(incident, "incident.overdue", target, now, f"d{deadline.id}", render,
+                      items, deadlines=(self.outreach.due(deadline.kind, what, deadline.due_at),),
+                      actions=(Action("report", what,
+                                      f"yuqingd report {incident.id} --stage {stage} --by 姓名"),))
         if target != level:  # the new level gets its own time to act
             again = step.get("ack_within") or step.get("repeat_every")
         else:  # the last level, already told: remind it like its ladder does, no more often
@@ -316,7 +326,8 @@ class Escalation:
 
     # notifications ------------------------------------------------------------------------
 
-    def _notify(self, incident: IncidentRow, kind: str, level: int, at: float, tag: str) -> None:
+    def _notify(self, incident: IncidentRow, kind: str, level: int, at: float, tag: str,
+                source: str | None = None) -> None:
         step = incident.chain[level - 1]
         role_name = step["notify"]
         previous = None
@@ -324,26 +335,39 @@ class Escalation:
             prev_role = incident.chain[level - 2]["notify"]
             previous = (prev_role, self.directory.names(prev_role, at))
         items = self._items(incident)
-        text = incident_text(
-            kind=kind,
-            incident_id=incident.id,
-            title=incident.title,
-            severity=incident.severity,
-            key=incident.group_key,
-            level=level,
-            role=role_name,
-            person=self.directory.names(role_name, at),
-            ack_within=step.get("ack_within"),
-            previous=previous,
-            items=items,
-            item_count=incident.item_count,
-            at=self.clock.format(at),
-        )
-        self._enqueue(incident, kind, level, at, tag, text, items)
+        person = self.directory.names(role_name, at)
+        ack_within = step.get("ack_within")
 
-    def _items(self, incident: IncidentRow) -> list[dict[str, str]]:
+        def render(_: Addressed) -> str:
+            return incident_text(
+                kind=kind,
+                incident_id=incident.id,
+                title=incident.title,
+                severity=incident.severity,
+                key=incident.group_key,
+                level=level,
+                role=role_name,
+                person=person,
+                ack_within=ack_within,
+                previous=previous,
+                items=items,
+                item_count=incident.item_count,
+                at=self.clock.format(at),
+            )
+
+        deadlines = [self.outreach.due("ack", KIND_ZH["ack"], at + ack_within)] if ack_within \
+            else []
+        deadlines += [self.outreach.due(d.kind, KIND_ZH[d.kind], d.due_at)
+                      for d in self.store.incident_deadlines(incident.id)
+                      if d.state == "pending" and d.kind in REPORT_KINDS]
+        self._enqueue(incident, kind, level, at, tag, render, items, source=source,
+                      deadlines=tuple(deadlines),
+                      actions=(Action("ack", KIND_ZH["ack"],
+                                      f"yuqingd ack {incident.id} --by {person}"),))
+
+    def _items(self, incident: IncidentRow) -> list[NotifiedItem]:
         """The newest attached items, for reminders and escalations."""
-        return [{"title": r["title"], "url": r["url"]}
+        return [self.outreach.item(r.title, r.url, r.source, r.fetched_at)
                 for r in self.store.incident_items(incident.id)]
 
     def _enqueue(
@@ -353,58 +377,17 @@ class Escalation:
         level: int,
         at: float,
         tag: str,
-        text: str,
-        items: list[dict[str, str]] | None = None,
+        text: str | Callable[[Addressed], str],
+        items: Sequence[NotifiedItem] = (),
+        *,
+        deadlines: Sequence[Due] = (),
+        actions: Sequence[Action] = (),
+        source: str | None = None,
     ) -> None:
         """Tell the holders of the incident's ``level`` (ids ``INCIDENT:KIND:L<level>:TAG:…``)."""
-        self.send(kind=kind, ident=incident.id, roles=[incident.chain[level - 1]["notify"]],
-                  text=text, at=at, tag=f"L{level}:{tag}", title=incident.title,
-                  rule=incident.rule_id, key=incident.group_key, incident=incident.id,
-                  severity=incident.severity, level=level, items=items)
-
-    def _send(self, notification: Notification, at: float, key: str) -> None:
-        if self.silences is not None and self.silences.suppressed(notification, key, at):
-            return  # recorded as notification.silenced; the incident and its deadlines go on
-        self.store.enqueue(notification.id, notification.channel, notification.as_dict(), at)
-        self.events.emit("notification", at, id=notification.id, rule=notification.rule,
-                         incident=notification.incident or None, key=key,
-                         kind=notification.kind, level=notification.level,
-                         channel=notification.channel,
-                         to=[{"role": r.role, "person": r.person} for r in notification.to])
-
-    def notify(self, *, rule: Rule, key: str, roles: list[str], channels: list[str], text: str,
-               at: float, tag: str, items: list[dict[str, str]] | None = None) -> None:
-        """A plain notification from a rule (no incident): to each role's channels and to the
-        named channels."""
-        self.send(kind="rule.notify", ident=f"{rule.id}:{key}", roles=roles, channels=channels,
-                  text=text, at=at, tag=tag, title=rule.title, rule=rule.id, key=key,
-                  items=items)
-
-    def send(self, *, kind: str, ident: str, roles: Sequence[str], text: str, at: float,
-             tag: str, title: str, channels: Sequence[str] = (), people: Sequence[str] = (),
-             rule: str = "",
-             key: str = "", incident: str = "", severity: str = "", level: int = 0,
-             items: list[dict[str, str]] | None = None) -> int:
-        """One notification per channel, addressed to everyone reached through it: the holders
-        of ``roles`` at ``at``, the roster's ``people`` by name, and the named ``channels``.
-        Inside the caller's transaction. ``ident``+``kind``+``tag`` must identify this message
-        among all messages ever sent (it is the outbox's idempotency key). Returns how many
-        notifications were written."""
-        targets: dict[str, list[Recipient]] = {channel: [] for channel in channels}
-        for role_name in roles:
-            holders = self.directory.holders(role_name, at)
-            if not holders:
-                log.error("notification.no_role", ident=ident, kind=kind, role=role_name)
-            for holder in holders:
-                for channel in holder.channels:
-                    targets.setdefault(channel, []).append(Recipient(role_name, holder.person))
-        for person in people:
-            for channel in self.directory.channels(person):
-                targets.setdefault(channel, []).append(Recipient("", person))
-        for channel, to in targets.items():
-            self._send(Notification(
-                id=f"{ident}:{kind}:{tag}:{channel}", kind=kind, channel=channel,
-                incident=incident, rule=rule, title=title, severity=severity, level=level,
-                to=tuple(dict.fromkeys(to)), at=self.clock.format(at), text=text,
-                items=tuple(items or ())), at, key)
-        return len(targets)
+        self.outreach.send(kind=kind, ident=incident.id,
+                           roles=[incident.chain[level - 1]["notify"]], text=text, at=at,
+                           tag=f"L{level}:{tag}", title=incident.title, rule=incident.rule_id,
+                           key=incident.group_key, incident=incident.id,
+                           severity=incident.severity, level=level, items=items,
+                           deadlines=deadlines, actions=actions, source=source)

@@ -33,6 +33,7 @@ from yuqingd.rules.engine import Matcher, make_matcher
 from yuqingd.rules.loader import RuleSet
 from yuqingd.rules.model import Rule
 from yuqingd.runtime.incidents import Escalation
+from yuqingd.runtime.outreach import Outreach
 from yuqingd.runtime.reports import Reports
 from yuqingd.runtime.watches import Watches, WatchRequest
 from yuqingd.store.api import IncidentRow, Store
@@ -40,7 +41,6 @@ from yuqingd.time.clock import Clock
 
 if TYPE_CHECKING:  # types only: the pipeline runs the rules, not the other way round
     from yuqingd.pipeline.enrich import Analysis
-    from yuqingd.runtime.silences import Silences
 
 log = structlog.get_logger("yuqingd.rules")
 
@@ -62,11 +62,12 @@ class Effective:
 
 
 class RuleRunner:
-    def __init__(self, store: Store, clock: Clock, escalation: Escalation, events: Events,
-                 engine: str | None = None, reports: Reports | None = None):
+    def __init__(self, store: Store, clock: Clock, escalation: Escalation, outreach: Outreach,
+                 events: Events, engine: str | None = None, reports: Reports | None = None):
         self.store = store
         self.clock = clock
         self.escalation = escalation
+        self.outreach = outreach
         self.events = events
         self.engine = engine
         self.reports = reports
@@ -74,8 +75,7 @@ class RuleRunner:
         self.matcher: Matcher | None = None
         self.sources: dict[str, str] = {}
         self.started_at: float | None = None  # silences count from here at the earliest
-        self.watches = Watches(store, clock, escalation, events)  # a Timed part of its own
-        self.silences: Silences | None = None  # source silences are checked per item
+        self.watches = Watches(store, clock, outreach, events)  # a Timed part of its own
 
     def set_rules(self, ruleset: RuleSet, sources: dict[str, str], now: float) -> None:
         """Swap in a (re)loaded rule set (``sources``: name → kind). Windows, firings and
@@ -114,9 +114,6 @@ class RuleRunner:
         watch_moved = self.watches.on_item(
             item, [hit.entity for hit in analysis.enrichment.entities],
             analysis.enrichment.topics, story_id, now)
-        if self.silences is not None:
-            with self.silences.handling(item.source, now):
-                return self._match(item, analysis, at, now, story_id, new_story) or watch_moved
         return self._match(item, analysis, at, now, story_id, new_story) or watch_moved
 
     def _match(self, item: Item, analysis: Analysis, at: float, now: float,
@@ -168,7 +165,7 @@ class RuleRunner:
         since = self._window_start(rule, key, now - (params.within or 0) - WINDOW_EPSILON)
         window = self.store.hits_in_window(rule.id, key, since) if params.within else [
             (item.source, item.id, at)]
-        self._fire(cr, key, now, params, window)
+        self._fire(cr, key, now, params, window, item.source)
         return True
 
     def _window_start(self, rule: Rule, key: str, since: float) -> float:
@@ -252,7 +249,9 @@ class RuleRunner:
     # actions ------------------------------------------------------------------------------
 
     def _fire(self, cr: CompiledRule, key: str, now: float, params: Effective,
-              window: list[tuple[str, str, float]]) -> str | None:
+              window: list[tuple[str, str, float]], source: str | None = None) -> str | None:
+        """Act on a firing. ``source``: that of the item being handled, if an item fired it
+        (a silence of that source mutes what the firing sends)."""
         rule, then = cr.rule, cr.rule.then
         self.store.add_firing(rule.id, key, now)
         self.events.emit("rule.fired", now, rule=rule.id, key=key, items=len(window),
@@ -266,9 +265,9 @@ class RuleRunner:
             log.info("rule.incident_already_open", rule=rule.id, key=key)
         elif then.incident:
             incident = self.escalation.open(rule, key, window, now, severity=params.severity,
-                                            factor=params.deadline_factor)
+                                            factor=params.deadline_factor, source=source)
         if then.notify:
-            self._notify(cr, key, now, window)
+            self._notify(cr, key, now, window, source)
         if then.watch:
             self._start_watch(cr, key, now, window)
         for tag in then.tag:
@@ -277,25 +276,28 @@ class RuleRunner:
         return incident
 
     def _notify(self, cr: CompiledRule, key: str, now: float,
-                window: list[tuple[str, str, float]]) -> None:
+                window: list[tuple[str, str, float]], source: str | None) -> None:
+        """A plain notification from a rule (no incident): to each role's channels and to
+        the named channels."""
         rule = cr.rule
         items = []
-        for source, item_id, _ in window[-5:]:
-            row = self.store.item(source, item_id)
+        for item_source, item_id, _ in window[-5:]:
+            row = self.store.item(item_source, item_id)
             if row:
-                items.append({"title": row.title, "url": row.url})
+                items.append(self.outreach.item(row.title, row.url, row.source, row.fetched_at))
         lines = [f"【舆情提醒】{rule.title}"]
         if key:
             lines.append(f"对象：{key}")
         if window:
             lines.append(f"相关信息：{len(window)} 条")
-            lines += [f"- {i['title']} {i['url']}".rstrip() for i in items]
+            lines += [f"- {i.title} {i.url}".rstrip() for i in items]
         lines.append(f"时间：{self.clock.format(now)}")
         # The tag makes the id unique per firing: two within one second stay two.
         tag = f"{now:.0f}:{window[-1][1] if window else 'time'}"
-        self.escalation.notify(rule=rule, key=key, roles=list(cr.notify_roles),
-                               channels=list(cr.notify_channels), text="\n".join(lines), at=now,
-                               tag=tag, items=items)
+        self.outreach.send(kind="rule.notify", ident=f"{rule.id}:{key}",
+                           roles=cr.notify_roles, channels=cr.notify_channels,
+                           text="\n".join(lines), at=now, tag=tag, title=rule.title,
+                           rule=rule.id, key=key, items=items, source=source)
 
     def _start_watch(self, cr: CompiledRule, key: str, now: float,
                      window: list[tuple[str, str, float]]) -> None:
@@ -402,7 +404,7 @@ class RuleRunner:
             assert self.reports is not None
             self.reports.scheduled(cr, now)
         elif rule.then.notify:
-            self._notify(cr, "", now, [])
+            self._notify(cr, "", now, [], None)
 
 
 def group_keys(cr: CompiledRule, entity: str, topics: tuple[str, ...], source: str,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from yuqingd.model import NotifiedItem
 from yuqingd.time.durations import format_duration
 
 
@@ -17,7 +20,7 @@ def incident_text(
     person: str,
     ack_within: float | None,
     previous: tuple[str, str] | None,
-    items: list[dict[str, str]],
+    items: Sequence[NotifiedItem],
     item_count: int,
     at: str,
 ) -> str:
@@ -43,7 +46,7 @@ def incident_text(
         lines.append(f"请尽快确认：yuqingd ack {incident_id} --by {person}")
     if items:
         lines.append("最新信息：")
-        lines += [f"- {i['title']} {i['url']}".rstrip() for i in items]
+        lines += [f"- {i.title} {i.url}".rstrip() for i in items]
     lines.append(f"时间：{at}")
     return "\n".join(lines)
 
@@ -55,7 +58,7 @@ def acknowledged_text(*, incident_id: str, title: str, by: str, note: str, at: s
 
 def overdue_text(*, incident_id: str, title: str, severity: str, key: str, what: str,
                  stage: str, due: str, level: int, role: str, who: str, target: int,
-                 target_role: str, person: str, items: list[dict[str, str]], item_count: int,
+                 target_role: str, person: str, items: Sequence[NotifiedItem], item_count: int,
                  at: str) -> str:
     """A report (首报/续报/终报) not made in time, sent to the next level (or the last again)."""
     lines = [
@@ -69,6 +72,6 @@ def overdue_text(*, incident_id: str, title: str, severity: str, key: str, what:
     ]
     if items:
         lines.append("最新信息：")
-        lines += [f"- {i['title']} {i['url']}".rstrip() for i in items]
+        lines += [f"- {i.title} {i.url}".rstrip() for i in items]
     lines.append(f"时间：{at}")
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from yuqingd.reports.duty import collect_duty, render_duty
 from yuqingd.reports.labels import REPORT_KINDS
 from yuqingd.reports.periods import Period
 from yuqingd.reports.weekly import collect_weekly, render_weekly
-from yuqingd.runtime.incidents import Escalation
+from yuqingd.runtime.outreach import Outreach
 from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 
@@ -80,10 +80,10 @@ class Reports:
     """The reports part of the daemon: ``configure`` on start and reload, ``next_due`` and
     ``fire_due`` for the scheduler, ``scheduled`` for rules."""
 
-    def __init__(self, store: Store, clock: Clock, escalation: Escalation, events: Events):
+    def __init__(self, store: Store, clock: Clock, outreach: Outreach, events: Events):
         self.store = store
         self.clock = clock
-        self.escalation = escalation
+        self.outreach = outreach
         self.events = events
         self.config: Any = None
         self.health: Callable[[], Mapping[str, str]] | None = None  # live sources, if any
@@ -139,6 +139,12 @@ class Reports:
         directory = self.config.directory(self.clock)
         return [role for role in DEFAULT_REPORT_TO if directory.knows(role)]
 
+    def handover(self, shift: str, by: str, note: str, now: float) -> None:
+        """``yuqingd handover``: the outgoing officer's note for ``shift``'s duty report."""
+        with self.store.transaction():
+            self.store.set_handover_note(shift, by, note, now)
+        self.events.emit("handover", now, shift=shift, by=by)
+
     # scheduled rules ----------------------------------------------------------------------
 
     def scheduled(self, compiled: Any, now: float) -> None:
@@ -170,15 +176,14 @@ class Reports:
         emit the ``report`` event."""
         kept = self.store.kept_report(period.kind, period.id)
         assert kept is not None  # kept by the caller in this transaction
-        directory = self.escalation.directory
+        directory = self.outreach.directory
         recipients = [{"role": role, "person": h.person}
                       for role in roles for h in directory.holders(role, at)]
         title = f"{KIND_NAMES[period.kind]}（{period.id}）"
         # Addressed at ``at`` (the incoming shift's holders), written at ``now``.
-        self.escalation.send(kind=f"report.{period.kind}", ident=f"report:{period.id}",
-                             roles=roles, channels=list(channels), text=notification_text(
-                                 kept.markdown, period), at=at, tag=tag, title=title,
-                             rule=rule)
+        self.outreach.send(kind=f"report.{period.kind}", ident=f"report:{period.id}",
+                           roles=roles, channels=list(channels), text=notification_text(
+                               kept.markdown, period), at=at, tag=tag, title=title, rule=rule)
         fields = {"rule": rule} if rule else {}
         self.events.emit("report", now, **fields, kind=period.kind, period=period.id,
                          recipients=recipients)

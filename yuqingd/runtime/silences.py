@@ -7,15 +7,13 @@ Never silenced: the leader level of a 重大 or 特别重大 incident — levels
 (or the only level of a one-level chain). So a silence on a major incident's rule mutes the duty
 officer's reminders, but when nobody acknowledges, the leader is still told.
 
-A source silence mutes what that source's items trigger as they arrive (the pipeline marks the
-item being handled; checking it costs a dictionary lookup). An incident such an item opens still
-escalates if nobody acknowledges it: to mute that as well, silence its rule or key.
+A source silence mutes what that source's items trigger as they arrive: whoever sends while
+handling an item passes its source to the check (:mod:`yuqingd.runtime.outreach`). An incident
+such an item opens still escalates if nobody acknowledges it: to mute that as well, silence its
+rule or key.
 """
 
 from __future__ import annotations
-
-import contextlib
-from collections.abc import Iterator
 
 import structlog
 
@@ -41,16 +39,6 @@ class Silences:
         self.clock = clock
         self.events = events
         self.audit = Audit(store, events)
-        self._source_until: dict[str, float] = {}  # the per-item check reads only this
-        self._handling: str | None = None  # source of the item being handled, if silenced
-        self._refresh()
-
-    def _refresh(self) -> None:
-        until: dict[str, float] = {}
-        for row in self.store.active_silences(self.clock.time()):
-            if row["scope"] == "source":
-                until[row["target"]] = max(until.get(row["target"], 0.0), row["ends_at"])
-        self._source_until = until
 
     # commands (each in its own transaction) -----------------------------------------------
 
@@ -61,36 +49,32 @@ class Silences:
             self.audit.record("silence.added", now, silence=silence_id, scope=scope,
                               target=target, until=self.clock.format(now + duration), by=by,
                               reason=reason)
-        self._refresh()
         return silence_id
 
     def remove(self, silence_id: int, by: str, now: float) -> None:
         with self.store.transaction():
             self.store.remove_silence(silence_id, now, by)
             self.audit.record("silence.removed", now, silence=silence_id, by=by)
-        self._refresh()
+
+    def active(self, now: float) -> list[SilenceRow]:
+        return self.store.active_silences(now)
+
+    def get(self, silence_id: int) -> SilenceRow | None:
+        return self.store.silence(silence_id)
 
     # the checks ---------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def handling(self, source: str, now: float) -> Iterator[None]:
-        """Mark the item being handled (the pipeline's path: one dictionary lookup)."""
-        until = self._source_until.get(source)
-        self._handling = source if until is not None and until > now else None
-        try:
-            yield
-        finally:
-            self._handling = None
-
-    def covering(self, notification: Notification, key: str, at: float) -> SilenceRow | None:
-        """The silence that suppresses ``notification`` at ``at``, or None."""
+    def covering(self, notification: Notification, key: str, at: float, *,
+                 source: str | None = None) -> SilenceRow | None:
+        """The silence that suppresses ``notification`` at ``at``, or None. ``source``: the
+        source of the item whose handling sends it, if any."""
         if self._leader_of_major(notification):
             return None
         for row in self.store.active_silences(at):
             scope, target = row["scope"], row["target"]
             if ((scope == "rule" and target == notification.rule)
                     or (scope == "key" and target == key)
-                    or (scope == "source" and target == self._handling)):
+                    or (scope == "source" and source is not None and target == source)):
                 return row
         return None
 
@@ -102,9 +86,10 @@ class Silences:
         incident = self.store.incident(notification.incident)
         return incident is not None and len(incident.chain) == 1
 
-    def suppressed(self, notification: Notification, key: str, at: float) -> bool:
+    def suppressed(self, notification: Notification, key: str, at: float, *,
+                   source: str | None = None) -> bool:
         """Whether to withhold ``notification``; if so, record that it was."""
-        row = self.covering(notification, key, at)
+        row = self.covering(notification, key, at, source=source)
         if row is None:
             return False
         self.audit.record("notification.silenced", at, id=notification.id,

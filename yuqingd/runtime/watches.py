@@ -24,8 +24,8 @@ from yuqingd.model import Item
 from yuqingd.reports.labels import SENTIMENTS, TRACKED
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
 from yuqingd.runtime.audit import Audit
-from yuqingd.runtime.incidents import Escalation
-from yuqingd.store.api import Store, WatchItemRow, WatchRow
+from yuqingd.runtime.outreach import Outreach
+from yuqingd.store.api import Store, StoryRow, WatchItemRow, WatchRow
 from yuqingd.time.clock import Clock
 
 KIND_NAMES = TRACKED
@@ -53,10 +53,10 @@ class WatchRequest:
 class Watches:
     """The running watches: item collection on the pipeline's path, summaries on time."""
 
-    def __init__(self, store: Store, clock: Clock, escalation: Escalation, events: Events):
+    def __init__(self, store: Store, clock: Clock, outreach: Outreach, events: Events):
         self.store = store
         self.clock = clock
-        self.escalation = escalation
+        self.outreach = outreach
         self.events = events
         self.audit = Audit(store, events)
 
@@ -95,6 +95,33 @@ class Watches:
         row = self.store.watch(watch_id)
         assert row is not None and row["state"] == "running"
         self._end(row, now, by)
+
+    # a person's commands (each in its own transaction) and what they read ---------------
+
+    def start_now(self, request: WatchRequest, now: float) -> tuple[WatchRow, bool]:
+        """``yuqingd watch start``: start or extend; returns the watch and whether it is new."""
+        with self.store.transaction():
+            watch_id, new = self.start(request, now)
+            row = self.store.watch(watch_id)
+        assert row is not None  # just started or extended
+        return row, new
+
+    def stop_now(self, watch_id: int, now: float, by: str) -> None:
+        """``yuqingd watch stop``."""
+        with self.store.transaction():
+            self.stop(watch_id, now, by)
+
+    def get(self, watch_id: int) -> WatchRow | None:
+        return self.store.watch(watch_id)
+
+    def running(self) -> list[tuple[WatchRow, int]]:
+        """The running watches, each with how many items it has collected."""
+        return [(row, len(self.store.watch_items(row["id"])))
+                for row in self.store.running_watches()]
+
+    def story(self, story_id: int) -> StoryRow | None:
+        """A story a person may ask to watch."""
+        return self.store.story(story_id)
 
     # items (inside the pipeline's transaction) --------------------------------------------
 
@@ -183,11 +210,12 @@ class Watches:
         to = row.recipients
         if not (to.get("roles") or to.get("channels") or to.get("people")):
             return  # nobody named: the events and the record still show it
-        self.escalation.send(
+        self.outreach.send(
             kind=kind, ident=f"watch{row['id']}", roles=to.get("roles", []),
             channels=to.get("channels", []), people=to.get("people", []), text=text, at=now,
             tag=tag, title=row["title"], rule=row["rule_id"], key=row["group_key"],
-            items=[{"title": i["title"], "url": i["url"]} for i in items[-NEWEST:]])
+            items=[self.outreach.item(i.title, i.url, i.source, i.at)
+                   for i in items[-NEWEST:]])
 
 
 def breakdown(items: Sequence[WatchItemRow], empty: str = "（本时段无新增信息）") -> list[str]:
