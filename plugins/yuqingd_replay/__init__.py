@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import structlog
 import trio
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 from yuqingd import hookimpl
 from yuqingd.enrichers import LABELS, Enricher, Score
 from yuqingd.model import Item
+from yuqingd.records import item_from_record
 from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration
 from yuqingd.sources import SourceContext, SourceKind, SourceSpec
 
@@ -79,22 +81,11 @@ def _epoch(text: str) -> float:
 
 
 def _item(source: str, record: dict, *, now: float, speed: float) -> Item:
-    published = None
-    if record.get("published"):
-        # As if the recording were happening now: keep the post's lag behind its recording.
-        published = now - (_epoch(record["at"]) - _epoch(record["published"])) / speed
-    return Item(
-        source=source,
-        id=str(record["id"]),
-        title=str(record.get("title", "")),
-        text=str(record.get("text", "")),
-        url=str(record.get("url", "")),
-        author=str(record.get("author", "")),
-        published_at=published,
-        reposts=int(record.get("reposts", 0)),
-        comments=int(record.get("comments", 0)),
-        raw=record,
-    )
+    item = item_from_record(record, source=source)
+    if item.published_at is None:
+        return item
+    # As if the recording were happening now: keep the post's lag behind its recording.
+    return replace(item, published_at=now - (_epoch(record["at"]) - item.published_at) / speed)
 
 
 @hookimpl

@@ -16,11 +16,11 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 
-from yuqingd.model import SEVERITIES
 from yuqingd.reports import misses
 from yuqingd.reports.audit import action_text, actor_text, note_text
 from yuqingd.reports.labels import REPORTED, SENTIMENTS, STATUS, SYSTEM_ACTOR
 from yuqingd.reports.periods import previous_week, week_period  # noqa: F401 (re-exported)
+from yuqingd.severity import SEVERITIES
 from yuqingd.store.api import (  # noqa: F401 (re-exported: what a briefing shows)
     IncidentSummary,
     ItemGroup,

@@ -23,7 +23,7 @@ import structlog
 
 from yuqingd.events import Events
 from yuqingd.model import Action, Due, NotifiedItem
-from yuqingd.rules.model import SEVERITY_RANK, ChainLevel, Deadlines, Rule
+from yuqingd.rules.model import ChainLevel, Deadlines, Rule
 from yuqingd.runtime.audit import Audit
 from yuqingd.runtime.deadlines import (
     KIND_ZH,
@@ -36,6 +36,7 @@ from yuqingd.runtime.directory import Directory
 from yuqingd.runtime.messages import acknowledged_text, incident_text, overdue_text
 from yuqingd.runtime.obligations import SILENCED, excuse, record_miss
 from yuqingd.runtime.outreach import Addressed, Outreach
+from yuqingd.severity import LOWEST, lower
 from yuqingd.store.api import SYSTEM_ACTOR, DeadlineRow, IncidentRow, Store
 from yuqingd.time.clock import Clock
 
@@ -301,12 +302,11 @@ class Escalation:
                    self.store.last_audit(incident.id, "downgraded") or 0)
         if now - last <= quiet:
             return False
-        rank = SEVERITY_RANK[incident.severity]
-        if mode == "downgrade" and rank > 0:
-            lower = next(s for s, r in SEVERITY_RANK.items() if r == rank - 1)
-            self.store.set_severity(incident.id, lower)
+        if mode == "downgrade" and incident.severity != LOWEST:
+            lowered = lower(incident.severity)
+            self.store.set_severity(incident.id, lowered)
             self.audit.record("downgraded", now, incident=incident.id, rule=incident.rule_id,
-                              key=incident.group_key, severity=lower,
+                              key=incident.group_key, severity=lowered,
                               previous=incident.severity, quiet=quiet)
             return False
         if self.store.pending_reports(incident.id):

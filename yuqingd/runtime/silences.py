@@ -20,8 +20,8 @@ import structlog
 from yuqingd.events import Events
 from yuqingd.model import Notification
 from yuqingd.reports.labels import SCOPES as SCOPES_ZH
-from yuqingd.rules.model import SEVERITY_RANK
 from yuqingd.runtime.audit import Audit
+from yuqingd.severity import at_least
 from yuqingd.store.api import SilenceRow, Store
 from yuqingd.time.clock import Clock
 
@@ -30,7 +30,7 @@ log = structlog.get_logger("yuqingd.silences")
 SCOPES = ("rule", "key", "source")
 SCOPE_NAMES = SCOPES_ZH
 LEADER_LEVEL = 2  # chain levels from here on are the leader level
-MAJOR = SEVERITY_RANK["重大"]
+MAJOR = "重大"  # and above: its leader level is never silenced
 
 
 class Silences:
@@ -79,7 +79,7 @@ class Silences:
         return None
 
     def _leader_of_major(self, notification: Notification) -> bool:
-        if SEVERITY_RANK.get(notification.severity, -1) < MAJOR or not notification.incident:
+        if not at_least(notification.severity, MAJOR) or not notification.incident:
             return False
         if notification.level >= LEADER_LEVEL:
             return True

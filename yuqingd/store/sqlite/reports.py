@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from yuqingd.model import SEVERITIES
+from yuqingd.severity import LOWEST, RANK, SEVERITIES
 from yuqingd.store.api import (
     HandoverNoteRow,
     IncidentSummary,
@@ -32,11 +32,10 @@ SENTIMENT_ORDER = ("negative", "neutral", "positive")  # then any other stored v
 MIN_STORY_ITEMS = 2  # a story is 重点 once it has been found at least twice (转载)
 INCIDENT_SAMPLE_ITEMS = 3
 
-# The one severity order (model.SEVERITIES), 1-based, as SQL; unknown values rank lowest.
+# The one severity order (yuqingd.severity) as SQL; an unknown value ranks as the lowest.
 _SEVERITY_RANK = ("CASE severity "
-                  + " ".join(f"WHEN '{name}' THEN {rank}"
-                             for rank, name in enumerate(SEVERITIES, start=1))
-                  + " ELSE 1 END")
+                  + " ".join(f"WHEN '{name}' THEN {rank}" for name, rank in RANK.items())
+                  + f" ELSE {RANK[LOWEST]} END")
 
 
 def weekly(db: sqlite3.Connection, start: float, end: float, *, top_stories: int,
