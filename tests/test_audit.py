@@ -146,6 +146,11 @@ def old_database(path) -> None:
         db.executemany("INSERT INTO deadlines (incident_id, kind, level, due_at, state, role, "
                        "who) VALUES ('20260510-001', 'ack', ?, ?, 'fired', ?, ?)",
                        [(1, 10.0, "值班员", "张明（通知已静默）"), (2, 20.0, "办公室主任", "李华")])
+        db.executemany("INSERT INTO expectations (kind, subject, title, role, who, due_at, "
+                       "ladder, state, created_at, missed_at, missed_who) VALUES ('check_in', "
+                       "?, '值班签到', '值班员', ?, 0, '[]', 'missed', 0, 0, ?)",
+                       [("2026-05-11/全天/赵丽", "赵丽", "赵丽（到期时服务未运行）"),
+                        ("2026-05-12/全天/张明", "张明", "张明")])
 
 
 def test_migration_converts_old_notes_into_fields_that_read_as_before(tmp_path):
@@ -168,6 +173,9 @@ def test_migration_converts_old_notes_into_fields_that_read_as_before(tmp_path):
         assert entries[13].fields == {"note": "已核实，不实信息"}
         assert [(d.who, d.excused) for d in store.incident_deadlines("20260510-001")] == [
             ("张明", "silenced"), ("李华", None)]
+        assert [e.missed_who for e in store.expectations("check_in")] == ["赵丽", "张明"]
+        assert sorted((m.who, m.reason) for m in store.misses(0.0, float("inf"))) == [
+            ("张明", ""), ("张明", "silenced"), ("李华", ""), ("赵丽", "daemon_down")]
     finally:
         store.close()
     with sqlite3.connect(path) as db:

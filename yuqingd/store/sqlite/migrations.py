@@ -292,4 +292,10 @@ MIGRATIONS: list[Migration] = [
     # 10: typed audit: an entry is an action plus JSON fields (the old prose notes converted);
     # a missed deadline's excuse leaves ``who`` for a column of its own
     legacy_audit.migrate,
+    # 11: an expectation's missed_who is names only (why a miss does not count is the miss
+    # record's reason since 9)
+    """
+    UPDATE expectations SET missed_who = replace(missed_who, '（到期时服务未运行）', '')
+        WHERE missed_who LIKE '%（到期时服务未运行）';
+    """,
 ]
