@@ -18,14 +18,15 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from yuqingd import records
 from yuqingd.config import Config
 from yuqingd.located import did_you_mean, english, msg
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import SPREAD_BUMP, Analysis, Analyzer
 from yuqingd.pipeline.normalize import normalize
-from yuqingd.records import RecordError, item_from_record
 from yuqingd.rules.compiler import CompiledRule
 from yuqingd.rules.conditions import (
     SENTIMENTS,
@@ -63,21 +64,28 @@ def read_item(path: Path, sources: Sequence[str]) -> Item:
     except json.JSONDecodeError as exc:
         raise ItemError(msg(f"{path}:{exc.lineno}:{exc.colno}: 不是有效的 JSON: {exc.msg}",
                             f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}")) from exc
+    return item_from_record(data, sources, str(path))
+
+
+def item_from_record(data: Any, sources: Sequence[str], where: str,
+                     default_id: str = "explain") -> Item:
+    """The item one JSON value describes; errors start with ``where`` (``file`` or
+    ``file:line``). Also reads each line of ``yuqingd analyze``."""
     if not isinstance(data, dict):
-        raise ItemError(msg(f"{path}: 应为一个 JSON 对象，例如 {{\"title\": \"…\"}}",
-                            f"{path}: expected one JSON object, e.g. {{\"title\": \"…\"}}"))
+        raise ItemError(msg(f"{where}: 应为一个 JSON 对象，例如 {{\"title\": \"…\"}}",
+                            f"{where}: expected one JSON object, e.g. {{\"title\": \"…\"}}"))
     if "action" in data:
-        raise ItemError(msg(f"{path}: 这是人员操作（action），不是信息",
-                            f"{path}: this is a person's action, not an item"))
+        raise ItemError(msg(f"{where}: 这是人员操作（action），不是信息",
+                            f"{where}: this is a person's action, not an item"))
 
     default = sources[0] if sources else ""
     try:
-        item = item_from_record(data, default_source=default, default_id="explain")
-    except RecordError as exc:
-        raise ItemError(f"{path}: {exc}") from None
+        item = records.item_from_record(data, default_source=default, default_id=default_id)
+    except records.RecordError as exc:
+        raise ItemError(f"{where}: {exc}") from None
     source = item.source
     if sources and source not in sources:
-        raise ItemError(f"{path}: " + msg(
+        raise ItemError(f"{where}: " + msg(
             f"配置中没有信息源 '{source}'（已配置: {'、'.join(sources)}）"
             + did_you_mean(source, sources),
             f"no source '{source}' in the config (configured: {', '.join(sources)})"

@@ -9,6 +9,10 @@ from typing import Any
 
 from yuqingd.severity import LOWEST
 
+# A story's spread speed is its items per hour over this window (rules' `spread`, the weekly
+# briefing's fastest spread).
+SPREAD_WINDOW = 3 * 3600
+
 
 @dataclass(frozen=True)
 class Item:

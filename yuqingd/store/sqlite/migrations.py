@@ -289,10 +289,21 @@ MIGRATIONS: list[Migration] = [
                CASE WHEN missed_who LIKE '%（到期时服务未运行）' THEN 'daemon_down' ELSE '' END
         FROM expectations WHERE missed_at IS NOT NULL ORDER BY missed_at, id;
     """,
-    # 10: typed audit: an entry is an action plus JSON fields (the old prose notes converted);
+    # 10: retention of personal information (PIPL): how far items have been purged, and indexes
+    # to prune rule hits and firings by age
+    """
+    CREATE TABLE retention (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        purged_before REAL NOT NULL,   -- items found before this have been purged
+        last_run      REAL NOT NULL
+    );
+    CREATE INDEX rule_hits_at ON rule_hits (at);
+    CREATE INDEX firings_at ON firings (at);
+    """,
+    # 11: typed audit: an entry is an action plus JSON fields (the old prose notes converted);
     # a missed deadline's excuse leaves ``who`` for a column of its own
     legacy_audit.migrate,
-    # 11: an expectation's missed_who is names only (why a miss does not count is the miss
+    # 12: an expectation's missed_who is names only (why a miss does not count is the miss
     # record's reason since 9)
     """
     UPDATE expectations SET missed_who = replace(missed_who, '（到期时服务未运行）', '')
