@@ -244,8 +244,9 @@ def mutate(text: str, path: str, kind: str, rnd: random.Random) -> Mutant:
 def _simple(value: str) -> bool:
     if not value:
         return False
-    if value[0] in "[{":
-        return True
+    if value[0] in "[{":  # a flow collection, if it closes on this line
+        opened = value.count("[") + value.count("{")
+        return value[-1] in "]}" and opened == value.count("]") + value.count("}")
     return not any(c in value for c in ",[]{}#&*!|>'\"%@`") and not value.startswith("-")
 
 
@@ -340,7 +341,9 @@ def _rightly_located(mutant: Mutant, verdict: Verdict, folder: Path) -> bool:
     if words:
         for path in folder.rglob("*.yaml"):
             try:
-                text = path.read_bytes().decode("utf-8", "replace")
+                # the mutated file as it was checked (a deleted line shifts the others)
+                data = mutant.data if str(path.resolve()) == target else path.read_bytes()
+                text = data.decode("utf-8", "replace")
             except OSError:
                 continue
             for number, line in enumerate(text.split("\n"), start=1):
