@@ -174,7 +174,9 @@ async def test_check_in_due_while_down_is_acted_on_at_start_once(make_config, au
         await trio.sleep(10 * MINUTE)
         assert sent(harness) == [("expectation.reminded", 1, ["赵丽"])]
         # 赵丽 could not check in while nothing listened: recorded, not held against her.
-        assert record(daemon)["missed_who"] == "赵丽（到期时服务未运行）"
+        assert record(daemon)["missed_who"] == "赵丽"
+        (miss,) = daemon.store.misses(0.0, float("inf"))
+        assert (miss.who, miss.counts, miss.reason) == ("赵丽", False, "daemon_down")
     async with running_daemon(path, harness, start_epoch=MONDAY_0800 + 80 * MINUTE) as daemon:
         await sleep_until(daemon, MONDAY_0800 + 94 * MINUTE)
         assert len(sent(harness)) == 1
