@@ -15,6 +15,10 @@ test:
 	.venv/bin/mypy
 	.venv/bin/python -m pytest -q
 	for bench in bench/*.py; do .venv/bin/python $$bench --smoke > /dev/null || exit 1; done
+	# The plugin template as an outside package: a fresh venv with the built yuqingd, its tests
+	# (and a daemon end to end on loopback). A step here, not a pytest test: the suite stays one
+	# environment and fast to rerun, and this runs once per make test (both CI roots).
+	packaging/dev/template-check.sh
 
 # The .deb for each release in DEB_RELEASES, built in a clean root of it, checked by lintian.
 deb:

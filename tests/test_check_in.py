@@ -4,6 +4,7 @@ trio's virtual clock. The daemon starts Sunday 2026-05-10 10:00 +08:00; the shif
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import trio
 from structlog.testing import capture_logs
 
+from yuqingd.commands import incidents as view
 from yuqingd.config import load_config
 from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.simulate import parse_inputs, parse_time, simulate
@@ -172,7 +174,9 @@ async def test_check_in_due_while_down_is_acted_on_at_start_once(make_config, au
         await trio.sleep(10 * MINUTE)
         assert sent(harness) == [("expectation.reminded", 1, ["赵丽"])]
         # 赵丽 could not check in while nothing listened: recorded, not held against her.
-        assert record(daemon)["missed_who"] == "赵丽（到期时服务未运行）"
+        assert record(daemon)["missed_who"] == "赵丽"
+        (miss,) = daemon.store.misses(0.0, float("inf"))
+        assert (miss.who, miss.counts, miss.reason) == ("赵丽", False, "daemon_down")
     async with running_daemon(path, harness, start_epoch=MONDAY_0800 + 80 * MINUTE) as daemon:
         await sleep_until(daemon, MONDAY_0800 + 94 * MINUTE)
         assert len(sent(harness)) == 1
@@ -409,7 +413,7 @@ async def test_reload_refuses_removing_a_role_a_pending_check_in_ladder_needs(ma
 
 
 async def test_missed_check_in_is_in_the_duty_report_and_the_record_of_an_open_incident(
-        make_config, autojump_clock):
+        make_config, autojump_clock, monkeypatch, capsys):
     """赵丽 misses her 08:30 check-in while an incident is open: the miss is one record (held
     against her), listed among the shift's missed obligations in its duty report and in the
     incident's record beside the incident's own missed ack."""
@@ -432,6 +436,13 @@ async def test_missed_check_in_is_in_the_duty_report_and_the_record_of_an_open_i
         assert [(m["kind"], m["holder"], m["during"], m["held"]) for m in reply["misses"]] == [
             ("ack", "第1级 值班员 赵丽", False, "计入问责"),
             ("check_in", "值班员 赵丽", True, "计入问责")]
+        monkeypatch.setattr(view, "call", lambda args, payload: (0, reply))
+        capsys.readouterr()
+        assert view.cmd_incident(argparse.Namespace(incident=incident.id)) == 0
+        out = capsys.readouterr().out.splitlines()
+        shown = out[out.index("问责：") + 1:out.index("问责：") + 3]
+        assert "「涉校负面信息集中出现」确认  第1级 值班员 赵丽  时限 2026-05-11T08:25" in shown[0]
+        assert "（事件处置期间）  值班员 赵丽  时限 2026-05-11T08:30:00+08:00  计入问责" in shown[1]
 
         await sleep_until(daemon, MONDAY_0800 + 24 * HOUR + MINUTE)
         kept = daemon.store.kept_report("duty", "2026-05-11/全天")
@@ -458,4 +469,10 @@ async def test_check_in_due_while_down_is_listed_as_not_held_against_the_officer
         await sleep_until(daemon, MONDAY_0800 + 24 * HOUR + MINUTE)
         kept = daemon.store.kept_report("duty", "2026-05-11/全天")
         assert "（计入问责 0 项）" in kept.markdown
-        assert "不计入问责：到期时服务未运行" in kept.markdown
+        assert ("时限：2026-05-11T08:30:00+08:00（2026-05-11T09:05:00+08:00 补记）；"
+                "不计入问责：到期时服务未运行") in kept.markdown
+    # Restarts neither repeat nor lose the record.
+    async with running_daemon(path, Harness(), start_epoch=MONDAY_0800 + 24 * HOUR + 2 * MINUTE
+                              ) as daemon:
+        await trio.sleep(MINUTE)
+        assert len(daemon.store.misses(START, MONDAY_0800 + 25 * HOUR)) == 1

@@ -157,8 +157,9 @@ def test_config_schema_error_does_not_hide_rule_file_errors(make_config, tmp_pat
     assert "shutdown_grase" in errors[1]
 
 
-def test_config_plugin_hook_error_is_reported_not_a_traceback(make_config):
-    """A plugin whose hook raises makes `check` fail with a message naming the plugin."""
+def test_config_plugin_hook_error_disables_the_plugin_unless_the_config_uses_it(make_config):
+    """A plugin whose hook raises is disabled: a config that does not use it loads; one whose
+    source names its kind is an error at that line, naming the plugin and its error."""
 
     class Broken:
         @hookimpl
@@ -167,10 +168,16 @@ def test_config_plugin_hook_error_is_reported_not_a_traceback(make_config):
 
     manager = get_plugin_manager(extra=(Harness(),))
     manager.register(Broken(), name="yuqingd-broken")
+    plugins = Plugins(manager)
+    load_config(make_config(), plugins)
+    assert "missing dependency lxml" in plugins.broken["yuqingd-broken"].error
+    uses = CONFIG.replace("sources:\n", "sources:\n  - {{name: x, kind: broken}}\n")
     with pytest.raises(ConfigError) as info:
-        load_config(make_config(), Plugins(manager))
+        load_config(make_config(uses), plugins)
     (error,) = [str(e) for e in info.value.errors]
-    assert ":1:1: 插件 'yuqingd-broken' 出错" in error and "missing dependency lxml" in error
+    assert ":6:" in error and "未知类型 'broken'" in error
+    assert "插件 'yuqingd-broken' yuqingd_source_kinds 出错，已停用" in error
+    assert "missing dependency lxml" in error
 
 
 def test_rules_ladder_that_would_stop_early_is_rejected(make_config, tmp_path):

@@ -228,3 +228,14 @@ def test_sysusers_and_tmpfiles_create_user_and_private_state_dir(tmp_path):
     assert (state.st_uid, state.st_gid, state.st_mode & 0o7777) == (uid, gid, 0o700)
     config_dir = (root / "etc" / "yuqingd").stat()
     assert (config_dir.st_uid, config_dir.st_gid, config_dir.st_mode & 0o7777) == (0, gid, 0o750)
+
+
+def test_unit_bounds_memory_and_readme_says_how():
+    """MemoryHigh= below MemoryMax= in the unit, both named with their values in the README."""
+    unit = UNIT.read_text(encoding="utf-8")
+    values = dict(re.findall(r"^(MemoryHigh|MemoryMax)=(\d+)M$", unit, flags=re.M))
+    assert set(values) == {"MemoryHigh", "MemoryMax"}
+    assert 256 <= int(values["MemoryHigh"]) < int(values["MemoryMax"])
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for key, value in values.items():
+        assert f"{key}={value}M" in readme

@@ -183,6 +183,6 @@ async def test_a_level_that_a_silence_kept_uninformed_is_not_held_to_account(mak
                   if e["event"] == "expectation.missed"]
         assert missed == [(1, "张明", True), (2, "李华", False)]
         (incident,) = daemon.store.incidents()
-        recorded = [r["who"] for r in daemon.store.incident_deadlines(incident.id)
-                    if r["who"]]
-        assert recorded == ["张明（通知已静默）", "李华"]
+        recorded = [(r["who"], r["excused"])
+                    for r in daemon.store.incident_deadlines(incident.id) if r["who"]]
+        assert recorded == [("张明", "silenced"), ("李华", None)]

@@ -13,7 +13,7 @@ import pytest
 
 from yuqingd.model import Enrichment, EntityHit, Item
 from yuqingd.store import api, open_store
-from yuqingd.store.api import LadderStep, StateInUse, Store
+from yuqingd.store.api import LadderStep, LevelStep, StateInUse, Store
 
 NEUTRAL = Enrichment((), "neutral", 0.0, (), "")
 
@@ -57,7 +57,8 @@ def test_store_rows_are_frozen_dataclasses(store):
     assert dataclasses.is_dataclass(incident)
     with pytest.raises(dataclasses.FrozenInstanceError):
         incident.level = 2  # type: ignore[misc]
-    assert incident.chain == [{"notify": "值班员", "ack_within": 900.0}]
+    assert incident.chain == (LevelStep("值班员", ack_within=900.0),)
+    assert incident.chain[0]["notify"] == "值班员" and incident.chain[0].get("repeat_every") is None
     assert incident["title"] == incident.title == "标题"
 
 
@@ -117,6 +118,38 @@ def test_store_incident_deadlines_settle_once_and_ack_stops_only_the_ladder(stor
     incident = store.incident("i1")
     assert (incident.status, incident.acked_by, incident.stage) == ("acknowledged", "张三",
                                                                     "acknowledged")
+
+
+def test_store_audit_entries_keep_action_actor_and_fields(store):
+    """An audit entry comes back as written: its fields as JSON values (Chinese, numbers,
+    lists, nesting), per incident in time order; the last time of an action is known."""
+    fields = {"from_level": 1, "level": 2, "late": 1200.5, "who": "张三、李四",
+              "to": [{"role": "值班员"}], "silenced": True}
+    store.audit(20.0, "escalated", "yuqingd", "i1", fields)
+    store.audit(10.0, "opened", "yuqingd", "i1", {"rule": "r", "key": "六处学校"})
+    store.audit(30.0, "acknowledged", "张三", "i1", {"note": "收到"})
+    store.audit(40.0, "silence.added", "李四", None, {"silence": 1})
+    store.audit(50.0, "opened", "yuqingd", "i2")
+    entries = store.incident_audit("i1")
+    assert [(e.at, e.action, e.actor, e.incident_id) for e in entries] == [
+        (10.0, "opened", "yuqingd", "i1"), (20.0, "escalated", "yuqingd", "i1"),
+        (30.0, "acknowledged", "张三", "i1")]
+    assert entries[1].fields == fields and entries[2].note == "收到" and entries[0].note == ""
+    assert store.incident_audit("i2")[0].fields == {}
+    assert store.last_audit("i1", "acknowledged") == 30.0
+    assert store.last_audit("i1", "closed") is None
+
+
+def test_store_missed_deadline_keeps_who_and_the_excuse_apart(store):
+    """Who held a missed deadline is a name; why it is not held against them is its own
+    value (not words appended to the name)."""
+    store.add_incident("i1", "r", "k", "t", "重大", [{"notify": "值班员"}], 0.0)
+    first = store.add_deadline("i1", "ack", 1, 10.0)
+    second = store.add_deadline("i1", "ack", 2, 20.0)
+    store.record_miss(first, "值班员", "张三", "silenced")
+    store.record_miss(second, "带班领导", "李四")
+    assert [(d.role, d.who, d.excused) for d in store.incident_deadlines("i1")] == [
+        ("值班员", "张三", "silenced"), ("带班领导", "李四", None)]
 
 
 def test_store_expectation_ladders_round_trip_typed(store):

@@ -77,8 +77,8 @@ def fill_week(store: Store) -> None:
     # An incident of the week before, closed the week before: not this week's business.
     store.add_incident("20261110-001", "negative-burst", "城关第二中学", "涉校负面信息集中出现",
                        "一般", CHAIN, at(-6, 9))
-    store.audit(at(-6, 9), "opened", "yuqingd", "20261110-001", "rule=negative-burst")
-    store.audit(at(-5, 9), "closed", "李华", "20261110-001", "已核实，不实信息")
+    store.audit(at(-6, 9), "opened", "yuqingd", "20261110-001", {"rule": "negative-burst"})
+    store.audit(at(-5, 9), "closed", "李华", "20261110-001", {"note": "已核实，不实信息"})
     store.close_incident("20261110-001", at(-5, 9))
 
     # Acknowledged in ten minutes and reported; the final report comes after the week.
@@ -88,13 +88,14 @@ def fill_week(store: Store) -> None:
                                   ("news", "a3", at(1, 9))):
         store.attach_item("20261117-001", source, item_id, when)
     store.audit(at(1, 9), "opened", "yuqingd", "20261117-001",
-                "rule=negative-burst key=六处学校")
+                {"rule": "negative-burst", "key": "六处学校"})
     store.acknowledge("20261117-001", "张明", "已联系六处学校核实", at(1, 9, 10))
-    store.audit(at(1, 9, 10), "acknowledged", "张明", "20261117-001", "已联系六处学校核实")
-    store.audit(at(1, 10, 30), "report.first", "张明", "20261117-001", "已向市教育局首报")
+    store.audit(at(1, 9, 10), "acknowledged", "张明", "20261117-001",
+                {"note": "已联系六处学校核实"})
+    store.audit(at(1, 10, 30), "report.first", "张明", "20261117-001", {"note": "已向市教育局首报"})
     store.attach_item("20261117-001", "weibo", "a4", at(2, 10))
-    store.audit(at(7, 9), "report.final", "李华", "20261117-001", "调查处理完毕")
-    store.audit(at(7, 9), "closed", "李华", "20261117-001", "调查处理完毕")
+    store.audit(at(7, 9), "report.final", "李华", "20261117-001", {"note": "调查处理完毕"})
+    store.audit(at(7, 9), "closed", "李华", "20261117-001", {"note": "调查处理完毕"})
     store.close_incident("20261117-001", at(7, 9))
 
     # Nobody acknowledges: escalated to the top of the chain, then reminded.
@@ -102,11 +103,13 @@ def fill_week(store: Store) -> None:
                        CHAIN, at(4, 18))
     store.attach_item("20261120-001", "forum", "b1", at(4, 17, 30))
     store.attach_item("20261120-001", "weibo", "b2", at(4, 17, 55))
-    store.audit(at(4, 18), "opened", "yuqingd", "20261120-001", "rule=food-safety")
-    store.audit(at(4, 18, 15), "escalated", "yuqingd", "20261120-001", "level 1 → 2; late by 0s")
-    store.audit(at(4, 18, 45), "escalated", "yuqingd", "20261120-001", "level 2 → 3; late by 0s")
+    store.audit(at(4, 18), "opened", "yuqingd", "20261120-001", {"rule": "food-safety"})
+    store.audit(at(4, 18, 15), "escalated", "yuqingd", "20261120-001",
+                {"from_level": 1, "level": 2, "late_seconds": 0.0})
+    store.audit(at(4, 18, 45), "escalated", "yuqingd", "20261120-001",
+                {"from_level": 2, "level": 3, "late_seconds": 0.0})
     store.set_level("20261120-001", 3)
-    store.audit(at(4, 19, 45), "repeated", "yuqingd", "20261120-001", "level 3")
+    store.audit(at(4, 19, 45), "repeated", "yuqingd", "20261120-001", {"level": 3})
 
     # Opened when the next week had begun.
     store.add_incident("20261123-001", "negative-burst", "六处学校", "下周的事件", "一般",
@@ -279,9 +282,9 @@ def test_weekly_report_follows_an_incident_open_when_the_week_began(store):
     carried over, with its whole timeline."""
     store.add_incident("20261115-001", "negative-burst", "六处学校", "涉校负面信息集中出现",
                        "较大", CHAIN, START - 600)
-    store.audit(START - 600, "opened", "yuqingd", "20261115-001", "")
+    store.audit(START - 600, "opened", "yuqingd", "20261115-001")
     store.acknowledge("20261115-001", "王强", "", at(0, 8))
-    store.audit(at(0, 8), "acknowledged", "王强", "20261115-001", "")
+    store.audit(at(0, 8), "acknowledged", "王强", "20261115-001", {"note": ""})
     markdown, _ = render_weekly(collect_weekly(store, START, END), Clock("Asia/Shanghai"))
     assert "本周新生成舆情事件 0 起，另有此前延续事件 1 起" in markdown
     assert "- 事件编号：20261115-001（此前延续）" in markdown
@@ -340,19 +343,24 @@ def test_weekly_report_tells_every_step_in_chinese(store):
     incident = "20261118-001"
     store.add_incident(incident, "negative-burst", "六处学校", "涉校负面信息集中出现", "较大",
                        CHAIN, at(2, 9))
+    silenced = {"kind": "incident.opened", "level": 1, "channel": "duty-phone", "silence": 1}
     rows = [
-        (at(2, 9), "opened", "yuqingd", "rule=negative-burst key=六处学校"),
+        (at(2, 9), "opened", "yuqingd", {"rule": "negative-burst", "key": "六处学校"}),
         (at(2, 9), "notification.silenced", "yuqingd",
-         f"{incident}:incident.opened:L1:open:duty-phone silence=1"),
-        (at(2, 9, 5), "acknowledged", "张明", ""),
+         {**silenced, "id": f"{incident}:incident.opened:L1:open:duty-phone"}),
+        (at(2, 9, 5), "acknowledged", "张明", {"note": ""}),
         (at(2, 9, 5), "notification.silenced", "yuqingd",
-         f"{incident}:incident.acknowledged:L1:ack:duty-phone silence=1"),
-        (at(2, 10), "missed.first_report", "yuqingd", "第1级 值班员 张明 未在时限内首报"),
-        (at(2, 10), "escalated", "yuqingd", "level 1 → 2; first_report overdue"),
-        (at(2, 10, 30), "report.first", "李华", "已电话报告"),
-        (at(2, 13), "repeats.done", "yuqingd", "level 2: reminded 2 times"),
-        (at(2, 14), "downgraded", "yuqingd", "较大 → 一般：2h 内无新信息"),
-        (at(2, 15), "closed", "yuqingd", "确认后 3600s 内无新信息，自动关闭"),
+         {**silenced, "id": f"{incident}:incident.acknowledged:L1:ack:duty-phone",
+          "kind": "incident.acknowledged"}),
+        (at(2, 10), "missed.first_report", "yuqingd",
+         {"what": "first_report", "level": 1, "role": "值班员", "who": "张明"}),
+        (at(2, 10), "escalated", "yuqingd",
+         {"from_level": 1, "level": 2, "overdue": "first_report"}),
+        (at(2, 10, 30), "report.first", "李华", {"note": "已电话报告"}),
+        (at(2, 13), "repeats.done", "yuqingd", {"level": 2, "times": 2}),
+        (at(2, 14), "downgraded", "yuqingd",
+         {"previous": "较大", "severity": "一般", "quiet": 7200.0}),
+        (at(2, 15), "closed", "yuqingd", {"quiet": 3600.0, "note": ""}),
     ]
     for row in rows:
         store.audit(*row[:3], incident, row[3])
@@ -371,3 +379,29 @@ def test_weekly_report_tells_every_step_in_chinese(store):
     for text in (section(markdown, "四、事件处置情况"), html_incidents):
         assert not re.findall(r"[a-z]+[._][a-z_]+|silence=|\d+s\b|level \d", text)
     assert [s for s in steps if re.search("[A-Za-z]{2,}", s)] == []
+
+
+def test_weekly_report_sums_up_the_weeks_missed_obligations_per_holder(store):
+    """The week's misses (one record for incidents, check-ins and submissions) are summed up
+    per holder, with how many count against them; the sections after it move one number on.
+    A miss after the week is left out."""
+    from yuqingd.store.api import MissRow
+
+    store.add_incident("i1", "r", "k", "事件", "较大", CHAIN, at(1, 9))
+    for kind, when, role, who, counts, reason, incident in (
+            ("ack", at(1, 9, 15), "值班员", "张明", False, "silenced", "i1"),
+            ("first_report", at(1, 10), "办公室主任", "李华", True, "", "i1"),
+            ("check_in", at(2, 8, 30), "值班员", "张明", True, "", None),
+            ("submission", at(4, 17), "C县", "C县", True, "", None),
+            ("check_in", END + 60, "值班员", "赵丽", True, "", None)):
+        store.add_miss(MissRow(kind=kind, subject=incident or "s", title="t", due_at=when,
+                               at=when, role=role, who=who, level=1, counts=counts,
+                               reason=reason, incident_id=incident))
+    markdown, html = render_weekly(collect_weekly(store, START, END), Clock("Asia/Shanghai"))
+    part = section(markdown, "五、未按时完成事项")
+    assert "本周未在时限内完成的事项 4 项，计入问责 3 项" in part
+    assert "| 值班员 张明 | 确认、值班签到 | 2 | 1 |" in part
+    assert "| 办公室主任 李华 | 首报 | 1 | 1 |" in part and "| C县 | 报送 | 1 | 1 |" in part
+    assert "赵丽" not in markdown
+    assert "六、重点报道" in markdown and "<h2>六、重点报道</h2>" in html
+    assert "<td>值班员 张明</td><td>确认、值班签到</td>" in html

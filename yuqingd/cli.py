@@ -65,8 +65,18 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     check = with_config(sub.add_parser("check", help="validate config, rules and plugin sections"))
     check.set_defaults(func=cmd_check)
-    plugins = sub.add_parser("plugins", help="list loaded plugins and their versions")
+    plugins = with_config(sub.add_parser(
+        "plugins", help="list plugins with versions and kinds; those disabled or quarantined"))
     plugins.set_defaults(func=cmd_plugins)
+    plugin_actions = plugins.add_subparsers(metavar="ACTION")
+    enable = plugin_actions.add_parser(
+        "enable", help="take a plugin out of quarantine (after it blocked the event loop)")
+    # SUPPRESS: `plugins --config X enable N` keeps X (a subparser's default would replace it).
+    enable.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                        help="config file (default: $YUQINGD_CONFIG or /etc/yuqingd/yuqingd.yaml)")
+    enable.add_argument("name", help="the plugin's name, as `yuqingd plugins` lists it")
+    enable.add_argument("--socket", type=Path, help="control socket (default: from the config)")
+    enable.set_defaults(func=cmd_plugins_enable)
     reload = with_config(
         sub.add_parser("reload", help="reload config and rules, wait for the result")
     )
@@ -144,12 +154,17 @@ def _report(exc: ConfigError) -> int:
 
 def cmd_check(args) -> int:
     path = _config_path(args)
+    plugins = _plugins()
     try:
-        config = load_config(path, _plugins())
+        config = load_config(path, plugins)
     except ConfigError as exc:
         return _report(exc)
     for warning in _secret_warnings(config):
         print(warning, file=sys.stderr)
+    for broken in sorted(plugins.broken.values(), key=lambda b: b.name):
+        # Not an error: the config does not use it (else load_config said so, at its line).
+        print(msg(f"警告：插件 '{broken.name}' {broken.describe()}",
+                  f"warning: plugin '{broken.name}' {broken.describe()}"), file=sys.stderr)
     print(
         msg(
             f"{path}: 配置正确（{len(config.ruleset.rules)} 条规则，"
@@ -221,11 +236,58 @@ def cmd_migrate(args) -> int:
     return EX_OK
 
 
+def _quarantine(args) -> tuple[Path | None, dict]:
+    """The state folder and its quarantine entries; none where no config says where it is."""
+    from yuqingd import quarantine
+
+    try:
+        state_dir = state_dir_path(_config_path(args))
+    except ConfigError:
+        return None, {}
+    return state_dir, quarantine.load(state_dir)
+
+
 def cmd_plugins(args) -> int:
-    for info in _plugins().describe():
+    """One line per plugin: name, version, kinds, and (when not in use) why."""
+    plugins = _plugins()
+    _state_dir, quarantined = _quarantine(args)
+    for info in plugins.describe():
         kinds = [f"source:{k}" for k in info.source_kinds]
         kinds += [f"notifier:{k}" for k in info.notifier_kinds]
-        print(f"{info.name}\t{info.version}\t{' '.join(kinds)}")
+        line = f"{info.name}\t{info.version}\t{' '.join(kinds)}"
+        if info.name in quarantined:
+            line += f"\t{quarantined[info.name].describe()}"
+        print(line)
+    for broken in sorted(plugins.broken.values(), key=lambda b: b.name):
+        print(f"{broken.name}\t{broken.version}\t\t{broken.describe()}")
+    return EX_OK
+
+
+def cmd_plugins_enable(args) -> int:
+    """Through the running daemon (it starts the plugin's parts at once), else in the file."""
+    from yuqingd import quarantine
+
+    state_dir, quarantined = _quarantine(args)
+    if state_dir is None:
+        print(msg(f"yuqingd: 无法读取配置 {_config_path(args)}",
+                  f"yuqingd: cannot read the config {_config_path(args)}"), file=sys.stderr)
+        return EX_CONFIG
+    if args.name not in quarantined:
+        print(msg(f"插件 '{args.name}' 未被隔离", f"plugin '{args.name}' is not quarantined"))
+        return EX_OK
+    try:
+        socket = args.socket or control_socket_path(_config_path(args))
+        reply = request(socket, {"command": "plugins.enable", "plugin": args.name})
+    except (ConfigError, ControlError):
+        quarantine.remove(state_dir, args.name)  # not running: the next start runs it
+        print(msg(f"已解除插件 '{args.name}' 的隔离，下次启动时生效",
+                  f"plugin '{args.name}' enabled; it runs from the next start"))
+        return EX_OK
+    if not reply.get("ok"):
+        print(f"yuqingd: {reply.get('error')}", file=sys.stderr)
+        return EX_FAILURE
+    print(msg(f"已解除插件 '{args.name}' 的隔离，运行中的服务已启用它",
+              f"plugin '{args.name}' enabled; the running daemon runs it again"))
     return EX_OK
 
 

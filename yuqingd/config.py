@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -103,6 +104,8 @@ class ConfigFile(BaseModel):
     # Rule matching: durable-rules where it imports (auto), or the pure-Python engine.
     engine: Literal["auto", "durable", "python"] = "auto"
     status_every: PositiveDuration = 10.0
+    # The event loop running no callback for this long is "blocked" (yuqingd.watchdog).
+    watchdog: PositiveDuration = 10.0
     # How long personal information is kept (PIPL; yuqingd.runtime.retention): 180 days.
     retention: PositiveDuration = 180 * 86400.0
 
@@ -379,11 +382,11 @@ def _entries(raw: Any) -> list[PluginEntry | None]:
 
 def _plugin_sections(doc, source_entries, notifier_entries, plugins: Plugins, errors):
     base = doc.path.parent.resolve()
-    refused = getattr(plugins, "refused", {})
+    unavailable = getattr(plugins, "unavailable", None)
     source_kinds = _kinds(plugins.source_kinds(), doc, "sources", source_entries, errors,
-                          refused)
+                          unavailable)
     notifier_kinds = _kinds(plugins.notifier_kinds(), doc, "notifiers", notifier_entries, errors,
-                            refused)
+                            unavailable)
     sources = tuple(
         SourceSpec(e.name, e.kind, opts, base)
         for e, opts in _plugin_options(doc, "sources", source_entries, source_kinds, errors)
@@ -396,7 +399,7 @@ def _plugin_sections(doc, source_entries, notifier_entries, plugins: Plugins, er
 
 
 def _kinds(offered: dict, doc: LocatedDocument, section: str, entries, errors,
-           refused: dict | None = None) -> dict:
+           unavailable: Callable[[str], list[str]] | None = None) -> dict:
     """Resolve each entry's ``kind`` to exactly one plugin's kind; report unknown and clashes."""
     kinds = {}
     for name, providers in offered.items():
@@ -426,8 +429,10 @@ def _kinds(offered: dict, doc: LocatedDocument, section: str, entries, errors,
                         f"(installed: {', '.join(sorted(kinds)) or 'none'})",
                     )
                     + did_you_mean(entry.kind, kinds)
-                    # a plugin refused for its API version may be the one offering it
-                    + "".join(f"；{why}" for why in (refused or {}).values()),
+                    # a plugin disabled (it failed) or refused (its API version) may be the
+                    # one offering it
+                    + "".join(f"；{why}" for why in
+                              (unavailable(entry.kind) if unavailable else ())),
                 )
             )
         if entry.name in seen:

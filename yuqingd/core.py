@@ -69,6 +69,8 @@ class Core:
         # Set by the daemon: the live sources' health, and why the last reload was refused.
         self.source_health: Callable[[], Mapping[str, Health]] = dict
         self.reload_error: str | None = None
+        # More for the status line from the daemon (plugins disabled or quarantined).
+        self.status_notes: Callable[[], str] = str
 
     def changed(self) -> None:
         """Something may now be due earlier, or waits to be delivered."""
@@ -158,7 +160,7 @@ class Core:
         last = self.reload_error or (errors[0] if errors else None) or self.delivery.last_error
         text = (f"信息源 {healthy}/{len(health)} 正常，未确认事件 {open_count}，"
                 f"已处理 {self.pipeline.processed} 条")
-        return text + (f"；最近错误：{last}" if last else "")
+        return text + (f"；最近错误：{last}" if last else "") + self.status_notes()
 
     def health_report(self) -> dict[str, list[dict[str, Any]]]:
         """Every configured source and notifier with its health (``yuqingd sources``)."""

@@ -18,6 +18,7 @@ import structlog
 import trio
 import trio.lowlevel
 
+from yuqingd import quarantine
 from yuqingd.config import Config, load_config
 from yuqingd.control import ControlServer
 from yuqingd.core import Core, open_core
@@ -27,12 +28,14 @@ from yuqingd.located import ConfigError, LocatedError
 from yuqingd.log import configure_logging
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
+from yuqingd.quarantine import Quarantined
 from yuqingd.runtime.reports import source_health
 from yuqingd.scheduler import Scheduler
 from yuqingd.store import Store
 from yuqingd.supervisor import SourceSupervisor
 from yuqingd.systemd import SystemdNotifier
 from yuqingd.time.clock import Clock
+from yuqingd.watchdog import LoopWatchdog
 
 log = structlog.get_logger("yuqingd.daemon")
 
@@ -67,6 +70,9 @@ class Daemon:
         self._stop = trio.Event()
         self._reload_lock = trio.Lock()
         self._sources: SourceSupervisor | None = None
+        # Plugins that blocked the event loop (yuqingd.quarantine): none of their parts run.
+        self.quarantined: dict[str, Quarantined] = {}
+        self._running_sources: tuple | None = None
 
     # the core's parts, as tests and the bench reach them ----------------------------------
 
@@ -101,6 +107,17 @@ class Daemon:
         assert self.core is not None
         return self.core.status_line()
 
+    def _plugin_notes(self) -> str:
+        """Plugins not in use, for STATUS (the details are in `yuqingd plugins`)."""
+        notes = ""
+        if self.quarantined:
+            names = "、".join(sorted(self.quarantined))
+            notes += f"；插件已隔离（曾阻塞事件循环）：{names}（yuqingd plugins enable 解除）"
+        broken = sorted(self.plugins.broken)
+        if broken:
+            notes += f"；插件已停用：{'、'.join(broken)}（见 yuqingd plugins）"
+        return notes
+
     # public controls (tests call these; signals map onto them) -----------------------------
 
     def request_stop(self) -> None:
@@ -113,6 +130,7 @@ class Daemon:
         async with self._reload_lock:
             self.sd.reloading()
             try:
+                self._load_quarantine()
                 new = load_config(self.config.path, self.plugins)
                 problems = self.core.reload_problems(new)
                 if problems:
@@ -140,9 +158,17 @@ class Daemon:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         self.clock.start()
+        for broken in self.plugins.broken.values():
+            log.warning("plugin.disabled", plugin=broken.name, stage=broken.stage,
+                        error=broken.error)
+        self._load_quarantine()
         _create_private(self.database)
         core = self.core = open_core(self._config, self.plugins, clock=self.clock,
                                      events=self.events, database=self.database)
+        core.status_notes = self._plugin_notes
+        # Enrichers of quarantined plugins do not run (the analyzer is built by _apply).
+        core.pipeline.enrichers = tuple((name, e) for name, e in core.pipeline.enrichers
+                                        if name not in self.quarantined)
         core.reports.health = lambda: source_health(self._sources)
         core.source_health = lambda: self._sources.health if self._sources else {}
         self._send, receive = trio.open_memory_channel(PIPELINE_BUFFER)
@@ -197,7 +223,7 @@ class Daemon:
         if config.file.log != old.file.log:
             configure_logging(config.file.log.format, config.file.log.level)
         await self._replace_workers(workers)
-        if self._sources is None or config.sources != old.sources:
+        if self._sources is None or self._runnable(config) != self._running_sources:
             await self._restart_sources(config)
         else:
             self._sources.stall_after = config.file.supervisor.stall_after
@@ -208,6 +234,8 @@ class Daemon:
         workers, errors = {}, []
         settings = config.file.delivery
         for spec in config.notifiers:
+            if self._quarantined("notifiers", spec.kind):
+                continue  # its notifications wait in the outbox until it is enabled again
             running = self.delivery.workers.get(spec.name)
             if running is not None and running.spec == spec:
                 running.timeout, running.max_backoff = settings.timeout, settings.max_backoff
@@ -231,7 +259,7 @@ class Daemon:
             assert self.store is not None
             workers[spec.name] = ChannelWorker(
                 spec, notifier, self.store, self.clock, settings.timeout, settings.max_backoff,
-                http=self.http,
+                http=self.http, state_dir=config.state_dir,
             )
         if errors:
             raise ConfigError(errors)
@@ -256,8 +284,9 @@ class Daemon:
         if self._sources is not None:
             self._sources.stop()
         assert self.store is not None
+        self._running_sources = self._runnable(config)
         self._sources = SourceSupervisor(
-            config.sources,
+            self._running_sources,
             config.source_kinds,
             send=self._send.clone(),
             store=self.store,
@@ -267,6 +296,28 @@ class Daemon:
             max_backoff=config.file.supervisor.max_backoff,
         )
         await self._nursery.start(self._sources.run)
+
+    def _runnable(self, config: Config) -> tuple:
+        return tuple(s for s in config.sources if not self._quarantined("sources", s.kind))
+
+    def _quarantined(self, section: str, kind: str) -> bool:
+        return self.plugins.owner(section, kind) in self.quarantined
+
+    def _load_quarantine(self) -> None:
+        self.quarantined = quarantine.load(self.config.state_dir)
+        for entry in self.quarantined.values():
+            log.warning("plugin.quarantined", plugin=entry.plugin, where=entry.where,
+                        blocked_for=entry.blocked_for,
+                        note="not run; `yuqingd plugins enable` clears it")
+
+    async def enable_plugin(self, name: str) -> bool:
+        """Take ``name`` out of quarantine and start its sources and notifiers."""
+        removed = quarantine.remove(self.config.state_dir, name)
+        self._load_quarantine()
+        async with self._reload_lock:
+            await self._apply(self.config)
+        log.info("plugin.enabled", plugin=name, was_quarantined=removed)
+        return removed
 
     async def _shutdown(self) -> None:
         """Stop fetching, let the pipeline finish what it holds, deliver what is due — all
@@ -297,6 +348,11 @@ class Daemon:
         if command == "reload":
             ok = await self.reload()
             return {"ok": ok, "error": self.reload_error, "errors": self.reload_errors}
+        if command == "plugins.enable":
+            name = request.get("plugin")
+            if not isinstance(name, str):
+                raise TypeError("'plugin' must be a string")
+            return {"ok": True, "was_quarantined": await self.enable_plugin(name)}
         if command == "status":
             return self.core.status()
         return self.core.perform(str(command), request, self.clock.time())
@@ -326,22 +382,48 @@ def _create_private(path: Path) -> None:
 
 
 async def serve(config_path: Path, plugins: Plugins) -> None:
-    """Run under signals: SIGHUP reloads, SIGTERM/SIGINT drain and stop."""
+    """Run under signals: SIGHUP reloads, SIGTERM/SIGINT drain and stop; a watchdog thread
+    notices a blocked event loop (yuqingd.watchdog)."""
     with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
         config = load_config(config_path, plugins)
         daemon = Daemon(config, plugins)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(daemon.run)
+        watchdog = LoopWatchdog(limit=config.file.watchdog, notifier=daemon.sd,
+                                modules=plugins.modules(), state_dir=config.state_dir,
+                                grace=config.file.shutdown_grace)
+        daemon.sd.loop_pings = False  # the watchdog thread pings, while the loop runs
+        _chain_stop_signals(watchdog)
+        watchdog.start()
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(daemon.run)
 
-            async for signum in signals:
-                if signum == signal.SIGHUP:
-                    log.info("signal.reload")
-                    await daemon.reload()
-                else:
-                    log.info("signal.stop", signal=signal.Signals(signum).name)
-                    daemon.request_stop()
-                    break
+                async for signum in signals:
+                    if signum == signal.SIGHUP:
+                        log.info("signal.reload")
+                        await daemon.reload()
+                    else:
+                        log.info("signal.stop", signal=signal.Signals(signum).name)
+                        daemon.request_stop()
+                        break
+        finally:
+            watchdog.stop()
         # STOPPING may still wait in a full notify queue: give the manager a moment to read it.
         with trio.move_on_after(2.0):
             await daemon.sd.flush()
         daemon.sd.close()
+
+
+def _chain_stop_signals(watchdog: LoopWatchdog) -> None:
+    """After trio's handler has queued SIGTERM/SIGINT, let the watchdog interrupt a plugin
+    that blocks the loop (trio could not otherwise act on it). trio restores the original
+    handlers when its receiver closes."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        trio_handler = signal.getsignal(signum)
+        if not callable(trio_handler):
+            continue
+
+        def handler(signum, frame, trio_handler=trio_handler) -> None:
+            trio_handler(signum, frame)
+            watchdog.on_stop_signal(frame)
+
+        signal.signal(signum, handler)

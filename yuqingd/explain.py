@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from yuqingd import records
 from yuqingd.config import Config
 from yuqingd.located import did_you_mean, english, msg
 from yuqingd.model import Item
@@ -39,7 +40,6 @@ from yuqingd.rules.model import Rule, Threshold
 from yuqingd.runtime.matching import group_keys
 from yuqingd.time.durations import format_duration, format_duration_zh
 
-_TEXT_FIELDS = ("title", "text", "url", "author")
 _PER_ZH = {"entity": "监测对象", "topic": "主题", "story": "报道", "source": "信息源"}
 _VIGILANCE_ZH = {"normal": "正常", "elevated": "较高", "high": "高"}
 
@@ -78,45 +78,18 @@ def item_from_record(data: Any, sources: Sequence[str], where: str,
         raise ItemError(msg(f"{where}: 这是人员操作（action），不是信息",
                             f"{where}: this is a person's action, not an item"))
 
-    def fail(zh: str, en: str) -> ItemError:
-        return ItemError(f"{where}: " + msg(zh, en))
-
-    fields: dict[str, Any] = {}
-    for name in _TEXT_FIELDS:
-        value = data.get(name, "")
-        if not isinstance(value, str):
-            raise fail(f"字段 {name} 应为字符串", f"field {name} must be a string")
-        fields[name] = value
-    for name in ("reposts", "comments"):
-        value = data.get(name, 0)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise fail(f"字段 {name} 应为非负整数", f"field {name} must be a whole number ≥ 0")
-        fields[name] = value
-    item_id = data.get("id", default_id)
-    if not isinstance(item_id, str | int) or isinstance(item_id, bool) or str(item_id) == "":
-        raise fail("字段 id 应为非空字符串", "field id must be a non-empty string")
-    source = data.get("source", sources[0] if sources else "")
-    if not isinstance(source, str):
-        raise fail("字段 source 应为字符串", "field source must be a string")
+    default = sources[0] if sources else ""
+    try:
+        item = records.item_from_record(data, default_source=default, default_id=default_id)
+    except records.RecordError as exc:
+        raise ItemError(f"{where}: {exc}") from None
+    source = item.source
     if sources and source not in sources:
-        raise fail(f"配置中没有信息源 '{source}'（已配置: {'、'.join(sources)}）"
-                   + did_you_mean(source, sources),
-                   f"no source '{source}' in the config (configured: {', '.join(sources)})"
-                   + did_you_mean(source, sources))
-    published = data.get("published")
-    published_at = None
-    if published not in (None, ""):
-        try:
-            moment = dt.datetime.fromisoformat(published) if isinstance(published, str) else None
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            raise fail(f"字段 published 应为带时区的 ISO 8601 时间"
-                       f"（例如 2026-05-10T10:00:00+08:00），写的是 {published!r}",
-                       f"field published must be ISO 8601 with an offset "
-                       f"(e.g. 2026-05-10T10:00:00+08:00), not {published!r}")
-        published_at = moment.timestamp()
-    item = Item(source=source, id=str(item_id), published_at=published_at, raw=data, **fields)
+        raise ItemError(f"{where}: " + msg(
+            f"配置中没有信息源 '{source}'（已配置: {'、'.join(sources)}）"
+            + did_you_mean(source, sources),
+            f"no source '{source}' in the config (configured: {', '.join(sources)})"
+            + did_you_mean(source, sources)))
     return item.cleaned(source=source)  # as the pipeline gets it: lone surrogates replaced
 
 

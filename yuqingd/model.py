@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-SEVERITIES = ("一般", "较大", "重大", "特别重大")
+from yuqingd.severity import LOWEST
+
 # A story's spread speed is its items per hour over this window (rules' `spread`, the weekly
 # briefing's fastest spread).
 SPREAD_WINDOW = 3 * 3600
@@ -93,7 +94,7 @@ class Enrichment:
     negative_words: tuple[str, ...]
     why: str
     topics: tuple[str, ...] = ()
-    severity: str = "一般"
+    severity: str = LOWEST
     excluded_by: str = ""  # the exclusion word found, if any: such items match no rule
     positive_words: tuple[str, ...] = ()
     negations: tuple[str, ...] = ()  # "没有…体罚": words a negation or prevention turned

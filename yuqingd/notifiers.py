@@ -41,6 +41,7 @@ class NotifierContext:
         timeout: float = 30.0,
         log: Any = None,
         health: Health | None = None,
+        state_dir: Path | None = None,
     ):
         self.name = name
         self.http = http  # shared with every plugin: do not close it
@@ -49,6 +50,9 @@ class NotifierContext:
         self.log = log if log is not None else structlog.get_logger("yuqingd.notifier").bind(
             channel=name)
         self._health = health if health is not None else Health()
+        # The daemon's state folder (writable, kept across restarts), for a notifier's own
+        # small files such as what it has already delivered; None in tests and simulations.
+        self.state_dir = state_dir
 
     def set_health(self, state: str, message: str | None = None) -> None:
         """Say how the channel is: ``ok``, ``degraded`` or ``failing``, with a Chinese message

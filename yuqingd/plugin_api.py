@@ -12,7 +12,6 @@ from __future__ import annotations
 from yuqingd import hookimpl
 from yuqingd.enrichers import LABELS, Enricher, Score
 from yuqingd.model import (
-    SEVERITIES,
     Action,
     Due,
     Enrichment,
@@ -25,6 +24,7 @@ from yuqingd.model import (
 from yuqingd.notifiers import Notifier, NotifierContext, NotifierKind, NotifierSpec
 from yuqingd.schema_types import STRICT, Duration, NonEmptyStr, PositiveDuration
 from yuqingd.secrets import Secret, SecretRef
+from yuqingd.severity import SEVERITIES
 from yuqingd.sources import HEALTH_STATES, Source, SourceContext, SourceKind, SourceSpec
 from yuqingd.time.clock import Clock
 

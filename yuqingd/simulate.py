@@ -40,6 +40,7 @@ from yuqingd.events import Events
 from yuqingd.located import msg
 from yuqingd.model import Item
 from yuqingd.plugins import Plugins
+from yuqingd.records import item_from_record
 from yuqingd.time.clock import Clock
 
 DEFAULT_TAIL = 86400.0  # without --until, run a day past the last input line
@@ -96,18 +97,7 @@ def parse_record(record: dict[str, Any], number: int, default_source: str) -> In
             raise ValueError(msg(f"未知动作 {record['action']!r}（可用: {known}）",
                                  f"unknown action {record['action']!r} (known: {known})"))
         return Input(at, number, action=record)
-    item = Item(
-        source=str(record.get("source") or default_source),
-        id=str(record.get("id") or f"line-{number}"),
-        title=str(record.get("title", "")),
-        text=str(record.get("text", "")),
-        url=str(record.get("url", "")),
-        author=str(record.get("author", "")),
-        published_at=parse_time(record["published"]) if record.get("published") else None,
-        reposts=int(record.get("reposts", 0)),
-        comments=int(record.get("comments", 0)),
-        raw=record,
-    )
+    item = item_from_record(record, default_source=default_source, default_id=f"line-{number}")
     return Input(at, number, item=item)
 
 

@@ -48,6 +48,8 @@ class SystemdNotifier:
         self._last_status: str | None = None
         self.dropped = 0
         self._warned = False
+        # WATCHDOG=1 from run(), on the loop; off when yuqingd.watchdog's thread pings instead.
+        self.loop_pings = True
 
     def notify(self, *lines: str) -> bool:
         """Send one message; never blocks. Returns False when it was dropped or is still
@@ -146,7 +148,7 @@ class SystemdNotifier:
         task_status.started()
         if not self.enabled:
             return
-        interval = self.watchdog_interval()
+        interval = self.watchdog_interval() if self.loop_pings else None
         if interval is not None:
             log.info("watchdog.enabled", interval=interval)
         next_ping = trio.current_time()

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
 from yuqingd.located import msg
 from yuqingd.reports import misses
-from yuqingd.reports.audit_text import action_text, actor_text, note_text
+from yuqingd.reports.audit import action_text, actor_text, note_text
+from yuqingd.reports.labels import EXCUSED
 from yuqingd.runtime.deadlines import KIND_ZH, STAGE_ZH
 from yuqingd.runtime.incidents import AckError
 from yuqingd.store.api import IncidentRow
@@ -93,11 +94,11 @@ def incident(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
                      "chain": [{"level": n, **step} for n, step in enumerate(row.chain, 1)],
                      "deadlines": row.deadlines},
         "transitions": [{"at": fmt(a["at"]), "action": a["action"], "by": a["actor"],
-                         "note": a["note"]} for a in store.incident_audit(row.id)],
+                         "fields": dict(a.fields)} for a in store.incident_audit(row.id)],
         "deadlines": [{"kind": d["kind"], "level": d["level"], "due_at": fmt(d["due_at"]),
                        "state": d["state"],
                        "settled_at": fmt(d["settled_at"]) if d["settled_at"] else None,
-                       "role": d["role"], "who": d["who"]}
+                       "role": d["role"], "who": d["who"], "excused": d["excused"]}
                       for d in store.incident_deadlines(row.id)],
         "items": [{"title": i["title"], "url": i["url"]} for i in store.incident_items(row.id)],
         "misses": _misses(core, row, now),
@@ -227,8 +228,8 @@ def cmd_incident(args) -> int:
         print("报告时限 " + "；".join(limits) + factor)
     print("经过：")
     for t in reply["transitions"]:
-        note = note_text(t["action"], t["note"])
-        print(f"  {t['at']}  {action_text(t['action'], t['note'])}  {actor_text(t['by'])}"
+        note = note_text(t["action"], t["fields"], t["by"])
+        print(f"  {t['at']}  {action_text(t['action'], t['fields'])}  {actor_text(t['by'])}"
               + (f"  {note}" if note else ""))
     if reply["deadlines"]:
         print("时限：")
@@ -237,7 +238,8 @@ def cmd_incident(args) -> int:
         if d["state"] == "fired" and d["kind"] == "repeat":
             state = "已提醒"
         when = f" {d['settled_at']}" if d["settled_at"] and d["state"] != "fired" else ""
-        held = f"（{d['role']} {d['who']}）" if d["who"] else ""
+        excused = f"（{EXCUSED[d['excused']]}）" if d.get("excused") in EXCUSED else ""
+        held = f"（{d['role']} {d['who']}{excused}）" if d["who"] else ""
         print(f"  {KIND_ZH.get(d['kind'], d['kind'])}  第{d['level']}级  应于 {d['due_at']}  "
               f"{state}{when}{held}")
     if reply.get("misses"):

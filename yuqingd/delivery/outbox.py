@@ -7,6 +7,7 @@ sent again after restart with the same ``id``, which notifiers use to drop the r
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import httpx
 import structlog
@@ -34,8 +35,10 @@ class ChannelWorker:
         max_backoff: float,
         *,
         http: httpx.AsyncClient | None = None,
+        state_dir: Path | None = None,
     ):
         self.spec = spec
+        self.state_dir = state_dir
         self.name = spec.name
         self.notifier = notifier
         self.store = store
@@ -56,7 +59,8 @@ class ChannelWorker:
     def context(self) -> NotifierContext:
         assert self.http is not None, "a notifier with start() needs the shared HTTP client"
         return NotifierContext(self.name, http=self.http, clock=self.clock, timeout=self.timeout,
-                               log=log.bind(channel=self.name), health=self.health)
+                               log=log.bind(channel=self.name), health=self.health,
+                               state_dir=self.state_dir)
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Deliver as notifications fall due; after :meth:`stop`, return once nothing is due."""

@@ -27,11 +27,10 @@ from yuqingd.pipeline.privacy import author_hashes, hash_author
 from yuqingd.rules.compiler import rule_keywords
 from yuqingd.rules.conditions import Features
 from yuqingd.rules.loader import RuleSet
-from yuqingd.rules.model import SEVERITY_RANK
+from yuqingd.severity import RANK, SEVERITIES
 
 log = structlog.get_logger("yuqingd.pipeline")
 SPREAD_BUMP = 1000
-SEVERITIES = list(SEVERITY_RANK)
 TOPIC, KEYWORD, EXCLUDE = "topic", "keyword", "exclude"
 _TOKEN_KINDS = frozenset(sentiment.KINDS)
 
@@ -138,7 +137,7 @@ class Analyzer:
         author = hash_author(item.author, self.salt)
         flags |= {f"author:{key}" for key, hashes in self._authors.items()
                   if author and author in hashes}
-        numbers = {"severity": SEVERITY_RANK[enrichment.severity], "reposts": item.reposts,
+        numbers = {"severity": RANK[enrichment.severity], "reposts": item.reposts,
                    "comments": item.comments}
         return Analysis(enrichment, frozenset(flags), numbers, asserted)
 
@@ -162,7 +161,7 @@ class Analyzer:
         return enrichment
 
     def _severity(self, label: str, asserted: tuple[str, ...], item: Item) -> str:
-        rank = max((SEVERITY_RANK[self.ruleset.topics[t].severity] for t in asserted),
+        rank = max((RANK[self.ruleset.topics[t].severity] for t in asserted),
                    default=0)
         if (asserted or label == "negative") and item.reposts + item.comments >= SPREAD_BUMP:
             rank = min(rank + 1, len(SEVERITIES) - 1)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from yuqingd.model import SEVERITIES
 from yuqingd.reports import misses, weekly
 from yuqingd.reports.periods import Period
 from yuqingd.reports.weekly import IncidentSummary
+from yuqingd.severity import at_least, rank
 from yuqingd.store.api import HandoverNoteRow as Note
 from yuqingd.store.api import MissRow as Miss
 from yuqingd.store.api import ShiftItem as ReportItem
@@ -24,7 +24,7 @@ from yuqingd.time.clock import Clock
 
 MAJOR_LIMIT = 20
 POSITIVE_LIMIT = 10
-MAJOR_SEVERITIES = SEVERITIES[1:]  # 较大 and above
+MAJOR = "较大"  # and above: the items a duty report lists
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,9 @@ def collect_duty(
     opened_here = {i.id for i in shift.incidents if not i.carried_over}
     major = [
         item for item in shift.negative
-        if item.severity in MAJOR_SEVERITIES or item.incident in opened_here
+        if at_least(item.severity, MAJOR) or item.incident in opened_here
     ]
-    major.sort(key=lambda i: (-_rank(i.severity), i.at))
+    major.sort(key=lambda i: (-rank(i.severity, unknown=0), i.at))
     positive = sorted(shift.positive, key=lambda i: (-i.engagement, i.at))
     notes = shift.notes
     return DutyData(
@@ -109,10 +109,6 @@ def _state(name: str, count: int, dead: Mapping[str, int],
     if dead.get(name):
         return "有处理错误"
     return "正常" if count else "本班次无新信息"
-
-
-def _rank(severity: str) -> int:
-    return MAJOR_SEVERITIES.index(severity) + 1 if severity in MAJOR_SEVERITIES else 0
 
 
 def render_duty(data: DutyData, clock: Clock, unit_name: str = "教育局") -> tuple[str, str]:

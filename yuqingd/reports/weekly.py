@@ -16,11 +16,11 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 
-from yuqingd.model import SEVERITIES
 from yuqingd.reports import misses
-from yuqingd.reports.audit_text import SYSTEM_ACTOR, action_text, actor_text, note_text
-from yuqingd.reports.labels import REPORTED, SENTIMENTS, STATUS
+from yuqingd.reports.audit import action_text, actor_text, note_text
+from yuqingd.reports.labels import REPORTED, SENTIMENTS, STATUS, SYSTEM_ACTOR
 from yuqingd.reports.periods import previous_week, week_period  # noqa: F401 (re-exported)
+from yuqingd.severity import SEVERITIES
 from yuqingd.store.api import (  # noqa: F401 (re-exported: what a briefing shows)
     IncidentSummary,
     ItemGroup,
@@ -131,7 +131,7 @@ def _actor(name: str) -> str:
 
 
 def _action(entry: TimelineEntry) -> str:
-    return action_text(entry.action, entry.note)
+    return action_text(entry.action, entry.fields)
 
 
 def _status(incident: IncidentSummary) -> str:
@@ -161,7 +161,7 @@ def _note(timeline: Sequence[TimelineEntry], index: int) -> str:
         and previous.note == entry.note
     ):
         return ""
-    return note_text(entry.action, entry.note)
+    return note_text(entry.action, entry.fields, entry.actor)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")

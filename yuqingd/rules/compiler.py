@@ -23,7 +23,8 @@ from yuqingd.rules.conditions import (
 from yuqingd.rules.conditions import (
     Any as AnyOf,
 )
-from yuqingd.rules.model import SEVERITY_RANK, Match, Rule
+from yuqingd.rules.model import Match, Rule
+from yuqingd.severity import RANK
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class RuleCompiler:
             values = [m.sentiment] if isinstance(m.sentiment, str) else m.sentiment
             parts.append(AnyOf(tuple(Flag(f"sentiment:{s}") for s in values)))
         if m.severity_at_least is not None:
-            parts.append(AtLeast("severity", SEVERITY_RANK[m.severity_at_least]))
+            parts.append(AtLeast("severity", RANK[m.severity_at_least]))
         if m.source is not None:
             sources = self._names(m.source, (*loc, "source"), self.names.sources, "信息源",
                                   "source")

@@ -21,11 +21,10 @@ from pydantic import (
 )
 
 from yuqingd.schema_types import STRICT, Duration, NonEmptyStr, PositiveDuration
+from yuqingd.severity import Severity
 from yuqingd.time.calendar import KeyDateSpec
 from yuqingd.time.schedules import ScheduleExpr
 
-Severity = Literal["一般", "较大", "重大", "特别重大"]
-SEVERITY_RANK: dict[str, int] = {"一般": 0, "较大": 1, "重大": 2, "特别重大": 3}
 Sentiment = Literal["negative", "neutral", "positive"]
 Vigilance = Literal["normal", "elevated", "high"]
 GroupBy = Literal["entity", "topic", "story", "source"]

@@ -9,10 +9,12 @@ a reload never moves the deadlines of an open incident.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from yuqingd.reports.labels import DEADLINE_KINDS, STAGES
 from yuqingd.rules.model import Deadlines
+from yuqingd.store.api import LevelStep
 
 REPORT_KINDS = ("first_report", "follow_up", "final_report")
 
@@ -29,9 +31,9 @@ REPORT_STAGES = {
 STAGE_OF_KIND = {"first_report": "first", "follow_up": "follow_up", "final_report": "final"}
 
 
-def plan(chain: list[dict[str, Any]], severity: Deadlines | None, rule: Deadlines | None,
-         factor: float | None) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """The incident's chain (``ack_within`` capped and scaled) and its deadlines."""
+def plan(chain: list[Mapping[str, Any]], severity: Deadlines | None, rule: Deadlines | None,
+         factor: float | None) -> tuple[list[LevelStep], dict[str, float]]:
+    """The incident's chain (``ack_within`` capped and scaled), typed, and its deadlines."""
     merged: dict[str, float] = {}
     for spec in (severity, rule):
         if spec is not None:
@@ -46,7 +48,7 @@ def plan(chain: list[dict[str, Any]], severity: Deadlines | None, rule: Deadline
             ack = min(ack, cap) if ack else cap
         if ack:
             step["ack_within"] = ack * scale
-        levels.append(step)
+        levels.append(LevelStep(**step))
     deadlines = {k: v * scale for k, v in merged.items()}
     if factor:
         deadlines["factor"] = factor

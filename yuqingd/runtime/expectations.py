@@ -275,8 +275,7 @@ class Expectations:
         record_miss(self.store, kind=row.kind, subject=row.subject, title=row.title,
                     due_at=row.due_at, at=now, role=row.role, who=who, level=level,
                     reason=reason)
-        self.store.update_expectation(row["id"], state="missed", missed_at=now,
-                                      missed_who=f"{who}（到期时服务未运行）" if down else who)
+        self.store.update_expectation(row["id"], state="missed", missed_at=now, missed_who=who)
         self.events.emit("expectation.missed", now, what=row["kind"], subject=row["subject"],
                          role=row["role"], who=who, level=level,
                          **({"while_down": True} if down else {}))

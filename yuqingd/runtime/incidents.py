@@ -23,7 +23,8 @@ import structlog
 
 from yuqingd.events import Events
 from yuqingd.model import Action, Due, NotifiedItem
-from yuqingd.rules.model import SEVERITY_RANK, ChainLevel, Deadlines, Rule
+from yuqingd.rules.model import ChainLevel, Deadlines, Rule
+from yuqingd.runtime.audit import Audit
 from yuqingd.runtime.deadlines import (
     KIND_ZH,
     REPORT_KINDS,
@@ -35,9 +36,9 @@ from yuqingd.runtime.directory import Directory
 from yuqingd.runtime.messages import acknowledged_text, incident_text, overdue_text
 from yuqingd.runtime.obligations import SILENCED, excuse, record_miss
 from yuqingd.runtime.outreach import Addressed, Outreach
-from yuqingd.store.api import DeadlineRow, IncidentRow, Store
+from yuqingd.severity import LOWEST, lower
+from yuqingd.store.api import SYSTEM_ACTOR, DeadlineRow, IncidentRow, Store
 from yuqingd.time.clock import Clock
-from yuqingd.time.durations import format_duration
 
 log = structlog.get_logger("yuqingd.escalation")
 
@@ -53,6 +54,7 @@ class Escalation:
         self.clock = clock
         self.outreach = outreach  # how notifications reach people (silences included)
         self.events = events or Events()
+        self.audit = Audit(store, self.events)
         self.directory = Directory({}, None, clock.to_datetime)
         self.chains: Mapping[str, tuple[ChainLevel, ...]] = {}
         self.deadlines: Mapping[str, Deadlines] = {}
@@ -88,23 +90,14 @@ class Escalation:
         for kind in ("first_report", "final_report"):
             if deadlines.get(kind):
                 self.store.add_deadline(incident_id, kind, 1, at + deadlines[kind])
-        self.events.emit("incident.opened", at, incident=incident_id, rule=rule.id, key=key,
-                         severity=severity, items=len(items))
+        self.audit.record("opened", at, incident=incident_id, rule=rule.id, key=key,
+                          severity=severity, items=len(items))
         for source, item_id, item_at in items:
             self.store.attach_item(incident_id, source, item_id, item_at)
-        self.store.audit(at, "opened", "yuqingd", incident_id, f"rule={rule.id} key={key}")
         incident = self.store.incident(incident_id)
         assert incident is not None
         self._notify(incident, "incident.opened", 1, at, tag="open", source=source)
         self._schedule(incident, 1, at)
-        log.warning(
-            "incident.opened",
-            incident=incident_id,
-            rule=rule.id,
-            key=key,
-            severity=incident.severity,
-            items=len(items),
-        )
         return incident_id
 
     # deadlines ----------------------------------------------------------------------------
@@ -148,16 +141,12 @@ class Escalation:
         record_miss(self.store, kind=deadline.kind, subject=incident.id, title=incident.title,
                     due_at=deadline.due_at, at=now, role=role, who=who, level=level,
                     reason=reason, incident_id=incident.id)
-        self.store.record_miss(deadline.id, role, f"{who}（通知已静默）" if silenced else who)
-        self.store.audit(now, f"missed.{deadline.kind}", "yuqingd", incident.id,
-                         f"第{level}级 {role} {who} 未在时限内{KIND_ZH[deadline.kind]}"
-                         + ("（该级通知已被静默，未送达，不计入问责）" if silenced else ""))
+        self.store.record_miss(deadline.id, role, who, reason or None)
         extra = {"silenced": True} if silenced else {}
-        self.events.emit("expectation.missed", now, what=deadline.kind, incident=incident.id,
-                         rule=incident.rule_id, key=incident.group_key, level=level, role=role,
-                         who=who, **extra)
-        log.warning("expectation.missed", what=deadline.kind, incident=incident.id, level=level,
-                    role=role, who=who, late_seconds=round(now - deadline.due_at, 3))
+        self.audit.record(f"missed.{deadline.kind}", now, what=deadline.kind,
+                          incident=incident.id, rule=incident.rule_id, key=incident.group_key,
+                          level=level, role=role, who=who, **extra,
+                          late_seconds=round(now - deadline.due_at, 3))
         return level, role, who
 
     def _report_missed(self, incident: IncidentRow, deadline: DeadlineRow, now: float) -> None:
@@ -166,11 +155,9 @@ class Escalation:
         target = min(level + 1, len(incident.chain))
         if target != level:
             self.store.set_level(incident.id, target)
-            self.store.audit(now, "escalated", "yuqingd", incident.id,
-                             f"level {level} → {target}; {deadline.kind} overdue")
-            self.events.emit("incident.escalated", now, incident=incident.id,
-                             rule=incident.rule_id, key=incident.group_key, level=target,
-                             overdue=deadline.kind)
+            self.audit.record("escalated", now, incident=incident.id, rule=incident.rule_id,
+                              key=incident.group_key, from_level=level, level=target,
+                              overdue=deadline.kind)
             if incident.status == "open":  # one ladder: it goes on from the new level
                 self.store.cancel_ladder(incident.id, now)
                 self._schedule(incident, target, now)
@@ -214,27 +201,14 @@ class Escalation:
         chain = incident.chain
         if kind == "ack" and level < len(chain):
             self.store.set_level(incident.id, level + 1)
-            self.store.audit(
-                now,
-                "escalated",
-                "yuqingd",
-                incident.id,
-                f"level {level} → {level + 1}; late by {late:.0f}s",
-            )
-            self.events.emit("incident.escalated", now, incident=incident.id,
-                             rule=incident.rule_id, key=incident.group_key, level=level + 1)
+            self.audit.record("escalated", now, incident=incident.id, rule=incident.rule_id,
+                              key=incident.group_key, from_level=level, level=level + 1,
+                              late_seconds=round(late, 3))
             self._notify(incident, "incident.escalated", level + 1, now, tag=f"d{deadline_id}")
             self._schedule(incident, level + 1, now)
-            log.warning(
-                "incident.escalated",
-                incident=incident.id,
-                level=level + 1,
-                late_seconds=round(late, 3),
-            )
         elif chain[level - 1].get("repeat_every"):
-            self.store.audit(now, "repeated", "yuqingd", incident.id, f"level {level}")
-            self.events.emit("incident.repeated", now, incident=incident.id,
-                             rule=incident.rule_id, key=incident.group_key, level=level)
+            self.audit.record("repeated", now, incident=incident.id, rule=incident.rule_id,
+                              key=incident.group_key, level=level)
             self._notify(incident, "incident.repeated", level, now, tag=f"d{deadline_id}")
             times = chain[level - 1].get("repeat_times")
             if times is None or self.store.repeats_done(incident.id) < times:
@@ -242,9 +216,8 @@ class Escalation:
                     incident.id, "repeat", level, now + chain[level - 1]["repeat_every"]
                 )
             else:
-                self.store.audit(now, "repeats.done", "yuqingd", incident.id,
-                                 f"level {level}: reminded {times} times")
-            log.warning("incident.repeated", incident=incident.id, level=level)
+                self.audit.record("repeats.done", now, incident=incident.id, level=level,
+                                  times=times)
         else:  # the miss is already recorded (``_missed``); nobody is left to tell
             log.error("incident.unacknowledged", incident=incident.id, level=level)
 
@@ -272,17 +245,14 @@ class Escalation:
                     f"事件 {incident_id} 已由 {incident.acked_by} 于 "
                     f"{self.clock.format(incident.acked_at or 0)} 确认"
                 )
-            acked = self._acknowledge(incident, by, note, now)
-        log.info("incident.acknowledged", incident=incident_id, by=by, level=incident.level)
-        return acked
+            return self._acknowledge(incident, by, note, now)
 
     def _acknowledge(self, incident: IncidentRow, by: str, note: str, now: float) -> IncidentRow:
         """The acknowledgement itself, inside the caller's transaction."""
         incident_id = incident.id
         self.store.acknowledge(incident_id, by, note, now)
-        self.store.audit(now, "acknowledged", by, incident_id, note)
-        self.events.emit("incident.acknowledged", now, incident=incident_id,
-                         rule=incident.rule_id, key=incident.group_key, by=by, note=note)
+        self.audit.record("acknowledged", now, incident=incident_id, rule=incident.rule_id,
+                          key=incident.group_key, by=by, note=note, level=incident.level)
         text = acknowledged_text(incident_id=incident_id, title=incident.title, by=by, note=note,
                                  at=self.clock.format(now))
         for level in range(1, incident.level + 1):
@@ -314,16 +284,14 @@ class Escalation:
                 self._acknowledge(incident, by, note, now)
             self.store.meet_deadlines(incident_id, meets, now)
             self.store.set_stage(incident_id, reached)
-            self.store.audit(now, f"report.{stage}", by, incident_id, note)
-            self.events.emit("incident.reported", now, incident=incident_id,
-                             rule=incident.rule_id, key=incident.group_key, stage=stage, by=by,
-                             note=note)
+            self.audit.record(f"report.{stage}", now, incident=incident_id,
+                              rule=incident.rule_id, key=incident.group_key, stage=stage,
+                              by=by, note=note)
             every = incident.deadlines.get("follow_up_every")
             if stage == "final":
                 self.close(incident_id, now, by=by, note=note)
             elif every:
                 self.store.add_deadline(incident_id, "follow_up", incident.level, now + every)
-        log.info("incident.reported", incident=incident_id, stage=stage, by=by)
 
     def settle_quiet(self, incident: IncidentRow, now: float, quiet: float, mode: str) -> bool:
         """An acknowledged incident with no new item for ``quiet`` (since the ack, its last
@@ -334,30 +302,27 @@ class Escalation:
                    self.store.last_audit(incident.id, "downgraded") or 0)
         if now - last <= quiet:
             return False
-        rank = SEVERITY_RANK[incident.severity]
-        if mode == "downgrade" and rank > 0:
-            lower = next(s for s, r in SEVERITY_RANK.items() if r == rank - 1)
-            self.store.set_severity(incident.id, lower)
-            self.store.audit(now, "downgraded", "yuqingd", incident.id,
-                             f"{incident.severity} → {lower}：{format_duration(quiet)} 内无新信息")
-            self.events.emit("incident.downgraded", now, incident=incident.id,
-                             rule=incident.rule_id, key=incident.group_key,
-                             severity=lower, previous=incident.severity)
-            log.info("incident.downgraded", incident=incident.id, severity=lower)
+        if mode == "downgrade" and incident.severity != LOWEST:
+            lowered = lower(incident.severity)
+            self.store.set_severity(incident.id, lowered)
+            self.audit.record("downgraded", now, incident=incident.id, rule=incident.rule_id,
+                              key=incident.group_key, severity=lowered,
+                              previous=incident.severity, quiet=quiet)
             return False
         if self.store.pending_reports(incident.id):
             return False
-        self.close(incident.id, now, note=f"确认后 {quiet:g}s 内无新信息，自动关闭")
+        self.close(incident.id, now, quiet=quiet)
         return True
 
-    def close(self, incident_id: str, now: float, *, by: str = "yuqingd", note: str = "") -> None:
-        """Close an incident (inside the caller's transaction): no more items, no deadlines."""
+    def close(self, incident_id: str, now: float, *, by: str = SYSTEM_ACTOR, note: str = "",
+              quiet: float | None = None) -> None:
+        """Close an incident (inside the caller's transaction): no more items, no deadlines.
+        ``quiet``: closed by itself, after so long without a new item."""
         incident = self.store.incident(incident_id)
         self.store.close_incident(incident_id, now)
-        self.store.audit(now, "closed", by, incident_id, note)
-        self.events.emit("incident.closed", now, incident=incident_id,
-                         rule=incident.rule_id if incident else None, by=by, note=note)
-        log.info("incident.closed", incident=incident_id, by=by, note=note)
+        self.audit.record("closed", now, incident=incident_id,
+                          rule=incident.rule_id if incident else None, by=by, note=note,
+                          **({} if quiet is None else {"quiet": quiet}))
 
     # notifications ------------------------------------------------------------------------
 

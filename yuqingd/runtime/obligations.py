@@ -10,8 +10,11 @@ fixed when the obligation is made. This module holds what they share:
   rest goes on: an obligation that needs the person to act *now* (a check-in, an incident's
   ladder) resumes from now at the ladder's usual spacing (:attr:`CatchUp.RESUME`); one that is
   owed regardless of when the daemon listened (a submission) says the latest step due and keeps
-  the rest on schedule (:attr:`CatchUp.LATEST`). Periodic messages (watch summaries) are one
-  step that RESUMEs: one summary, the next counted from now;
+  the rest on schedule (:attr:`CatchUp.LATEST`). The timed messages that hold nobody to
+  anything follow RESUME with a ladder of one step: a watch's summaries missed while down are
+  one summary, the next counted from now; a schedule rule or flatline due while down fires
+  once. Only shift-end duty reports differ on purpose: each shift is owed its own report, so
+  every shift that ended while down is reported at start (at most the last few);
 - **one miss record** (:class:`~yuqingd.store.api.MissRow`, written by :func:`record_miss`):
   who held the obligation when it passed, when, and whether it counts against them (问责) and
   why not. It is the one record ``yuqingd incident``, the duty report and the weekly briefing

@@ -20,7 +20,8 @@ import structlog
 from yuqingd.events import Events
 from yuqingd.model import Notification
 from yuqingd.reports.labels import SCOPES as SCOPES_ZH
-from yuqingd.rules.model import SEVERITY_RANK
+from yuqingd.runtime.audit import Audit
+from yuqingd.severity import at_least
 from yuqingd.store.api import SilenceRow, Store
 from yuqingd.time.clock import Clock
 
@@ -29,7 +30,7 @@ log = structlog.get_logger("yuqingd.silences")
 SCOPES = ("rule", "key", "source")
 SCOPE_NAMES = SCOPES_ZH
 LEADER_LEVEL = 2  # chain levels from here on are the leader level
-MAJOR = SEVERITY_RANK["重大"]
+MAJOR = "重大"  # and above: its leader level is never silenced
 
 
 class Silences:
@@ -37,6 +38,7 @@ class Silences:
         self.store = store
         self.clock = clock
         self.events = events
+        self.audit = Audit(store, events)
 
     # commands (each in its own transaction) -----------------------------------------------
 
@@ -44,21 +46,15 @@ class Silences:
             now: float) -> int:
         with self.store.transaction():
             silence_id = self.store.add_silence(scope, target, now, now + duration, reason, by)
-            self.store.audit(now, "silence.added", by, None,
-                             f"silence={silence_id} {scope}={target} "
-                             f"until={self.clock.format(now + duration)} reason={reason}")
-            self.events.emit("silence.added", now, silence=silence_id, scope=scope,
-                             target=target, until=self.clock.format(now + duration), by=by,
-                             reason=reason)
-        log.info("silence.added", silence=silence_id, scope=scope, target=target, by=by)
+            self.audit.record("silence.added", now, silence=silence_id, scope=scope,
+                              target=target, until=self.clock.format(now + duration), by=by,
+                              reason=reason)
         return silence_id
 
     def remove(self, silence_id: int, by: str, now: float) -> None:
         with self.store.transaction():
             self.store.remove_silence(silence_id, now, by)
-            self.store.audit(now, "silence.removed", by, None, f"silence={silence_id}")
-            self.events.emit("silence.removed", now, silence=silence_id, by=by)
-        log.info("silence.removed", silence=silence_id, by=by)
+            self.audit.record("silence.removed", now, silence=silence_id, by=by)
 
     def active(self, now: float) -> list[SilenceRow]:
         return self.store.active_silences(now)
@@ -83,7 +79,7 @@ class Silences:
         return None
 
     def _leader_of_major(self, notification: Notification) -> bool:
-        if SEVERITY_RANK.get(notification.severity, -1) < MAJOR or not notification.incident:
+        if not at_least(notification.severity, MAJOR) or not notification.incident:
             return False
         if notification.level >= LEADER_LEVEL:
             return True
@@ -96,12 +92,9 @@ class Silences:
         row = self.covering(notification, key, at, source=source)
         if row is None:
             return False
-        self.events.emit("notification.silenced", at, id=notification.id,
-                         rule=notification.rule, incident=notification.incident or None,
-                         key=key, kind=notification.kind, level=notification.level,
-                         channel=notification.channel, silence=row["id"], scope=row["scope"],
-                         target=row["target"])
-        self.store.audit(at, "notification.silenced", "yuqingd", notification.incident or None,
-                         f"{notification.id} silence={row['id']}")
-        log.info("notification.silenced", id=notification.id, silence=row["id"])
+        self.audit.record("notification.silenced", at, id=notification.id,
+                          rule=notification.rule, incident=notification.incident or None,
+                          key=key, kind=notification.kind, level=notification.level,
+                          channel=notification.channel, silence=row["id"], scope=row["scope"],
+                          target=row["target"])
         return True

@@ -19,17 +19,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import structlog
-
 from yuqingd.events import Events
 from yuqingd.model import Item
 from yuqingd.reports.labels import SENTIMENTS, TRACKED
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
+from yuqingd.runtime.audit import Audit
 from yuqingd.runtime.outreach import Outreach
 from yuqingd.store.api import Store, StoryRow, WatchItemRow, WatchRow
 from yuqingd.time.clock import Clock
-
-log = structlog.get_logger("yuqingd.runtime.watches")
 
 KIND_NAMES = TRACKED
 SENTIMENT_NAMES = SENTIMENTS
@@ -61,6 +58,7 @@ class Watches:
         self.clock = clock
         self.outreach = outreach
         self.events = events
+        self.audit = Audit(store, events)
 
     # starting and stopping (inside the caller's transaction) ------------------------------
 
@@ -86,13 +84,10 @@ class Watches:
             latest_end=now + max(request.longest, request.duration))
         for source, item_id, at in items:
             self.store.add_watch_item(watch_id, source, item_id, at, reported=True)
-        self.events.emit("watch.started", now, watch=watch_id, rule=request.rule or None,
-                         kind=request.kind, key=request.key, by=request.by,
-                         until=self.clock.format(now + request.duration))
-        self.store.audit(now, "watch.started", request.by, None,
-                         f"watch={watch_id} {request.kind}={request.key}")
-        log.info("watch.started", watch=watch_id, rule=request.rule, key=request.key,
-                 hours=round(request.duration / 3600, 2))
+        self.audit.record("watch.started", now, watch=watch_id, rule=request.rule or None,
+                          kind=request.kind, key=request.key, by=request.by,
+                          until=self.clock.format(now + request.duration),
+                          hours=round(request.duration / 3600, 2))
         return watch_id, True
 
     def stop(self, watch_id: int, now: float, by: str) -> None:
@@ -205,13 +200,10 @@ class Watches:
         lines.append(f"时间：{self.clock.format(now)}")
         self.store.finish_watch(row["id"], now, by or "yuqingd")
         self.store.record_watch_summary(row["id"], None)
-        self.events.emit("watch.ended", now, watch=row["id"], rule=row["rule_id"] or None,
-                         kind=row["kind"], key=row["group_key"], items=len(items),
-                         by=by or None)
-        self.store.audit(now, "watch.ended", by or "yuqingd", None,
-                         f"watch={row['id']} {reason}")
+        self.audit.record("watch.ended", now, watch=row["id"], rule=row["rule_id"] or None,
+                          kind=row["kind"], key=row["group_key"], items=len(items),
+                          by=by or None)
         self._send(row, "watch.closing", "end", "\n".join(lines), now, items)
-        log.info("watch.ended", watch=row["id"], key=row["group_key"], items=len(items), by=by)
 
     def _send(self, row: WatchRow, kind: str, tag: str, text: str, now: float,
               items: Sequence[WatchItemRow]) -> None:

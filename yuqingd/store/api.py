@@ -30,6 +30,8 @@ from typing import Any, Protocol
 
 from yuqingd.model import SPREAD_WINDOW, Enrichment, Item
 
+SYSTEM_ACTOR = "yuqingd"  # the actor of what the daemon does by itself
+
 
 class StoreError(Exception):
     """The store itself failed (not the data given to it): let it propagate."""
@@ -92,13 +94,30 @@ class ItemRow(_Row):
 
 
 @dataclass(frozen=True)
+class LevelStep(_Row):
+    """One level of an incident's escalation ladder, as snapshotted when it opened: the role
+    told, the time it has to acknowledge before the next level is told, or how often (and how
+    many times) the last level is reminded again."""
+
+    notify: str
+    ack_within: float | None = None
+    repeat_every: float | None = None
+    repeat_times: int | None = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Like a mapping's ``get``: a field, or ``default`` when it is unset (None)."""
+        value = getattr(self, name, None)
+        return default if value is None else value
+
+
+@dataclass(frozen=True)
 class IncidentRow(_Row):
     id: str
     rule_id: str
     group_key: str
     title: str
     severity: str
-    chain: list[dict[str, Any]]  # the escalation levels at opening (snapshot)
+    chain: tuple[LevelStep, ...]  # the escalation levels at opening (snapshot)
     level: int
     status: str  # open | acknowledged | closed
     opened_at: float
@@ -120,6 +139,7 @@ class DeadlineRow(_Row):
     settled_at: float | None = None
     role: str | None = None  # who held the responsible role when it was missed
     who: str | None = None
+    excused: str | None = None  # why the miss is not held against ``who`` (silenced), or None
 
 
 @dataclass(frozen=True)
@@ -133,12 +153,20 @@ class OutboxRow(_Row):
 
 @dataclass(frozen=True)
 class AuditRow(_Row):
+    """One audit entry: an action and its fields, as :mod:`yuqingd.runtime.audit` recorded
+    them (no wording: :mod:`yuqingd.reports.audit` says them in Chinese when shown)."""
+
     id: int
     at: float
     incident_id: str | None
     action: str
-    actor: str
-    note: str
+    actor: str  # "yuqingd" for the daemon itself
+    fields: Mapping[str, Any]
+
+    @property
+    def note(self) -> str:
+        """A person's own note (an acknowledgement's, a report's), or ""."""
+        return str(self.fields.get("note", ""))
 
 
 @dataclass(frozen=True)
@@ -318,13 +346,18 @@ class StorySummary:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One audit row of an incident (shown through :mod:`yuqingd.reports.audit_text`)."""
+    """One audit entry of an incident (shown through :mod:`yuqingd.reports.audit`)."""
 
     at: float
     action: str  # opened | escalated | missed.* | acknowledged | report.* | closed | …
     actor: str  # "yuqingd" for the daemon itself
-    note: str
+    fields: Mapping[str, Any]
     level: int  # the escalation level notified once this happened
+
+    @property
+    def note(self) -> str:
+        """A person's own note, or ""."""
+        return str(self.fields.get("note", ""))
 
 
 @dataclass(frozen=True)
@@ -491,7 +524,7 @@ class Store(Protocol):
     def incidents(self, status: str | None = None) -> list[IncidentRow]: ...
     def next_incident_id(self, day: str) -> str: ...
     def add_incident(self, incident_id: str, rule_id: str, key: str, title: str, severity: str,
-                     chain: list[dict[str, Any]], at: float) -> None: ...
+                     chain: Sequence[LevelStep | Mapping[str, Any]], at: float) -> None: ...
     def attach_item(self, incident_id: str, source: str, item_id: str, at: float) -> None: ...
     def incident_items(self, incident_id: str, newest: int = 5) -> list[ItemRow]: ...
     def last_closed(self, rule_id: str, key: str) -> float | None: ...
@@ -513,7 +546,12 @@ class Store(Protocol):
     def repeats_done(self, incident_id: str) -> int: ...
     def level_told(self, incident_id: str, level: int) -> bool: ...
     def fired_deadlines(self, incident_id: str, kind: str, level: int) -> int: ...
-    def record_miss(self, deadline_id: int, role: str, who: str) -> None: ...
+    def record_miss(self, deadline_id: int, role: str, who: str,
+                    excused: str | None = None) -> None:
+        """Who held the responsible role when the deadline passed; ``excused`` says why the
+        miss is not held against them (``silenced``: every notification of that level was
+        withheld), None when it is."""
+        ...
     def incident_deadlines(self, incident_id: str) -> list[DeadlineRow]: ...
     def next_incident_deadline(self, incident_id: str) -> DeadlineRow | None: ...
     def pending_reports(self, incident_id: str) -> int: ...
@@ -527,7 +565,10 @@ class Store(Protocol):
 
     # audit
     def audit(self, at: float, action: str, actor: str, incident_id: str | None = None,
-              note: str = "") -> None: ...
+              fields: Mapping[str, Any] | None = None) -> None:
+        """Write one audit entry (call :meth:`yuqingd.runtime.audit.Audit.record`, which also
+        emits and logs it). ``fields`` are JSON values; they come back as written."""
+        ...
     def incident_audit(self, incident_id: str) -> list[AuditRow]: ...
     def last_audit(self, incident_id: str, action: str) -> float | None: ...
 

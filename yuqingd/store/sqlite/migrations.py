@@ -1,9 +1,19 @@
 """Versioned schema migrations; ``PRAGMA user_version`` records how far a database has come.
 
-Append new steps; never edit one that has shipped.
+Append new steps; never edit one that has shipped. A step is SQL, or a function of the
+connection for one that must read the data it converts (run in the same transaction).
 """
 
-MIGRATIONS: list[str] = [
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from yuqingd.store.sqlite import legacy_audit
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[Migration] = [
     # 1: the walking skeleton
     """
     CREATE TABLE items (
@@ -289,5 +299,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX rule_hits_at ON rule_hits (at);
     CREATE INDEX firings_at ON firings (at);
+    """,
+    # 11: typed audit: an entry is an action plus JSON fields (the old prose notes converted);
+    # a missed deadline's excuse leaves ``who`` for a column of its own
+    legacy_audit.migrate,
+    # 12: an expectation's missed_who is names only (why a miss does not count is the miss
+    # record's reason since 9)
+    """
+    UPDATE expectations SET missed_who = replace(missed_who, '（到期时服务未运行）', '')
+        WHERE missed_who LIKE '%（到期时服务未运行）';
     """,
 ]

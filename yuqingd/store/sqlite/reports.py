@@ -13,7 +13,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from yuqingd.model import SEVERITIES, SPREAD_WINDOW
+from yuqingd.model import SPREAD_WINDOW
+from yuqingd.severity import LOWEST, RANK, SEVERITIES
 from yuqingd.store.api import (
     HandoverNoteRow,
     IncidentSummary,
@@ -32,11 +33,10 @@ SENTIMENT_ORDER = ("negative", "neutral", "positive")  # then any other stored v
 MIN_STORY_ITEMS = 2  # a story is 重点 once it has been found at least twice (转载)
 INCIDENT_SAMPLE_ITEMS = 3
 
-# The one severity order (model.SEVERITIES), 1-based, as SQL; unknown values rank lowest.
+# The one severity order (yuqingd.severity) as SQL; an unknown value ranks as the lowest.
 _SEVERITY_RANK = ("CASE severity "
-                  + " ".join(f"WHEN '{name}' THEN {rank}"
-                             for rank, name in enumerate(SEVERITIES, start=1))
-                  + " ELSE 1 END")
+                  + " ".join(f"WHEN '{name}' THEN {rank}" for name, rank in RANK.items())
+                  + f" ELSE {RANK[LOWEST]} END")
 
 
 def weekly(db: sqlite3.Connection, start: float, end: float, *, top_stories: int,
@@ -243,8 +243,8 @@ def _incident(db: sqlite3.Connection, row: sqlite3.Row, week: dict[str, Any]) ->
     level = 1
     timeline = []
     silenced = []
-    for at, action, actor, note in db.execute(
-        "SELECT at, action, actor, note FROM audit WHERE incident_id = ? AND at < ? "
+    for at, action, actor, encoded in db.execute(
+        "SELECT at, action, actor, fields FROM audit WHERE incident_id = ? AND at < ? "
         "ORDER BY at, id",
         (row["id"], week["end"]),
     ):
@@ -253,7 +253,7 @@ def _incident(db: sqlite3.Connection, row: sqlite3.Row, week: dict[str, Any]) ->
             continue
         if action == "escalated":
             level = min(level + 1, max(len(chain), 1))
-        timeline.append(TimelineEntry(at, action, actor, note, level))
+        timeline.append(TimelineEntry(at, action, actor, json.loads(encoded), level))
 
     actions = [e.action for e in timeline]
     reports = [a.removeprefix("report.") for a in actions if a.startswith("report.")]

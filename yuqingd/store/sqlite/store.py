@@ -23,6 +23,7 @@ from yuqingd.store.api import (
     IncidentRow,
     ItemRow,
     LadderStep,
+    LevelStep,
     MissRow,
     OutboxRow,
     Purged,
@@ -72,6 +73,19 @@ def _ladder_json(ladder: Sequence[LadderStep]) -> str:
     return json.dumps(steps, ensure_ascii=False)
 
 
+_LEVEL_FIELDS = frozenset(f.name for f in fields(LevelStep))
+
+
+def _level(step: LevelStep | Mapping[str, Any]) -> LevelStep:
+    if isinstance(step, LevelStep):
+        return step
+    return LevelStep(**{k: v for k, v in step.items() if k in _LEVEL_FIELDS})
+
+
+def _chain(text: str) -> tuple[LevelStep, ...]:
+    return tuple(_level(step) for step in json.loads(text))
+
+
 def _expectation(row: sqlite3.Row) -> ExpectationRow:
     return _row(ExpectationRow, row, ladder=_ladder(row["ladder"]))
 
@@ -112,11 +126,14 @@ class SqliteStore:
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         self.schema_version_at_open: int = version  # what `yuqingd migrate` reports it from
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                if callable(step):
+                    step(self.db)
+                else:
+                    for statement in step.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version={number}")
 
     @property
@@ -375,7 +392,7 @@ class SqliteStore:
             group_key=row["group_key"],
             title=row["title"],
             severity=row["severity"],
-            chain=json.loads(row["chain"]),
+            chain=_chain(row["chain"]),
             level=row["level"],
             status=row["status"],
             opened_at=row["opened_at"],
@@ -419,13 +436,14 @@ class SqliteStore:
         key: str,
         title: str,
         severity: str,
-        chain: list[dict[str, Any]],
+        chain: Sequence[LevelStep | Mapping[str, Any]],
         at: float,
     ) -> None:
         self.db.execute(
             "INSERT INTO incidents (id, rule_id, group_key, title, severity, chain, level, status,"
             " opened_at) VALUES (?,?,?,?,?,?,1,'open',?)",
-            (incident_id, rule_id, key, title, severity, json.dumps(chain, ensure_ascii=False), at),
+            (incident_id, rule_id, key, title, severity,
+             json.dumps([dict(_level(step)) for step in chain], ensure_ascii=False), at),
         )
 
     def attach_item(self, incident_id: str, source: str, item_id: str, at: float) -> None:
@@ -565,12 +583,11 @@ class SqliteStore:
 
     # audit --------------------------------------------------------------------------------
 
-    def audit(
-        self, at: float, action: str, actor: str, incident_id: str | None = None, note: str = ""
-    ) -> None:
+    def audit(self, at: float, action: str, actor: str, incident_id: str | None = None,
+              fields: Mapping[str, Any] | None = None) -> None:
         self.db.execute(
-            "INSERT INTO audit (at, incident_id, action, actor, note) VALUES (?,?,?,?,?)",
-            (at, incident_id, action, actor, note),
+            "INSERT INTO audit (at, incident_id, action, actor, fields) VALUES (?,?,?,?,?)",
+            (at, incident_id, action, actor, json.dumps(dict(fields or {}), ensure_ascii=False)),
         )
 
     # report-within-time (incident lifecycle, deadlines met and missed) ------------------------
@@ -616,9 +633,11 @@ class SqliteStore:
             "SELECT count(*) FROM deadlines WHERE incident_id=? AND kind=? AND level=? "
             "AND state='fired'", (incident_id, kind, level)).fetchone()[0]
 
-    def record_miss(self, deadline_id: int, role: str, who: str) -> None:
+    def record_miss(self, deadline_id: int, role: str, who: str,
+                    excused: str | None = None) -> None:
         """Who held the responsible role when the deadline passed (for accountability)."""
-        self.db.execute("UPDATE deadlines SET role=?, who=? WHERE id=?", (role, who, deadline_id))
+        self.db.execute("UPDATE deadlines SET role=?, who=?, excused=? WHERE id=?",
+                        (role, who, excused, deadline_id))
 
     def incident_deadlines(self, incident_id: str) -> list[DeadlineRow]:
         return [_row(DeadlineRow, r) for r in self.db.execute(
@@ -626,7 +645,7 @@ class SqliteStore:
         )]
 
     def incident_audit(self, incident_id: str) -> list[AuditRow]:
-        return [_row(AuditRow, r) for r in self.db.execute(
+        return [_row(AuditRow, r, fields=json.loads(r["fields"])) for r in self.db.execute(
             "SELECT * FROM audit WHERE incident_id=? ORDER BY at, id", (incident_id,)
         )]
 
