@@ -95,8 +95,11 @@ def test_plugin_section_is_validated_by_the_plugin_schema(make_config):
 def test_yaml_syntax_error_is_located(make_config):
     """Broken YAML is reported at the place the parser stopped, not as a traceback."""
     path = make_config(CONFIG + "roles: [unclosed\n")
-    (error,) = errors_of(path)
-    assert error.startswith(f"{path}:") and "YAML 语法错误" in error
+    # where the parser stopped (the end), and where the unclosed list began
+    began, stopped = errors_of(path)
+    line = CONFIG.count("\n") + 1
+    assert stopped.startswith(f"{path}:{line + 1}:1: YAML 语法错误")
+    assert began.startswith(f"{path}:{line}:8: （第 {line + 1} 行的语法错误")
 
 
 def test_duplicate_key_is_an_error(make_config):

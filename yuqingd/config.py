@@ -23,7 +23,7 @@ from yuqingd.located import (
     did_you_mean,
     load_yaml,
     msg,
-    validation_errors,
+    validate,
 )
 from yuqingd.notifiers import NotifierKind, NotifierSpec
 from yuqingd.plugins import PluginError, Plugins
@@ -165,15 +165,19 @@ def load_config(path: Path, plugins: Plugins) -> Config:
         return _load(path, doc, data, plugins)
     except PluginError as exc:
         raise ConfigError([doc.at((), msg(f"插件 '{exc.plugin}' 出错: {exc}", str(exc)))]) from exc
+    except (ConfigError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a check that broke on input nobody foresaw: still no traceback
+        raise ConfigError([doc.at((), msg(
+            f"无法检查此文件（内部错误 {type(exc).__name__}: {exc}；请报告此问题）",
+            f"cannot check this file (internal error {type(exc).__name__}: {exc})"))]) from exc
 
 
 def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Config:
     errors: list[LocatedError] = []
-    try:
-        cfg = ConfigFile.model_validate(data)
-    except pydantic.ValidationError as exc:
+    cfg = validate(ConfigFile, data, doc, errors)
+    if cfg is None:
         # Still check the plugin sections, so one run of `check` lists every error.
-        errors.extend(validation_errors(exc, doc, ConfigFile))
         _plugin_sections(
             doc, _entries(data.get("sources")), _entries(data.get("notifiers")), plugins, errors
         )
@@ -240,11 +244,7 @@ def _duty(doc: LocatedDocument, raw: dict[str, Any] | None, notifiers: set[str],
     context: dict[str, Any] = {"notifiers": notifiers, "roles": roles}
     if ruleset is not None:
         context["key_dates"] = set(ruleset.key_dates)
-    try:
-        return DutySpec.model_validate(raw, context=context)
-    except pydantic.ValidationError as exc:
-        errors.extend(validation_errors(exc, doc, DutySpec, prefix=("duty",)))
-        return None
+    return validate(DutySpec, raw, doc, errors, ("duty",), context=context)
 
 
 def _expectation_names(doc: LocatedDocument, cfg: ConfigFile, duty: DutySpec | None,
@@ -443,9 +443,7 @@ def _plugin_options(doc, section: str, entries, kinds: dict, errors) -> list[tup
         kind = kinds.get(entry.kind) if entry is not None else None
         if kind is None:
             continue
-        options = dict(entry.model_extra or {})
-        try:
-            out.append((entry, kind.options.model_validate(options)))
-        except pydantic.ValidationError as exc:
-            errors.extend(validation_errors(exc, doc, kind.options, prefix=(section, i)))
+        options = validate(kind.options, dict(entry.model_extra or {}), doc, errors, (section, i))
+        if options is not None:
+            out.append((entry, options))
     return out

@@ -124,6 +124,11 @@ class Daemon:
                 for error in exc.errors:
                     log.error("reload.config_error", error=str(error))
                 log.error("reload.rejected", errors=len(exc.errors))
+            except Exception as exc:  # SIGHUP awaits this too: nothing a file does may kill us
+                self.core.reload_error = (f"重新加载失败，继续使用原配置：内部错误 "
+                                          f"{type(exc).__name__}: {exc}")
+                self.reload_errors = [self.core.reload_error]
+                log.exception("reload.failed", error=f"{type(exc).__name__}: {exc}")
             else:
                 self.core.reload_error = None
                 self.reload_errors = []

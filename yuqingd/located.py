@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pydantic
-import yaml
 
 Loc = tuple[str | int, ...]
 
@@ -79,64 +78,30 @@ class LocatedDocument:
 
 
 def load_yaml(path: Path) -> LocatedDocument:
-    """Parse ``path`` with the safe loader, keeping marks; raises ConfigError on bad YAML."""
+    """Parse ``path`` with the hardened reader (yuqingd.yaml_reader), keeping marks; raises
+    ConfigError, located, on anything wrong with it."""
+    from yuqingd.yaml_reader import read_yaml  # it builds on this module's types
+
+    return read_yaml(Path(path))
+
+
+M = typing.TypeVar("M", bound=pydantic.BaseModel)
+
+
+def validate(model: type[M], data: typing.Any, doc: LocatedDocument, errors: list[LocatedError],
+             prefix: Loc = (), *, context: dict | None = None) -> M | None:
+    """``model`` validated from ``data`` (found at ``prefix`` in ``doc``), or None with located
+    errors added. A validator that raises anything but ValueError (a bug, or a plugin's) is a
+    located error at ``prefix`` too, never a traceback."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            [LocatedError(str(path), 1, 1, msg(f"无法读取文件: {exc.strerror}", str(exc)))]
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            [LocatedError(str(path), 1, 1, msg("文件不是 UTF-8 编码", "file is not UTF-8"))]
-        ) from exc
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "YAML error"
-        raise ConfigError(
-            [LocatedError(str(path), line, col, msg(f"YAML 语法错误: {problem}", problem))]
-        ) from exc
-    doc = LocatedDocument(path, None, {}, {})
-    errors: list[LocatedError] = []
-    if node is not None:
-        doc.data = _convert(node, (), doc, errors)
-    else:
-        doc.value_marks[()] = (1, 1)
-    if errors:
-        raise ConfigError(errors)
-    return doc
-
-
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def _convert(node: yaml.Node, loc: Loc, doc: LocatedDocument, errors: list) -> typing.Any:
-    doc.value_marks[loc] = _mark(node)
-    if isinstance(node, yaml.MappingNode):
-        out: dict = {}
-        for key_node, value_node in node.value:
-            key = yaml.SafeLoader(" ").construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool):
-                key = str(key)
-            if key in out:
-                errors.append(
-                    LocatedError(
-                        str(doc.path),
-                        *_mark(key_node),
-                        msg(f"重复的字段 '{key}'", f"duplicate key '{key}'"),
-                    )
-                )
-                continue
-            doc.key_marks[(*loc, key)] = _mark(key_node)
-            out[key] = _convert(value_node, (*loc, key), doc, errors)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(child, (*loc, i), doc, errors) for i, child in enumerate(node.value)]
-    return yaml.SafeLoader(" ").construct_object(node, deep=True)
+        return model.model_validate(data, context=context)
+    except pydantic.ValidationError as exc:
+        errors.extend(validation_errors(exc, doc, model, prefix))
+    except Exception as exc:
+        errors.append(doc.at(prefix, msg(
+            f"无法校验此处（{model.__name__} 的校验出错: {type(exc).__name__}: {exc}）",
+            f"cannot validate this ({model.__name__} failed: {type(exc).__name__}: {exc})")))
+    return None
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
@@ -155,12 +120,19 @@ def validation_errors(
 ) -> list[LocatedError]:
     """Translate pydantic's errors into located, human messages."""
     out = []
+    data = doc.data
+    for part in prefix:
+        data = _child(data, part)
     for err in exc.errors(include_url=False):
-        loc = _clean_loc(err["loc"])
         kind = err["type"]
+        raw = tuple(err["loc"])
+        if kind == "missing" and raw:
+            loc = (*_clean_loc(raw[:-1], data), raw[-1])
+        else:
+            loc = _clean_loc(raw, data)
         where = (*prefix, *loc)
         if kind == "extra_forbidden":
-            field = loc[-1]
+            field = loc[-1] if loc else (raw[-1] if raw else "?")
             allowed = allowed_fields(model, loc[:-1])
             text = msg(f"未知字段 '{field}'", f"unknown field '{field}'") + did_you_mean(
                 str(field), allowed
@@ -178,9 +150,29 @@ def validation_errors(
     return out
 
 
-def _clean_loc(loc: Sequence) -> Loc:
-    # pydantic adds tags for unions and function validators ('function-after[...]'); drop them.
-    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("union"))))
+_MISSING = object()
+
+
+def _child(data: typing.Any, part: typing.Any) -> typing.Any:
+    if isinstance(data, dict):
+        return data.get(part, _MISSING)
+    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        return data[part]
+    return _MISSING
+
+
+def _clean_loc(loc: Sequence, data: typing.Any) -> Loc:
+    """``loc`` without pydantic's own parts (union members such as 'list[str]', validator tags
+    such as 'function-after[...]', '[key]'): a part is kept when it is a key or index of the
+    data being validated, so a user's key such as 'st[affing' or 'union_x' stays."""
+    out = []
+    for part in loc:
+        child = _child(data, part)
+        if child is _MISSING:
+            continue
+        out.append(part)
+        data = child
+    return tuple(out)
 
 
 _ZH_MESSAGES = {

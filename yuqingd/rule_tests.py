@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from yuqingd.config import Config, load_config
-from yuqingd.located import msg
+from yuqingd.located import ConfigError, load_yaml, msg
 from yuqingd.plugins import Plugins
 from yuqingd.rules.model import RuleTest, TestExpectation
 from yuqingd.simulate import Input, SimulationInputError, parse_record, simulate
@@ -160,8 +160,8 @@ def standalone_config(rule_files: list[Path], plugins: Plugins) -> tuple[Config,
     sources: set[str] = set()
     for path in rule_files:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
+            data = load_yaml(path).data
+        except ConfigError:
             continue  # load_config reports it with its location
         _collect(data, roles, channels, sources, parent="")
     temp = tempfile.TemporaryDirectory(prefix="yuqingd-test-rules-")

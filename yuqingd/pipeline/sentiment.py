@@ -25,11 +25,11 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-import yaml
-
 from yuqingd.pipeline.normalize import Compact, compact_needle
+from yuqingd.yaml_reader import parse_text
 
 THRESHOLD = 0.75
 NEGATION_REACH = 8  # compact characters a negation or prevention word reaches forward…
@@ -84,7 +84,7 @@ class Lexicon:
 def shipped_lexicon() -> Lexicon:
     """The lexicon that ships with yuqingd (package data)."""
     text = resources.files("yuqingd").joinpath("lexicon/sentiment.yaml").read_text("utf-8")
-    return lexicon_from_yaml(yaml.safe_load(text))
+    return lexicon_from_yaml(parse_text(text, Path("yuqingd/lexicon/sentiment.yaml")).data)
 
 
 def lexicon_from_yaml(data: dict[str, Any]) -> Lexicon:

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pydantic
-
 from yuqingd.located import (
     ConfigError,
     LocatedDocument,
@@ -22,7 +20,7 @@ from yuqingd.located import (
     did_you_mean,
     load_yaml,
     msg,
-    validation_errors,
+    validate,
 )
 from yuqingd.rules.compiler import CompiledRule, RuleCompiler
 from yuqingd.rules.model import (
@@ -129,18 +127,14 @@ def _read(path: Path, timezone: str, errors: list) -> _File | None:
             model = _LIST_SECTIONS[key]
             valid = []
             for i, entry in enumerate(value):  # one bad rule does not hide the others
-                try:
-                    valid.append((i, model.model_validate(entry, context=context)))
-                except pydantic.ValidationError as exc:
-                    errors.extend(validation_errors(exc, doc, model, prefix=(key, i)))
+                checked = validate(model, entry, doc, errors, (key, i), context=context)
+                if checked is not None:
+                    valid.append((i, checked))
             sections[key] = valid
             continue
-        try:
-            parsed = RuleFile.model_validate({key: value}, context=context)
-        except pydantic.ValidationError as exc:
-            errors.extend(validation_errors(exc, doc, RuleFile))
-            continue
-        sections[key] = getattr(parsed, key)
+        parsed = validate(RuleFile, {key: value}, doc, errors, context=context)
+        if parsed is not None:
+            sections[key] = getattr(parsed, key)
     return _File(doc, sections)
 
 

@@ -6,6 +6,9 @@ import re
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+# Ten years: longer than any window, deadline or lead a bureau writes, short enough that every
+# moment it reaches is a date (time arithmetic far beyond it overflows).
+MAX_DURATION = 3650 * 86400.0
 
 
 def parse_duration(text: str | int | float) -> float:
@@ -15,12 +18,20 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, int | float):
         if text < 0:
             raise ValueError(f"时长不能为负数: {text}")
-        return float(text)
+        return _in_range(text, text)
     compact = str(text).strip().replace(" ", "")
+    if len(compact) > 64:
+        raise ValueError(f"时长格式错误: {text!r:.40}…（示例: 30s, 15m, 1h30m, 2d）")
     parts = _PART.findall(compact)
     if not compact or "".join(n + u for n, u in parts) != compact:
         raise ValueError(f"时长格式错误: {text!r}（示例: 30s, 15m, 1h30m, 2d）")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+    return _in_range(sum(float(n) * _UNITS[u] for n, u in parts), text)
+
+
+def _in_range(seconds: float | int, text: object) -> float:
+    if not seconds <= MAX_DURATION:  # also NaN and infinity
+        raise ValueError(f"时长超出范围: {text!r:.40}（上限 3650d，即十年）")
+    return float(seconds)
 
 
 def format_duration(seconds: float) -> str:
