@@ -117,4 +117,26 @@ def test_store_migration_carries_misses_recorded_before_into_the_miss_record(tmp
         ("ack", 11, "张明", False, "silenced", "i1"),
         ("check_in", 15, "赵丽", False, "daemon_down", None),
         ("first_report", 21, "李华", True, "", "i1")]
+
+
+def test_store_purge_blanks_text_and_author_hash_columns(tmp_path):
+    """After a purge nothing personal is left in an old item's row, cited or not; the
+    retention state survives reopening the file."""
+    path = tmp_path / "y.sqlite3"
+    store = Store(path)
+    with store.transaction():
+        store.add_item(Item("forum", "1", "标题", "正文", "https://x/1", author="张三"), NOTHING,
+                       "a1b2c3d4e5f60718", 1.0)
+        store.add_incident("20260510-001", "r", "k", "标题", "一般", [{"notify": "值班员"}], 1.0)
+        store.attach_item("20260510-001", "forum", "1", 1.0)
+        store.add_item(Item("forum", "2", "标题二", "正文二", "https://x/2"), NOTHING,
+                       "a1b2c3d4e5f60719", 2.0)
+        store.purge(10.0, 20.0)
+    rows = store.db.execute("SELECT item_id, title, text, url, author_hash FROM items "
+                            "ORDER BY item_id").fetchall()
+    assert [tuple(r) for r in rows] == [("1", "标题", "", "https://x/1", ""),
+                                        ("2", "", "", "", "")]
+    store.close()
+    store = Store(path)
+    assert store.last_purge() == 20.0
     store.close()

@@ -233,3 +233,61 @@ def test_store_misses_are_one_record_for_every_kind_read_by_period_and_incident(
     assert store.weekly_data(50.0, 100.0, top_stories=1, negative_limit=1,
                              positive_limit=1).misses == (dataclasses.replace(check_in,
                                                                               id=second),)
+
+
+def test_store_purge_blanks_old_items_but_keeps_what_incidents_cite(store):
+    """Retention: items found before the cut-off lose text, URL, title and author hash, except
+    the title and link of those an incident cites; older rule hits, firings and dead letters
+    are deleted; each item is purged once; the run's time is kept."""
+    with store.transaction():
+        story = store.add_story(0, "六处学校老师体罚学生", 10.0)
+        store.add_item(Item("forum", "old", "六处学校老师体罚学生", "正文", "https://x/old"),
+                       negative(), "a1b2c3d4e5f60718", 10.0, story)
+        store.add_item(Item("forum", "cited", "校车侧翻", "正文", "https://x/cited"),
+                       negative("重大"), "a1b2c3d4e5f60719", 20.0)
+        store.add_item(Item("forum", "new", "新帖", "正文", "https://x/new"), NEUTRAL, "", 200.0)
+        store.add_incident("20260510-001", "r", "六处学校", "校车侧翻", "重大",
+                           [{"notify": "值班员"}], 20.0)
+        store.attach_item("20260510-001", "forum", "cited", 20.0)
+        for at in (10.0, 200.0):
+            store.add_hit("r", "k", Item("forum", f"h{at}", "t"), at)
+            store.add_firing("r", "k", at)
+        store.add_dead_letter(10.0, "forum", "bad", "ValueError: x", {"author": "张三"})
+    assert store.last_purge() is None
+    with store.transaction():
+        purged = store.purge(100.0, 300.0)
+    assert purged == api.Purged(items=2, stories=1, rule_hits=1, firings=1, dead_letters=1)
+    assert purged.total == 6
+    old = store.item("forum", "old")
+    assert old is not None and (old.title, old.url) == ("", "")
+    assert store.has_item("forum", "old")  # a source sending it again does not make it new
+    cited = store.incident_items("20260510-001")
+    assert [(i.title, i.url) for i in cited] == [("校车侧翻", "https://x/cited")]
+    new = store.item("forum", "new")
+    assert new is not None and (new.title, new.url) == ("新帖", "https://x/new")
+    assert store.story(story).title == ""  # type: ignore[union-attr]
+    assert store.count_hits("r", "k", 0.0) == 1
+    assert store.last_firing("r", "k") == 200.0
+    assert store.dead_letter_count() == 0
+    assert store.last_purge() == 300.0
+    with store.transaction():
+        again = store.purge(150.0, 400.0)
+    assert again == api.Purged(items=0, stories=0, rule_hits=0, firings=0, dead_letters=0)
+    assert store.last_purge() == 400.0
+
+
+def test_store_recent_story_items_are_each_storys_first_and_latest(store):
+    """What the story index is rebuilt from: for stories seen since the cut-off, the first few
+    items of each and every item of the recent span, oldest first; older stories not at all."""
+    with store.transaction():
+        old = store.add_story(0, "旧报道", 1.0)
+        store.add_item(Item("forum", "o1", "旧报道", "正文"), NEUTRAL, "", 1.0, old)
+        live = store.add_story(0, "新报道", 10.0)
+        for n, at in enumerate((10.0, 20.0, 30.0, 40.0, 95.0)):
+            store.add_item(Item("forum", f"l{n}", "新报道", f"正文{n}"), NEUTRAL, "", at, live)
+            if n:
+                store.touch_story(live, at)
+    rows = store.recent_story_items(5.0, 2, 90.0)
+    assert [(r.story_id, r.text, r.fetched_at) for r in rows] == [
+        (live, "正文0", 10.0), (live, "正文1", 20.0), (live, "正文4", 95.0)]
+    assert (rows[0].first_seen, rows[0].last_seen) == (10.0, 95.0)

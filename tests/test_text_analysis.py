@@ -83,10 +83,19 @@ def test_watched_name_found_however_spelt(analyzer, spelling):
 
 
 @pytest.mark.parametrize("text", ["全县有六处学校参加比赛", "景区新增六处停车场", "第六处学校旧址",
-                                  "十六处学校获得表彰", "初二中考", "这六处学校都在城北"])
+                                  "十六处学校获得表彰", "初二中考", "这六处学校都在城北",
+                                  "县里新增了六处学校", "城关二中毒事件调查", "城关第二中心小学"])
 def test_short_alias_does_not_match_ordinary_words(analyzer, text):
-    """A count (有六处…), a not: phrase (六处停车场) or a grade (初二中…) is not the name."""
+    """A count (有六处…, 新增了六处…), a not: phrase (六处停车场), a grade (初二中…) or a 中
+    that starts another word (二中毒 is 中毒, 第二中心小学 another school) is not the name."""
     assert analyse(analyzer, text).enrichment.entities == ()
+
+
+@pytest.mark.parametrize("text", ["城关二中，毒品预防教育进课堂", "城关二中学生获奖",
+                                  "城关二中举办运动会"])
+def test_school_abbreviation_in_zhong_still_matches(analyzer, text):
+    """二中 stays the school when a separator follows it, or 学 (二中学生 is its students)."""
+    assert [h.entity for h in analyse(analyzer, text).enrichment.entities] == ["城关第二中学"]
 
 
 def test_digits_false_keeps_digit_forms_apart(analyzer):

@@ -298,6 +298,20 @@ def test_weekly_report_top_stories_rank_by_items_in_the_week(briefing):
     assert ("首次发现：2026-11-17T08:30:00+08:00；本周最近：2026-11-18T10:00:00+08:00"
             in stories)
     assert "示例链接：<https://weibo.example.cn/a1>" in stories
+    assert stories.count("传播速度：最快每小时") == 3
+
+
+def test_weekly_report_shows_a_storys_fastest_spread(store):
+    """Each top story shows its fastest spread in the week: the most items found within three
+    hours, per hour — as rules' `spread` counts it."""
+    story = None
+    for n, (day, hour) in enumerate([(1, 8), (1, 9), (1, 10), (1, 11), (3, 9)]):
+        story = post(store, "weibo", f"s{n}", "六处学校老师体罚学生", "negative", at(day, hour),
+                     story=story)
+    markdown, html = render_weekly(collect_weekly(store, START, END), Clock("Asia/Shanghai"))
+    # 08:00, 09:00, 10:00 and 11:00 are four items within three hours (both ends count).
+    assert "传播速度：最快每小时 1.3 条（3 小时内 4 条）" in section(markdown, "五、重点报道")
+    assert "传播速度：最快每小时 1.3 条（3 小时内 4 条）" in html
 
 
 def test_weekly_report_html_escapes_what_it_did_not_write(briefing):

@@ -92,6 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--item", type=Path, required=True,
                          help="one item as a JSON object (the fields of a simulate input line)")
     explain.set_defaults(func=cmd_explain)
+    analyze = with_config(sub.add_parser(
+        "analyze",
+        help="分析信息样本：每条输出一行 JSON（监测对象、主题、情感及其依据、严重程度、报道）"
+        " / what the pipeline makes of each item of a sample, one JSON line each",
+        description="按守护进程的方式分析样本中的每条信息，不存储、不运行规则；输出格式见 "
+        "docs/analyze.md。/ Analyse each item of a sample as the daemon does (nothing stored, "
+        "no rule run); the output format is in docs/analyze.md."))
+    analyze.add_argument("--items", type=Path, required=True, metavar="F.jsonl",
+                         help="样本文件，每行一个 JSON 信息（字段同 simulate 输入行）；- 为标准输入"
+                         " / JSONL sample, one item per line (simulate's item fields); - for stdin")
+    analyze.set_defaults(func=cmd_analyze)
     simulate = with_config(sub.add_parser(
         "simulate", help="run the rules over a recorded stream on a simulated clock (JSONL out)"))
     simulate.add_argument("--events", type=Path, required=True,
@@ -312,6 +323,42 @@ def cmd_explain(args) -> int:
         print(f"yuqingd: {exc}", file=sys.stderr)
         return EX_NOINPUT
     sys.stdout.write(explain_item(config, item))
+    return EX_OK
+
+
+def cmd_analyze(args) -> int:
+    from yuqingd.analyze import analyze, dumps, read_sample
+    from yuqingd.explain import ItemError
+
+    _quiet_logs()
+    plugins = _plugins()
+    try:
+        config = load_config(_config_path(args), plugins)
+    except ConfigError as exc:
+        return _report(exc)
+    sources = [s.name for s in config.sources]
+    try:
+        if str(args.items) == "-":
+            sample = read_sample(sys.stdin, sources, "<stdin>")
+        else:
+            with open(args.items, encoding="utf-8") as f:
+                sample = read_sample(f, sources, str(args.items))
+    except OSError as exc:
+        print(f"yuqingd: {args.items}: {exc.strerror}", file=sys.stderr)
+        return EX_NOINPUT
+    except UnicodeDecodeError:
+        print(msg(f"yuqingd: {args.items}: 文件不是 UTF-8 编码",
+                  f"yuqingd: {args.items}: file is not UTF-8"), file=sys.stderr)
+        return EX_DATAERR
+    except ItemError as exc:
+        print(f"yuqingd: {exc}", file=sys.stderr)
+        return EX_DATAERR
+    try:
+        for record in analyze(config, sample, plugins.enrichers()):
+            print(dumps(record))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EX_OK
 
 

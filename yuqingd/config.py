@@ -103,6 +103,8 @@ class ConfigFile(BaseModel):
     # Rule matching: durable-rules where it imports (auto), or the pure-Python engine.
     engine: Literal["auto", "durable", "python"] = "auto"
     status_every: PositiveDuration = 10.0
+    # How long personal information is kept (PIPL; yuqingd.runtime.retention): 180 days.
+    retention: PositiveDuration = 180 * 86400.0
 
     @field_validator("timezone")
     @classmethod

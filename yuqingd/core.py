@@ -29,6 +29,7 @@ from yuqingd.runtime.incidents import Escalation
 from yuqingd.runtime.matching import RuleRunner
 from yuqingd.runtime.outreach import Outreach
 from yuqingd.runtime.reports import Reports
+from yuqingd.runtime.retention import Retention
 from yuqingd.runtime.silences import Silences
 from yuqingd.runtime.watches import Watches
 from yuqingd.scheduler import Scheduler
@@ -56,9 +57,11 @@ class Core:
         self.watches: Watches = self.runner.watches
         self.expectations = Expectations(store, clock, self.outreach, events)
         self.delivery = Delivery(store, clock)
+        self.retention = Retention(store, clock, config.file.retention)
         self.scheduler = Scheduler(
             clock,
-            [self.escalation, self.runner, self.watches, self.expectations, self.reports],
+            [self.escalation, self.runner, self.watches, self.expectations, self.reports,
+             self.retention],
             self.delivery.wake,
         )
         self.pipeline = Pipeline(store, clock, self.runner, self.changed, salt=salt,
@@ -87,6 +90,7 @@ class Core:
         self.escalation.configure(directory, config.ruleset.chains, config.ruleset.deadlines)
         self.expectations.configure(config.roster, config.submissions, self.clock.time())
         self.reports.configure(config, self.clock.time())
+        self.retention.keep = config.file.retention
         self.scheduler.changed.set()  # schedules, flatlines and watches may have changed
 
     def perform(self, name: str, args: dict[str, Any], now: float) -> dict[str, Any]:

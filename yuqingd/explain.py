@@ -64,15 +64,22 @@ def read_item(path: Path, sources: Sequence[str]) -> Item:
     except json.JSONDecodeError as exc:
         raise ItemError(msg(f"{path}:{exc.lineno}:{exc.colno}: 不是有效的 JSON: {exc.msg}",
                             f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}")) from exc
+    return item_from_record(data, sources, str(path))
+
+
+def item_from_record(data: Any, sources: Sequence[str], where: str,
+                     default_id: str = "explain") -> Item:
+    """The item one JSON value describes; errors start with ``where`` (``file`` or
+    ``file:line``). Also reads each line of ``yuqingd analyze``."""
     if not isinstance(data, dict):
-        raise ItemError(msg(f"{path}: 应为一个 JSON 对象，例如 {{\"title\": \"…\"}}",
-                            f"{path}: expected one JSON object, e.g. {{\"title\": \"…\"}}"))
+        raise ItemError(msg(f"{where}: 应为一个 JSON 对象，例如 {{\"title\": \"…\"}}",
+                            f"{where}: expected one JSON object, e.g. {{\"title\": \"…\"}}"))
     if "action" in data:
-        raise ItemError(msg(f"{path}: 这是人员操作（action），不是信息",
-                            f"{path}: this is a person's action, not an item"))
+        raise ItemError(msg(f"{where}: 这是人员操作（action），不是信息",
+                            f"{where}: this is a person's action, not an item"))
 
     def fail(zh: str, en: str) -> ItemError:
-        return ItemError(f"{path}: " + msg(zh, en))
+        return ItemError(f"{where}: " + msg(zh, en))
 
     fields: dict[str, Any] = {}
     for name in _TEXT_FIELDS:
@@ -85,7 +92,7 @@ def read_item(path: Path, sources: Sequence[str]) -> Item:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise fail(f"字段 {name} 应为非负整数", f"field {name} must be a whole number ≥ 0")
         fields[name] = value
-    item_id = data.get("id", "explain")
+    item_id = data.get("id", default_id)
     if not isinstance(item_id, str | int) or isinstance(item_id, bool) or str(item_id) == "":
         raise fail("字段 id 应为非空字符串", "field id must be a non-empty string")
     source = data.get("source", sources[0] if sources else "")

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 SEVERITIES = ("一般", "较大", "重大", "特别重大")
+# A story's spread speed is its items per hour over this window (rules' `spread`, the weekly
+# briefing's fastest spread).
+SPREAD_WINDOW = 3 * 3600
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ class Pipeline:
         self, receive: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED
     ) -> None:
         """Process items until every sender has closed (the shutdown drain), then return."""
+        loaded = self.stories.load(self.clock.time())
+        log.info("stories.loaded", items=loaded, stories=len(self.stories.index))
         task_status.started()
         async with receive:
             async for item, cursor in receive:
@@ -95,7 +97,7 @@ class Pipeline:
             events = [(hit.entity, topic) for hit in enrichment.entities
                       for topic in analysis.asserted_topics]
             story_id, new_story = self.stories.assign(item.title, item.text, now, events)
-            analysis.numbers["spread"] = round(self.stories.spread(story_id, now))
+            analysis.numbers["spread"] = self.stories.recent(story_id, now)  # rules' spread
             self.store.add_item(item, enrichment, hash_author(item.author, self.analyzer.salt), now,
                                 story_id)
             self.processed += 1

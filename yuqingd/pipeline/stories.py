@@ -11,7 +11,9 @@ An item joins a story when either
 - it names the same watched entity about the same topic (asserted, see enrich) as a story seen
   within ``EVENT_WINDOW``: 六处学校 + 师德师风 is one case however differently it is told.
 
-Otherwise it starts a new story. Stories older than ``STORY_MEMORY`` are forgotten by the index.
+Otherwise it starts a new story. Stories older than ``STORY_MEMORY`` are forgotten by the index;
+at start the index is rebuilt from the store (:meth:`Stories.load`), so reposts of a story found
+before a restart still join it.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from yuqingd.model import SPREAD_WINDOW
 from yuqingd.pipeline.normalize import compact, normalize_text
 from yuqingd.store.api import Store
 
 STORY_MEMORY = 7 * 86400
 EVENT_WINDOW = 48 * 3600
-SPREAD_WINDOW = 3 * 3600  # spread speed: items per hour over the last three hours
 TEXT_PREFIX = 600  # compact characters of title + text that make the signature
 NUM_BINS = 63
 ROWS = 3  # LSH: 21 bands of 3 rows
@@ -183,13 +185,16 @@ class StoryIndex:
                 return held[0]
         return None
 
-    def spread(self, story_id: int, at: float) -> float:
-        """Items per hour in the story over the last ``SPREAD_WINDOW`` up to ``at``."""
+    def recent(self, story_id: int, at: float) -> int:
+        """Items of the story within the last ``SPREAD_WINDOW`` up to ``at``."""
         story = self._stories.get(story_id)
         if story is None:
-            return 0.0
-        count = sum(1 for t in story.recent if at - SPREAD_WINDOW <= t <= at)
-        return count * 3600 / SPREAD_WINDOW
+            return 0
+        return sum(1 for t in story.recent if at - SPREAD_WINDOW <= t <= at)
+
+    def spread(self, story_id: int, at: float) -> float:
+        """Items per hour in the story over the last ``SPREAD_WINDOW`` up to ``at``."""
+        return self.recent(story_id, at) * 3600 / SPREAD_WINDOW
 
     def add(self, story_id: int, sig: Signature, events: Iterable[tuple[str, str]], at: float,
             first_seen: float | None = None) -> None:
@@ -210,6 +215,13 @@ class StoryIndex:
                 story.keys.append(key)
         for key in events:
             self._events[key] = (story_id, at)
+
+    def seen(self, story_id: int, at: float) -> None:
+        """The story was last seen at ``at`` (rebuilding: by an item not loaded again)."""
+        story = self._stories.get(story_id)
+        if story is not None and at > story.last_seen:
+            story.last_seen = at
+            self._by_age.append((at, story_id))
 
     def _forget(self, before: float) -> None:
         while self._by_age and self._by_age[0][0] < before:
@@ -248,5 +260,23 @@ class Stories:
         self.index.add(story_id, sig, events, at)
         return story_id, True
 
+    def load(self, now: float) -> int:
+        """Rebuild the index from the store (at start): the first items of each story seen
+        within ``STORY_MEMORY`` stand for it again, as they did before, and its items of the
+        last ``SPREAD_WINDOW`` count for its spread. Entity + topic links are not rebuilt
+        (the store keeps an item's topics, not which of them it asserted). Returns the items
+        read."""
+        rows = self.store.recent_story_items(now - STORY_MEMORY, SIGNATURES_PER_STORY,
+                                             now - SPREAD_WINDOW)
+        for row in rows:
+            self.index.add(row.story_id, signature(row.title, row.text), (), row.fetched_at,
+                           row.first_seen)
+        for row in rows:
+            self.index.seen(row.story_id, row.last_seen)
+        return len(rows)
+
     def spread(self, story_id: int, at: float) -> float:
         return self.index.spread(story_id, at)
+
+    def recent(self, story_id: int, at: float) -> int:
+        return self.index.recent(story_id, at)

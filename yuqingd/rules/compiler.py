@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from yuqingd.located import did_you_mean
+from yuqingd.model import SPREAD_WINDOW
 from yuqingd.rules.conditions import (
     TRUE,
     All,
@@ -145,6 +147,10 @@ class RuleCompiler:
                 parts.append(AtLeast("reposts", m.engagement.reposts))
             if m.engagement.comments is not None:
                 parts.append(AtLeast("comments", m.engagement.comments))
+            if m.engagement.spread is not None:
+                # The fact carries the story's items within SPREAD_WINDOW (an exact count).
+                parts.append(AtLeast("spread",
+                                     math.ceil(m.engagement.spread * SPREAD_WINDOW / 3600)))
         if m.author_in is not None:
             parts.append(self._authors(m.author_in, (*loc, "author_in")))
         if m.any_ is not None:

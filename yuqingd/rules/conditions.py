@@ -8,7 +8,8 @@ Features of one *fact* (an item seen through one of its watched entities):
 - ``flags``: facts about the item, as strings: ``topic:校园安全``, ``topic:*`` (has any topic),
   ``sentiment:negative``, ``source:county-news``, ``kind:rss``, ``kw:title:体罚`` /
   ``kw:text:…`` / ``kw:both:…`` (keyword present), ``author:<list>`` (author in a list);
-- ``numbers``: ``severity`` (0 一般 … 3 特别重大), ``reposts``, ``comments``.
+- ``numbers``: ``severity`` (0 一般 … 3 特别重大), ``reposts``, ``comments``, ``spread`` (items
+  of the item's story within the last ``SPREAD_WINDOW``, itself included).
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ SENTIMENTS = {"negative": ("负面", "negative"), "neutral": ("中性", "neutral
 FIELDS = {"title": ("标题", "title"), "text": ("正文", "text"),
           "both": ("标题或正文", "title or text")}
 NUMBERS = {"severity": ("严重程度（0 一般 … 3 特别重大）", "severity (0 一般 … 3 特别重大)"),
-           "reposts": ("转发数", "reposts"), "comments": ("评论数", "comments")}
+           "reposts": ("转发数", "reposts"), "comments": ("评论数", "comments"),
+           "spread": ("所属报道最近 3 小时的条数", "items of its story in the last 3 hours")}
 
 
 def describe_flag(name: str) -> str:

@@ -101,11 +101,13 @@ class Keywords(BaseModel):
 
 
 class Engagement(BaseModel):
-    """At least this many reposts / comments (each given bound must hold)."""
+    """At least this many reposts / comments, and this spread speed: items of the item's story
+    per hour over the last three hours, itself included (each given bound must hold)."""
 
     model_config = STRICT
     reposts: int | None = Field(None, ge=0)
     comments: int | None = Field(None, ge=0)
+    spread: float | None = Field(None, gt=0)
 
 
 class Match(BaseModel):

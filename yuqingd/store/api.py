@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
-from yuqingd.model import Enrichment, Item
+from yuqingd.model import SPREAD_WINDOW, Enrichment, Item
 
 
 class StoreError(Exception):
@@ -63,6 +63,18 @@ class StoryRow(_Row):
     first_seen: float
     last_seen: float
     items: int
+
+
+@dataclass(frozen=True)
+class StoryItem(_Row):
+    """An item of a recent story, from which the story index is rebuilt after a restart."""
+
+    story_id: int
+    title: str
+    text: str
+    fetched_at: float
+    first_seen: float  # the story's
+    last_seen: float  # the story's
 
 
 @dataclass(frozen=True)
@@ -253,6 +265,21 @@ class Tally:
 
 
 @dataclass(frozen=True)
+class Purged:
+    """What one retention run removed (:meth:`Store.purge`)."""
+
+    items: int  # items whose text, URL, title and author hash were purged
+    stories: int  # stories whose title was purged
+    rule_hits: int
+    firings: int
+    dead_letters: int
+
+    @property
+    def total(self) -> int:
+        return self.items + self.stories + self.rule_hits + self.firings + self.dead_letters
+
+
+@dataclass(frozen=True)
 class ItemGroup:
     """The items of one story found in a period (or one item without a story), shown through
     one of them: the most severe (negative) or the most engaged (positive), earliest first."""
@@ -281,6 +308,12 @@ class StorySummary:
     last_seen: float  # its last item found in the period
     sources: tuple[str, ...]
     sample_url: str
+    peak_items: int = 0  # the most of its items found in the period within one SPREAD_WINDOW
+
+    @property
+    def peak_spread(self) -> float:
+        """Its fastest spread in the period, items per hour (rules' ``spread``)."""
+        return self.peak_items * 3600 / SPREAD_WINDOW
 
 
 @dataclass(frozen=True)
@@ -411,6 +444,11 @@ class Store(Protocol):
     def item(self, source: str, item_id: str) -> ItemRow | None: ...
     def item_count(self) -> int: ...
     def recent_stories(self, since: float) -> list[tuple[int, int]]: ...
+    def recent_story_items(self, since: float, first: int,
+                           recent_since: float) -> list[StoryItem]:
+        """Items of the stories last seen at or after ``since``: the ``first`` earliest of
+        each, and all found at or after ``recent_since``; oldest first."""
+        ...
     def add_story(self, simhash: int, title: str, at: float) -> int: ...
     def touch_story(self, story_id: int, at: float) -> None: ...
     def story(self, story_id: int) -> StoryRow | None: ...
@@ -419,6 +457,18 @@ class Store(Protocol):
     def add_dead_letter(self, at: float, source: str, item_id: str, error: str,
                         item: dict[str, Any]) -> None: ...
     def dead_letter_count(self) -> int: ...
+
+    # retention of personal information (PIPL)
+    def purge(self, before: float, at: float) -> Purged:
+        """Inside a transaction: items found before ``before`` lose their text, URL, title and
+        author hash, except the title and URL of items an incident cites (each item is purged
+        once; its row stays, so it is still known as seen); stories last seen before it and
+        citing no such item lose their title; rule hits, firings and dead letters older than it
+        are deleted. Records ``at`` as the last run."""
+        ...
+    def last_purge(self) -> float | None:
+        """When :meth:`purge` last ran, or None."""
+        ...
 
     # rule state: firings, activity, tags, schedules, windows
     def add_firing(self, rule_id: str, key: str, at: float) -> None: ...

@@ -279,4 +279,15 @@ MIGRATIONS: list[str] = [
                CASE WHEN missed_who LIKE '%（到期时服务未运行）' THEN 'daemon_down' ELSE '' END
         FROM expectations WHERE missed_at IS NOT NULL ORDER BY missed_at, id;
     """,
+    # 10: retention of personal information (PIPL): how far items have been purged, and indexes
+    # to prune rule hits and firings by age
+    """
+    CREATE TABLE retention (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        purged_before REAL NOT NULL,   -- items found before this have been purged
+        last_run      REAL NOT NULL
+    );
+    CREATE INDEX rule_hits_at ON rule_hits (at);
+    CREATE INDEX firings_at ON firings (at);
+    """,
 ]

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from yuqingd.model import SEVERITIES
+from yuqingd.model import SEVERITIES, SPREAD_WINDOW
 from yuqingd.store.api import (
     HandoverNoteRow,
     IncidentSummary,
@@ -195,6 +195,9 @@ def _top_stories(
             {**week, "id": story_id},
         ).fetchone()
         story = db.execute("SELECT title FROM stories WHERE id = ?", (story_id,)).fetchone()
+        times = [t for (t,) in db.execute(
+            "SELECT fetched_at FROM items WHERE story_id = :id AND fetched_at >= :start "
+            "AND fetched_at < :end ORDER BY fetched_at", {**week, "id": story_id})]
         stories.append(
             StorySummary(
                 story_id=story_id,
@@ -206,9 +209,21 @@ def _top_stories(
                 last_seen=last_seen,
                 sources=tuple(sorted(json.loads(sources))),
                 sample_url=sample_url or "",
+                peak_items=_peak(times, SPREAD_WINDOW),
             )
         )
     return tuple(stories)
+
+
+def _peak(times: list[float], window: float) -> int:
+    """The most of ``times`` (sorted) within one ``window`` (both ends included, as rules
+    count ``spread``)."""
+    best = start = 0
+    for end, t in enumerate(times):
+        while t - times[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 def incidents(db: sqlite3.Connection, span: dict[str, Any]) -> tuple[IncidentSummary, ...]:

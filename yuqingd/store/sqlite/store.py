@@ -25,11 +25,13 @@ from yuqingd.store.api import (
     LadderStep,
     MissRow,
     OutboxRow,
+    Purged,
     ReportRow,
     ShiftData,
     SilenceRow,
     StateInUse,
     StoreError,
+    StoryItem,
     StoryRow,
     WatchItemRow,
     WatchRow,
@@ -206,6 +208,16 @@ class SqliteStore:
             )
         ]
 
+    def recent_story_items(self, since: float, first: int,
+                           recent_since: float) -> list[StoryItem]:
+        rows = self.db.execute(
+            "SELECT * FROM (SELECT i.story_id, i.title, i.text, i.fetched_at, s.first_seen, "
+            "s.last_seen, row_number() OVER (PARTITION BY i.story_id "
+            "ORDER BY i.fetched_at, i.rowid) AS n FROM items i JOIN stories s ON s.id = i.story_id "
+            "WHERE s.last_seen >= ?) WHERE n <= ? OR fetched_at >= ? "
+            "ORDER BY fetched_at, story_id", (since, first, recent_since)).fetchall()
+        return [_row(StoryItem, r) for r in rows]
+
     def add_story(self, simhash: int, title: str, at: float) -> int:
         return _rowid(self.db.execute(
             "INSERT INTO stories (simhash, title, first_seen, last_seen) VALUES (?,?,?,?)",
@@ -226,6 +238,40 @@ class SqliteStore:
         row = self.db.execute("SELECT * FROM items WHERE source=? AND item_id=?",
                               (source, item_id)).fetchone()
         return _row(ItemRow, row) if row else None
+
+    # retention (PIPL) ---------------------------------------------------------------------
+
+    def purge(self, before: float, at: float) -> Purged:
+        """Items are purged once, from where the last run stopped (``purged_before``) up to
+        ``before``: their rows stay (so a source re-sending one does not make it new), blank."""
+        row = self.db.execute("SELECT purged_before FROM retention WHERE id=1").fetchone()
+        since = row[0] if row else None
+        span = "fetched_at < ?" if since is None else "fetched_at >= ? AND fetched_at < ?"
+        bounds: tuple[float, ...] = (before,) if since is None else (since, before)
+        cited = ("EXISTS (SELECT 1 FROM incident_items c "
+                 "WHERE c.source=items.source AND c.item_id=items.item_id)")
+        items = self.db.execute(
+            f"UPDATE items SET text='', author_hash='', "
+            f"title=CASE WHEN {cited} THEN title ELSE '' END, "
+            f"url=CASE WHEN {cited} THEN url ELSE '' END WHERE {span}", bounds).rowcount
+        story_span = span.replace("fetched_at", "last_seen")
+        stories = self.db.execute(
+            f"UPDATE stories SET title='' WHERE {story_span} AND NOT EXISTS ("
+            "SELECT 1 FROM items i JOIN incident_items c "
+            "ON c.source=i.source AND c.item_id=i.item_id WHERE i.story_id=stories.id)",
+            bounds).rowcount
+        hits = self.db.execute("DELETE FROM rule_hits WHERE at < ?", (before,)).rowcount
+        firings = self.db.execute("DELETE FROM firings WHERE at < ?", (before,)).rowcount
+        dead = self.db.execute("DELETE FROM dead_letters WHERE at < ?", (before,)).rowcount
+        self.db.execute(
+            "INSERT INTO retention (id, purged_before, last_run) VALUES (1, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET last_run=excluded.last_run, "
+            "purged_before=max(purged_before, excluded.purged_before)", (before, at))
+        return Purged(items, stories, hits, firings, dead)
+
+    def last_purge(self) -> float | None:
+        row = self.db.execute("SELECT last_run FROM retention WHERE id=1").fetchone()
+        return row[0] if row else None
 
     # firings, activity, tags, schedules ---------------------------------------------------
 
