@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--hang", type=float, default=10.0, help="seconds that count as a hang")
     parser.add_argument("--show", type=int, default=3, help="examples printed per finding")
     parser.add_argument("--smoke", action="store_true", help="a few inputs (make test)")
+    parser.add_argument("--progress", type=int, default=0, help="print a line every N inputs")
     args = parser.parse_args()
     inputs = 20 if args.smoke else args.inputs
     plugins = Plugins(get_plugin_manager())
@@ -56,6 +57,9 @@ def main() -> int:
             finally:
                 (folder / path).write_bytes(originals[path])
             per_kind[mutant.kind] += 1
+            if args.progress and number % args.progress == 0:
+                print(f"progress {number}/{inputs}: exits {dict(codes)}, findings "
+                      f"{ {k: len(v) for k, v in findings.items()} }", flush=True)
             codes[verdict.code] += 1
             slowest = max(slowest, verdict.seconds)
             found = problems(mutant, verdict, folder)
@@ -67,6 +71,8 @@ def main() -> int:
                 findings[head].append(
                     f"#{number} {mutant.kind}/{mutant.note} {path} lines {sorted(mutant.lines)[:5]}"
                     f"\n    {problem.strip()[-600:]}\n    stderr: {verdict.stderr.strip()[:400]}")
+                if args.progress:
+                    print("FINDING " + findings[head][-1], flush=True)
     elapsed = time.perf_counter() - started
     print(f"inputs tried      {inputs}")
     print(f"accepted (exit 0) {codes[0]}")

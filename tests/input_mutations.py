@@ -340,7 +340,9 @@ def _rightly_located(mutant: Mutant, verdict: Verdict, folder: Path) -> bool:
     if words:
         for path in folder.rglob("*.yaml"):
             try:
-                text = path.read_bytes().decode("utf-8", "replace")
+                # the mutated file as it was checked (a deleted line shifts the others)
+                data = mutant.data if str(path.resolve()) == target else path.read_bytes()
+                text = data.decode("utf-8", "replace")
             except OSError:
                 continue
             for number, line in enumerate(text.split("\n"), start=1):

@@ -170,3 +170,10 @@ def test_oversized_file_is_refused_before_parsing(make_config):
     (error,) = errors_of(path)
     assert time.monotonic() - started < 2
     assert error.startswith(f"{path}:{CONFIG_LINES + 1}:1: 文件超过 256 KiB 的上限")
+
+
+def test_a_rule_file_listed_twice_is_located_in_the_config(make_config):
+    """The same rule file twice in `rules:` is one error at the second listing, not a clash of
+    every definition with itself."""
+    path = make_config(CONFIG.replace("rules: [rules.yaml]", "rules: [rules.yaml, ./rules.yaml]"))
+    assert errors_of(path) == [f"{path}:4:21: 规则文件重复列出: ./rules.yaml（删除重复的一项）"]

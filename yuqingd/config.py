@@ -350,7 +350,10 @@ def _load_rule_files(doc: LocatedDocument, files: list[str], names: Names,
     rule_paths = []
     for i, name in enumerate(files):
         rule_path = (base / name).resolve()
-        if rule_path.is_file():
+        if rule_path in rule_paths:  # read twice, its every definition would clash with itself
+            errors.append(doc.at(("rules", i), msg(f"规则文件重复列出: {name}（删除重复的一项）",
+                                                   f"rule file listed twice: {name}")))
+        elif rule_path.is_file():
             rule_paths.append(rule_path)
         else:
             errors.append(

@@ -12,6 +12,11 @@ SEVERITIES = ("一般", "较大", "重大", "特别重大")
 # briefing's fastest spread).
 SPREAD_WINDOW = 3 * 3600
 
+# What one item may hold (characters): longer text is cut, a longer id is refused.
+TEXT_LIMITS = {"title": 1_000, "text": 65_536, "url": 4_096, "author": 256}
+MAX_ID = 2_048
+MAX_COUNT = 2**53 - 1  # reposts/comments: exact in JSON and in a float
+
 
 @dataclass(frozen=True)
 class Item:
@@ -35,9 +40,19 @@ class Item:
                 raise TypeError(f"Item.{name} must be a str, not {type(getattr(self, name))}")
         if not self.id:
             raise ValueError("Item.id must not be empty")
+        if len(self.id) > MAX_ID:
+            raise ValueError(f"Item.id is longer than {MAX_ID} characters")
         for name in ("reposts", "comments"):
-            if not isinstance(getattr(self, name), int):
+            count = getattr(self, name)
+            if not isinstance(count, int) or isinstance(count, bool):
                 raise TypeError(f"Item.{name} must be an int")
+            if not 0 <= count <= MAX_COUNT:
+                raise ValueError(f"Item.{name} must be between 0 and {MAX_COUNT}, not {count}")
+        # A huge post is kept, cut: analysing 6 MB of text held the event loop for seconds.
+        for name, limit in TEXT_LIMITS.items():
+            value = getattr(self, name)
+            if len(value) > limit:
+                object.__setattr__(self, name, value[:limit])
         published = self.published_at
         if published is not None and not (
             isinstance(published, int | float) and math.isfinite(published)

@@ -68,8 +68,10 @@ class SourceContext:
         stall_budget: float = DEFAULT_STALL_BUDGET,
         log: Any = None,
         health: Health | None = None,
+        dead_letter: Callable[[str, str, str], object] | None = None,
     ):
         self.name = name
+        self._dead_letter = dead_letter
         self.cursor = cursor  # the last cursor committed with an item of this source, or None
         self._emit = emit
         self._on_life = heartbeat or (lambda: None)
@@ -102,6 +104,15 @@ class SourceContext:
         (cannot fetch, e.g. a login expired), with a Chinese message for the people who read
         ``yuqingd status``. It stays until the next call; a restart resets it to ``ok``."""
         self._health.set_by_plugin(state, message)
+
+    def reject(self, where: str, reason: str, record: bytes | str = "") -> None:
+        """Set aside a record that cannot become an item (``where``: ``file:line`` or the URL;
+        ``reason``: why, for people), kept as a dead letter with its first bytes, and go on
+        with the next record. Raising instead would restart the source on the same record."""
+        text = record.decode("utf-8", "replace") if isinstance(record, bytes) else str(record)
+        self.log.error("source.dead_letter", where=where, reason=reason)
+        if self._dead_letter is not None:
+            self._dead_letter(where, reason, text[:4096])
 
     async def emit(self, item: Item, cursor: str | None = None) -> None:
         """Hand ``item`` to the pipeline; ``cursor`` is stored with it in the same transaction,

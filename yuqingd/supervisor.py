@@ -110,6 +110,14 @@ class SourceSupervisor:
             # the pipeline (a crash there would repeat on the same item after every restart).
             await self.send.send((item.cleaned(source=spec.name), cursor))
 
+        def dead_letter(where: str, reason: str, record: str) -> None:
+            try:
+                with self.store.transaction():
+                    self.store.add_dead_letter(self.clock.time(), spec.name, where, reason,
+                                               {"record": record})
+            except Exception:  # the log line above has said it already
+                log.exception("source.dead_letter_not_stored", where=where)
+
         started = trio.current_time()
         health.plugin_state, health.message = "ok", None  # a restart starts afresh
         stalled = False
@@ -126,6 +134,7 @@ class SourceSupervisor:
                 stall_budget=budget,
                 log=log.bind(source=spec.name),
                 health=health,
+                dead_letter=dead_letter,
             )
             async with trio.open_nursery() as nursery:
 

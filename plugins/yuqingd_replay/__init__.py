@@ -41,17 +41,20 @@ class ReplaySource:
     async def run(self, ctx: SourceContext) -> None:
         # Read in this task, not a worker thread: a recording is a small local file, and while
         # a thread runs a virtual clock (tests, simulation) would race ahead of the replay.
-        lines = self.path.read_text(encoding="utf-8").splitlines()  # noqa: ASYNC240
+        # Bytes, split here: one undecodable line is set aside, not the whole file.
+        lines = self.path.read_bytes().split(b"\n")  # noqa: ASYNC240
         done = int(ctx.cursor or 0)
         previous_at: float | None = None
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
+        where = str(self.path)
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = _record(raw)
                 at = _epoch(record["at"])
-            except (ValueError, KeyError, TypeError) as exc:
-                log.error("replay.bad_line", file=str(self.path), line=number, error=str(exc))
+            except Exception as exc:  # any line, however broken, is one dead letter
+                if number > done:
+                    ctx.reject(f"{where}:{number}", _reason(exc), raw[:MAX_KEPT])
                 continue
             if number <= done:
                 previous_at = at
@@ -61,40 +64,112 @@ class ReplaySource:
             previous_at = at
             try:
                 item = _item(ctx.name, record, now=ctx.clock.time(), speed=self.options.speed)
-            except (ValueError, TypeError, KeyError) as exc:
-                log.error("replay.bad_item", file=str(self.path), line=number, error=str(exc))
+            except Exception as exc:
+                ctx.reject(f"{where}:{number}", _reason(exc), raw[:MAX_KEPT])
                 continue
             await ctx.emit(item, cursor=str(number))
-        log.info("replay.finished", file=str(self.path), lines=len(lines))
+        log.info("replay.finished", file=where, lines=len(lines))
         while True:
             ctx.heartbeat()
             await trio.sleep(self.options.idle_heartbeat)
 
 
-def _epoch(text: str) -> float:
-    parsed = dt.datetime.fromisoformat(text)
+MAX_LINE = 8 * 1024 * 1024  # a recorded line longer than this is refused unread
+MAX_KEPT = 4096  # bytes of a refused line kept in its dead letter
+MAX_NESTING = 64
+
+
+class RecordError(ValueError):
+    pass
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, RecordError) else f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _record(raw: bytes) -> dict:
+    """One recorded line as a JSON object, or RecordError saying what is wrong (in Chinese)."""
+    if len(raw) > MAX_LINE:
+        raise RecordError(f"行过长（{len(raw)} 字节，上限 {MAX_LINE}）")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        byte = raw[exc.start]
+        raise RecordError(f"第 {exc.start + 1} 个字节不是 UTF-8（0x{byte:02x}）") from None
+    depth = deepest = 0
+    for char in text:  # json.loads recurses per bracket: 10,000 of them raise RecursionError
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise RecordError(f"JSON 嵌套超过 {MAX_NESTING} 层")
+    try:
+        record = json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise RecordError(f"不是有效的 JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise RecordError("每行应为一个 JSON 对象 {...}")
+    return record
+
+
+def _no_constant(name: str) -> float:
+    raise RecordError(f"JSON 中不能有 {name}（应为有限数字）")
+
+
+def _epoch(text: object) -> float:
+    if not isinstance(text, str):
+        raise RecordError(f"时间应为 ISO 8601 字符串，写的是 {text!r:.40}")
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise RecordError(f"时间格式错误: {text!r:.40}") from None
     if parsed.tzinfo is None:
-        raise ValueError(f"time without offset: {text!r}")
+        raise RecordError(f"时间缺少时区（如 +08:00）: {text!r:.40}")
     return parsed.timestamp()
 
 
+def _text(record: dict, name: str) -> str:
+    value = record.get(name, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RecordError(f"字段 {name} 应为字符串")
+    return value
+
+
+def _count(record: dict, name: str) -> int:
+    value = record.get(name, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RecordError(f"字段 {name} 应为非负整数")
+    return value
+
+
 def _item(source: str, record: dict, *, now: float, speed: float) -> Item:
+    item_id = record.get("id")
+    if isinstance(item_id, bool) or not isinstance(item_id, str | int) or str(item_id) == "":
+        raise RecordError("字段 id 应为非空字符串（或整数）")
     published = None
     if record.get("published"):
         # As if the recording were happening now: keep the post's lag behind its recording.
         published = now - (_epoch(record["at"]) - _epoch(record["published"])) / speed
     return Item(
         source=source,
-        id=str(record["id"]),
-        title=str(record.get("title", "")),
-        text=str(record.get("text", "")),
-        url=str(record.get("url", "")),
-        author=str(record.get("author", "")),
+        id=str(item_id),
+        title=_text(record, "title"),
+        text=_text(record, "text"),
+        url=_text(record, "url"),
+        author=_text(record, "author"),
         published_at=published,
-        reposts=int(record.get("reposts", 0)),
-        comments=int(record.get("comments", 0)),
-        raw=record,
+        reposts=_count(record, "reposts"),
+        comments=_count(record, "comments"),
+        # The rest of the line (a recorded model score …); the item's own fields are above.
+        raw={k: v for k, v in record.items() if k not in _ITEM_FIELDS},
     )
+
+
+_ITEM_FIELDS = {"id", "title", "text", "url", "author", "reposts", "comments"}
 
 
 @hookimpl

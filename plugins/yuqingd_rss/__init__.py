@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import calendar
 import json
+import sys
+import zlib
 
 import feedparser
 import structlog
 import trio
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from yuqingd import hookimpl
 from yuqingd.model import Item
@@ -28,6 +30,8 @@ class RssOptions(BaseModel):
     url: NonEmptyStr
     interval: PositiveDuration = 300.0
     timeout: PositiveDuration = 30.0  # the whole fetch, on top of httpx's per-phase timeouts
+    # A response (once decompressed) beyond this is refused: bounds memory and parsing time.
+    max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
 
     @field_validator("url")
     @classmethod
@@ -39,6 +43,61 @@ class RssOptions(BaseModel):
 
 class FeedError(Exception):
     pass
+
+
+# Feeds are tens of KiB; parsing takes the event loop for about that long, so beyond this the
+# parse goes to a worker thread (tests' feeds stay below it and on the virtual clock).
+INLINE_PARSE_BYTES = 256 * 1024
+
+
+async def _parse_apart(body: bytes, headers: dict[str, str]) -> feedparser.FeedParserDict:
+    done = await trio.run_process(
+        [sys.executable, "-m", "yuqingd_rss.parse", json.dumps(headers)], stdin=body,
+        capture_stdout=True, capture_stderr=True, check=False)
+    if done.returncode != 0:
+        raise FeedError(f"解析订阅失败: {done.stderr.decode('utf-8', 'replace')[-300:]}")
+    return feedparser.FeedParserDict(json.loads(done.stdout))
+
+
+async def _read_capped(response, limit: int, url: str) -> bytes:
+    """The body, decompressed here, refused once it passes ``limit`` bytes. httpx would inflate
+    each received chunk whole (64 KiB of a gzip bomb is 64 MiB), so the raw bytes are inflated
+    with a bound on every step instead."""
+    if response.is_stream_consumed:  # a response built with its content (httpx.MockTransport)
+        if len(response.content) > limit:
+            raise FeedError(f"响应超过 {limit // (1024 * 1024)} MiB 的上限（max_bytes），"
+                            f"已放弃: {url}")
+        return response.content
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        inflater = zlib.decompressobj(47 if encoding != "deflate" else 15)  # 47: gzip or zlib
+    elif encoding in ("", "identity"):
+        inflater = None
+    else:
+        raise FeedError(f"不支持的压缩方式 {encoding!r}: {url}")
+    chunks, size = [], 0
+    async for raw in response.aiter_raw():
+        pieces = [raw] if inflater is None else _inflate(inflater, raw, limit - size + 1)
+        for piece in pieces:
+            size += len(piece)
+            if size > limit:
+                raise FeedError(f"响应超过 {limit // (1024 * 1024)} MiB 的上限（max_bytes），"
+                                f"已放弃: {url}")
+            chunks.append(piece)
+    return b"".join(chunks)
+
+
+def _inflate(inflater, data: bytes, budget: int) -> list[bytes]:
+    out = []
+    try:
+        while data and budget > 0:
+            piece = inflater.decompress(data, budget)
+            out.append(piece)
+            budget -= len(piece)
+            data = inflater.unconsumed_tail
+    except zlib.error as exc:
+        raise FeedError(f"压缩数据损坏: {exc}") from None
+    return out
 
 
 class RssSource:
@@ -53,21 +112,27 @@ class RssSource:
 
     async def poll(self, ctx: SourceContext, validators: dict) -> dict:
         """Fetch once and emit every entry; returns the new ETag/Last-Modified validators."""
-        headers = {}
+        headers = {"Accept-Encoding": "gzip, deflate"}  # the encodings _read_capped inflates
         if validators.get("etag"):
             headers["If-None-Match"] = validators["etag"]
         if validators.get("modified"):
             headers["If-Modified-Since"] = validators["modified"]
         with trio.fail_after(self.options.timeout):
-            response = await ctx.http.get(self.options.url, headers=headers)
-        if response.status_code == 304:
-            log.debug("rss.not_modified", url=self.options.url)
-            return validators
-        if response.status_code != 200:
-            raise FeedError(f"HTTP {response.status_code} from {self.options.url}")
-        feed = feedparser.parse(
-            response.content, response_headers={k.lower(): v for k, v in response.headers.items()}
-        )
+            async with ctx.http.stream("GET", self.options.url, headers=headers) as response:
+                if response.status_code == 304:
+                    log.debug("rss.not_modified", url=self.options.url)
+                    return validators
+                if response.status_code != 200:
+                    raise FeedError(f"HTTP {response.status_code} from {self.options.url}")
+                body = await _read_capped(response, self.options.max_bytes, self.options.url)
+        response_headers = {k.lower(): v for k, v in response.headers.items()}
+        if len(body) > INLINE_PARSE_BYTES:
+            # A big feed is parsed in a child process, so the loop (control socket, watchdog,
+            # deadlines) keeps answering: a thread would not do, the parse holds the GIL.
+            with trio.fail_after(self.options.timeout):
+                feed = await _parse_apart(body, response_headers)
+        else:
+            feed = feedparser.parse(body, response_headers=response_headers)
         if not feed.entries and (feed.bozo or not feed.get("version")):
             # An HTML page is bozo; an empty body or well-formed XHTML is not, but has no version.
             why = feed.get("bozo_exception") or "no RSS or Atom document in the response"
@@ -81,7 +146,17 @@ class RssSource:
             if v
         }
         log.info("rss.fetched", url=self.options.url, entries=len(feed.entries))
-        items = _in_time_order([it for entry in feed.entries if (it := _item(ctx.name, entry))])
+        found = []
+        for number, entry in enumerate(feed.entries, start=1):
+            try:
+                item = _item(ctx.name, entry)
+            except Exception as exc:  # one bad entry is a dead letter, not a wedged feed
+                ctx.reject(f"{self.options.url}#{number}", f"{type(exc).__name__}: {exc}",
+                           str(entry.get("id") or entry.get("link") or "")[:200])
+                continue
+            if item is not None:
+                found.append(item)
+        items = _in_time_order(found)
         for n, item in enumerate(items, 1):
             # The new validators go with the last item only: committed earlier, a restart in
             # mid-feed would get a 304 and never see the rest.
