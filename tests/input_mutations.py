@@ -142,7 +142,7 @@ def mutate(text: str, path: str, kind: str, rnd: random.Random) -> Mutant:
         swap = rnd.choice(["[]", "{}", "[a, b]", "{a: 1}", "1", "-1", "0", "true", "null",
                            '"x"', "1.5", "~", "''", "[[1]]", "- x"])
         lines[i] = f"{m['lead']}{m['key']}: {swap}"
-        refs = (m["key"],)
+        refs = (m["key"], *_words(m["rest"]))  # a name swapped away is missed where it is used
     elif kind == "structure":
         how = rnd.choice(["indent", "dedent", "delete", "duplicate", "swap"])
         note = how
@@ -220,7 +220,7 @@ def mutate(text: str, path: str, kind: str, rnd: random.Random) -> Mutant:
                              "1.0e308", "1.0e999", ".inf", "-.inf", ".nan", "-1",
                              "999999999999999d", "3651d", "1e400s", "0", "-0.5"])
         lines[i] = f"{m['lead']}{m['key']}: {number}"
-        refs = (m["key"],)
+        refs = (m["key"], *_words(m["rest"]))
     elif kind == "tag_like_key" and m:
         key = m["key"]
         new = rnd.choice([key[:1] + "[" + key[1:], "union" + key, key + "[0]",
@@ -241,11 +241,16 @@ def mutate(text: str, path: str, kind: str, rnd: random.Random) -> Mutant:
     return Mutant(kind, path, data, {n + 1 for n in near}, refs, must_accept, note)
 
 
+def _words(value: str) -> list[str]:
+    return re.findall(r"[^\s,\[\]{}:'\"#]+", _strip_comment(value))[:3]
+
+
 def _simple(value: str) -> bool:
     if not value:
         return False
-    if value[0] in "[{":
-        return True
+    if value[0] in "[{":  # a flow collection, if it closes on this line
+        opened = value.count("[") + value.count("{")
+        return value[-1] in "]}" and opened == value.count("]") + value.count("}")
     return not any(c in value for c in ",[]{}#&*!|>'\"%@`") and not value.startswith("-")
 
 

@@ -54,7 +54,7 @@ async def test_replay_sets_aside_each_malformed_line_and_goes_on(make_config, tm
     assert [where for where, _ in letters] == [f"{stream}:{n}" for n in range(2, 9)]
     reasons = [error for _, error in letters]
     assert "Infinity" in reasons[0]
-    assert "嵌套超过" in reasons[1]
+    assert "嵌套超过上限" in reasons[1]
     assert "不是 UTF-8" in reasons[2]
     assert "字段 id" in reasons[3]
     assert "不是有效的 JSON" in reasons[4]

@@ -103,6 +103,7 @@ async def test_reload_refuses_removing_a_role_an_open_incident_needs(make_config
             "    - {notify: 组长, repeat_every: 1h}\n", ""), encoding="utf-8")
         assert not await daemon.reload()
         assert f"未关闭的事件 {incident.id}" in daemon.reload_errors[0]
+        assert daemon.reload_errors[0].startswith(f"{path}:9:1: ")  # at roles:
         assert "组长" in daemon.config.roles
 
 
@@ -113,9 +114,9 @@ async def test_reload_refuses_changing_state_dir(make_config, autojump_clock):
         path.write_text(path.read_text().replace("state_dir: state", "state_dir: other"),
                         encoding="utf-8")
         assert not await daemon.reload()
-        assert daemon.reload_errors[0].endswith(
-            f"state_dir 的修改需要重启服务才能生效（{path.parent / 'state'} → "
-            f"{path.parent / 'other'}）")
+        assert daemon.reload_errors[0] == (
+            f"{path}:2:1: state_dir 的修改需要重启服务才能生效（{path.parent / 'state'} → "
+            f"{path.parent / 'other'}）")  # at the line that changed it
 
 
 async def test_reload_applies_new_thresholds_and_keeps_windows(make_config, autojump_clock):

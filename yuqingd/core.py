@@ -20,7 +20,7 @@ from yuqingd.config import Config
 from yuqingd.delivery.outbox import Delivery
 from yuqingd.events import Events
 from yuqingd.health import Health
-from yuqingd.located import ConfigError, LocatedError
+from yuqingd.located import ConfigError, LocatedDocument, LocatedError, load_yaml
 from yuqingd.pipeline.privacy import load_salt
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
@@ -109,8 +109,16 @@ class Core:
     def reload_problems(self, new: Config) -> list[LocatedError]:
         """What a reload to ``new`` cannot change safely, with the reason (empty: it may)."""
         path = str(new.path)
+        try:  # for the places: the file has just been read whole, so this cannot fail but race
+            doc: LocatedDocument | None = load_yaml(new.path)
+        except ConfigError:
+            doc = None
+
+        def at(loc: tuple[str, ...], message: str) -> LocatedError:
+            return doc.at(loc, message, key=True) if doc else LocatedError(path, 1, 1, message)
+
         problems = [
-            LocatedError(path, 1, 1, f"{what} 的修改需要重启服务才能生效（{old} → {now}）")
+            at((what,), f"{what} 的修改需要重启服务才能生效（{old} → {now}）")
             for what, old, now in (
                 ("state_dir", self.config.state_dir, new.state_dir),
                 ("control_socket", self.config.control_socket, new.control_socket),
@@ -124,7 +132,7 @@ class Core:
                 continue
             for step in incident.chain:
                 if not directory.knows(step["notify"]):
-                    problems.append(LocatedError(path, 1, 1, (
+                    problems.append(at(("roles",), (
                         f"角色 '{step['notify']}' 已从 roles 删除，"
                         f"但未关闭的事件 {incident.id} 的升级链仍要通知它")))
         # Check-ins and submissions still climbing their ladders need their roles too.
@@ -134,7 +142,7 @@ class Core:
             for ladder_step in row.ladder[row.level:]:
                 for role in ladder_step.roles:
                     if not directory.knows(role):
-                        problems.append(LocatedError(path, 1, 1, (
+                        problems.append(at(("roles",), (
                             f"角色 '{role}' 已从配置删除，但尚未办结的 {row.title}"
                             f"（{row.subject}）仍要通知它")))
         return problems

@@ -76,7 +76,6 @@ class ReplaySource:
 
 MAX_LINE = 8 * 1024 * 1024  # a recorded line longer than this is refused unread
 MAX_KEPT = 4096  # bytes of a refused line kept in its dead letter
-MAX_NESTING = 64
 
 
 class RecordError(ValueError):
@@ -96,17 +95,10 @@ def _record(raw: bytes) -> dict:
     except UnicodeDecodeError as exc:
         byte = raw[exc.start]
         raise RecordError(f"第 {exc.start + 1} 个字节不是 UTF-8（0x{byte:02x}）") from None
-    depth = deepest = 0
-    for char in text:  # json.loads recurses per bracket: 10,000 of them raise RecursionError
-        if char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    if deepest > MAX_NESTING:
-        raise RecordError(f"JSON 嵌套超过 {MAX_NESTING} 层")
     try:
         record = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:  # 10,000 brackets: refused by the decoder's depth check, at once
+        raise RecordError("JSON 嵌套超过上限（过多层括号）") from None
     except ValueError as exc:
         raise RecordError(f"不是有效的 JSON: {exc}") from None
     if not isinstance(record, dict):
