@@ -139,10 +139,16 @@ async def test_missed_check_in_reminds_then_escalates_and_records_who(make_confi
         assert sent(harness) == [("expectation.reminded", 1, ["赵丽"])]
         assert "yuqingd check-in --by 赵丽" in told(harness)[0].text
         assert "2026-05-11T08:30:00+08:00" in told(harness)[0].text
+        reminder = told(harness)[0]  # the same, structured, for a card notifier
+        assert [(d.kind, d.label, d.at) for d in reminder.deadlines] == [
+            ("check_in", "签到", "2026-05-11T08:30:00+08:00")]
+        assert [(a.name, a.command) for a in reminder.actions] == [
+            ("check_in", "yuqingd check-in --by 赵丽")]
         await sleep_until(daemon, MONDAY_0800 + 95 * MINUTE)
         assert sent(harness)[1:] == [("expectation.escalated", 2, ["李华"]),
                                      ("expectation.escalated", 3, ["孙强"])]
         assert "值班员 赵丽 未在" in told(harness)[1].text
+        assert told(harness)[1].actions == () and len(told(harness)[1].deadlines) == 1
         row = record(daemon)
         assert (row["state"], row["missed_who"]) == ("missed", "赵丽")
         (missed,) = [e for e in events if e["event"] == "expectation.missed"]

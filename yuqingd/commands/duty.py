@@ -24,7 +24,7 @@ def _required(args: dict[str, Any], name: str, flag: str) -> str:
 def check_in(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     try:
         return core.expectations.check_in(_required(args, "by", "--by 姓名"),
-                                            str(args.get("note") or ""), now)
+                                          str(args.get("note") or ""), now)
     except ExpectationError as exc:
         raise CommandError(str(exc)) from None
 

@@ -22,13 +22,13 @@ def resolve_incident(core: Core, target: Any, *, active: bool = True) -> Inciden
     """An incident named by id (the CLI) or by ``{"rule", "key"}`` (simulate input: the
     active incident of that rule for that key)."""
     if isinstance(target, dict):
-        incident = core.store.active_incident(str(target.get("rule")), str(target.get("key")))
+        incident = core.escalation.active_for(str(target.get("rule")), str(target.get("key")))
         if incident is None:
             raise CommandError(msg(
                 f"没有规则 {target.get('rule')} 对象 {target.get('key')} 的未关闭事件",
                 f"no open incident of rule {target.get('rule')} for {target.get('key')}"))
         return incident
-    incident = core.store.incident(str(target))
+    incident = core.escalation.get(str(target))
     if incident is None:
         raise CommandError(msg(f"没有编号为 {target} 的事件", f"no incident {target}"))
     return incident
@@ -46,7 +46,7 @@ def ack(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     incident = resolve_incident(core, args.get("incident"))
     try:
         acked = core.escalation.acknowledge(incident.id, _person(args),
-                                              str(args.get("note") or ""), now)
+                                            str(args.get("note") or ""), now)
     except AckError as exc:
         raise CommandError(str(exc)) from None
     return {"incident": acked.id, "status": acked.status,
@@ -59,7 +59,7 @@ def report(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     stage = str(args.get("stage") or "first")
     try:
         core.escalation.report(incident.id, stage, _person(args), str(args.get("note") or ""),
-                                 now)
+                               now)
     except AckError as exc:
         raise CommandError(str(exc)) from None
     return {"incident": incident.id, "stage": stage}
@@ -70,16 +70,15 @@ def close(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     incident = resolve_incident(core, args.get("incident"))
     if incident.status == "closed":
         raise CommandError(msg(f"事件 {incident.id} 已关闭", f"incident {incident.id} is closed"))
-    with core.store.transaction():
-        core.escalation.close(incident.id, now, by=_person(args),
-                                note=str(args.get("note") or ""))
+    core.escalation.close_now(incident.id, now, by=_person(args),
+                              note=str(args.get("note") or ""))
     return {"incident": incident.id}
 
 
 @handler("incidents")
 def incidents(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     """Open and acknowledged incidents (``all``: closed ones too), oldest first."""
-    rows = [i for i in core.store.incidents() if args.get("all") or i.status != "closed"]
+    rows = [i for i in core.escalation.listing() if args.get("all") or i.status != "closed"]
     return {"incidents": [_summary(core, i) for i in rows]}
 
 
@@ -119,7 +118,7 @@ def _misses(core: Core, row: IncidentRow, now: float) -> list[dict[str, Any]]:
 
 
 def _summary(core: Core, row: IncidentRow) -> dict[str, Any]:
-    due = core.store.next_incident_deadline(row.id)
+    due = core.escalation.next_deadline(row.id)
     return {"id": row.id, "rule": row.rule_id, "key": row.group_key, "severity": row.severity,
             "status": row.status, "stage": row.stage, "level": row.level,
             "opened_at": core.clock.format(row.opened_at),

@@ -30,6 +30,7 @@ import structlog
 
 from yuqingd.events import Events
 from yuqingd.located import did_you_mean
+from yuqingd.model import Action
 from yuqingd.runtime.obligations import DAEMON_DOWN, KINDS, catch_up, excuse, record_miss
 from yuqingd.runtime.outreach import Outreach
 from yuqingd.runtime.roster import DutySpec, Roster, Shift
@@ -284,10 +285,13 @@ class Expectations:
     def _step(self, row: ExpectationRow, step: LadderStep, level: int, now: float) -> None:
         event = "expectation.reminded" if step.action == "remind" else "expectation.escalated"
         text = _text(row, step.action, self.clock, now)
+        label = "签到" if row["kind"] == CHECK_IN else "报送"
         self.outreach.send(kind=event, ident=f"expectation:{row['kind']}:{row['subject']}",
-                             roles=list(step.roles), people=list(step.people), text=text, at=now,
-                             tag=f"L{level}", title=row["title"], key=row["subject"],
-                             level=level)
+                           roles=list(step.roles), people=list(step.people), text=text, at=now,
+                           tag=f"L{level}", title=row["title"], key=row["subject"],
+                           level=level,
+                           deadlines=(self.outreach.due(row["kind"], label, row["due_at"]),),
+                           actions=_actions(row) if step.action == "remind" else ())
         self.events.emit(event, now, what=row["kind"], subject=row["subject"], role=row["role"],
                          who=row["who"], level=level, to=[*step.roles, *step.people])
 
@@ -424,6 +428,13 @@ def _check_in_subject(shift: Shift, person: str) -> str:
 def _step(at: float, action: str, *, roles: Sequence[str] = (), people: Sequence[str] = ()
           ) -> LadderStep:
     return LadderStep(at=at, action=action, roles=tuple(roles), people=tuple(people))
+
+
+def _actions(row: Any) -> tuple[Action, ...]:
+    """What a reminder asks for, as its text gives the command."""
+    if row["kind"] == CHECK_IN:
+        return (Action("check_in", "签到", f"yuqingd check-in --by {row['who']}"),)
+    return (Action("submit", "报送", f"yuqingd submit --unit {row['role']} --by 姓名"),)
 
 
 def _text(row: Any, action: str, clock: Clock, now: float) -> str:

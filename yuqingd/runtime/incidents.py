@@ -324,6 +324,27 @@ class Escalation:
                           rule=incident.rule_id if incident else None, by=by, note=note,
                           **({} if quiet is None else {"quiet": quiet}))
 
+    # what a person's commands read --------------------------------------------------------
+
+    def get(self, incident_id: str) -> IncidentRow | None:
+        return self.store.incident(incident_id)
+
+    def active_for(self, rule_id: str, key: str) -> IncidentRow | None:
+        """The open or acknowledged incident of ``rule_id`` for ``key``, if any."""
+        return self.store.active_incident(rule_id, key)
+
+    def listing(self) -> list[IncidentRow]:
+        """Every incident, oldest first."""
+        return self.store.incidents()
+
+    def next_deadline(self, incident_id: str) -> DeadlineRow | None:
+        return self.store.next_incident_deadline(incident_id)
+
+    def close_now(self, incident_id: str, now: float, *, by: str, note: str) -> None:
+        """``yuqingd close``: :meth:`close` in its own transaction."""
+        with self.store.transaction():
+            self.close(incident_id, now, by=by, note=note)
+
     # notifications ------------------------------------------------------------------------
 
     def _notify(self, incident: IncidentRow, kind: str, level: int, at: float, tag: str,
