@@ -150,6 +150,10 @@ class Action:
     name: str  # ack | report | check_in | submit
     label: str  # Chinese, for a button
     command: str  # the yuqingd command line, as the text gives it
+    # A signed link that does it from a phone, made for ``person`` (empty when the daemon's
+    # HTTP endpoint is not configured); a channel renders the links of the people it reaches.
+    url: str = ""
+    person: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,8 @@ class Notification:
             "text": self.text,
             "items": [i.as_dict() for i in self.items],
             "deadlines": [{"kind": d.kind, "label": d.label, "at": d.at} for d in self.deadlines],
-            "actions": [{"name": a.name, "label": a.label, "command": a.command}
+            "actions": [{"name": a.name, "label": a.label, "command": a.command,
+                         **({"url": a.url, "person": a.person} if a.url else {})}
                         for a in self.actions],
             "key": self.key,
         }
