@@ -81,6 +81,52 @@ class SupervisorSettings(BaseModel):
     max_backoff: PositiveDuration = 300.0
 
 
+def _port_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _listen_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = "", value
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"监听地址应为 主机:端口 或 端口（如 127.0.0.1:8470），不是 '{value}'")
+    return f"{host}:{int(port)}"
+
+
+class HttpSettings(BaseModel):
+    """The optional HTTP endpoint (yuqingd.http): acknowledge links, later the API and metrics."""
+
+    model_config = STRICT
+    # host:port or a bare port; host defaults to 127.0.0.1 (a reverse proxy faces the network).
+    listen: Annotated[str, pydantic.BeforeValidator(_port_text),
+                      pydantic.AfterValidator(_listen_address)]
+    # The address people open, as the reverse proxy publishes it; default http://<listen>.
+    external_url: NonEmptyStr | None = None
+    # How long a signed action link stays valid.
+    link_lifetime: PositiveDuration = 86400.0
+
+    @field_validator("external_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"external_url 应以 http:// 或 https:// 开头，不是 '{value}'")
+        return value.rstrip("/") if value is not None else None
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def base_url(self) -> str:
+        return self.external_url or f"http://{self.listen}"
+
+
 class ConfigFile(BaseModel):
     model_config = STRICT
     timezone: NonEmptyStr = DEFAULT_TIMEZONE
@@ -100,6 +146,8 @@ class ConfigFile(BaseModel):
     log: LogSettings = LogSettings()
     delivery: DeliverySettings = DeliverySettings()
     supervisor: SupervisorSettings = SupervisorSettings()
+    # Off unless configured.
+    http: HttpSettings | None = None
     shutdown_grace: PositiveDuration = 10.0
     # Rule matching: durable-rules where it imports (auto), or the pure-Python engine.
     engine: Literal["auto", "durable", "python"] = "auto"

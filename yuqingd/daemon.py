@@ -36,6 +36,8 @@ from yuqingd.supervisor import SourceSupervisor
 from yuqingd.systemd import SystemdNotifier
 from yuqingd.time.clock import Clock
 from yuqingd.watchdog import LoopWatchdog
+from yuqingd.web.links import Links, load_key
+from yuqingd.web.server import HttpServer
 
 log = structlog.get_logger("yuqingd.daemon")
 
@@ -73,6 +75,7 @@ class Daemon:
         # Plugins that blocked the event loop (yuqingd.quarantine): none of their parts run.
         self.quarantined: dict[str, Quarantined] = {}
         self._running_sources: tuple | None = None
+        self.http_server: HttpServer | None = None  # when the config has an `http:` section
 
     # the core's parts, as tests and the bench reach them ----------------------------------
 
@@ -183,6 +186,15 @@ class Daemon:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(ControlServer(self.config.control_socket, self.handle).run)
+                settings = self.config.file.http
+                if settings is not None:
+                    links = Links(load_key(self.config.state_dir), settings.base_url,
+                                  settings.link_lifetime)
+                    core.outreach.links = links
+                    self.http_server = HttpServer(settings, perform=self.handle, links=links,
+                                                  now=self.clock.time,
+                                                  grace=self.config.file.shutdown_grace)
+                    await nursery.start(self.http_server.run)
                 self.pipeline_done = trio.Event()
                 nursery.start_soon(self._run_pipeline, receive)
                 await self._apply(self._config)
@@ -327,11 +339,15 @@ class Daemon:
         with trio.move_on_after(self.config.file.shutdown_grace, shield=True) as scope:
             if self._sources is not None:
                 self._sources.stop()
+            if self.http_server is not None:
+                self.http_server.stop()  # no new connections; requests in flight finish
             await self._send.aclose()
             await self.pipeline_done.wait()
             self.scheduler.changed.set()  # incidents the drained items opened
             await trio.lowlevel.checkpoint()
             await self.delivery.drain()
+            if self.http_server is not None:
+                await self.http_server.stopped.wait()
         log.info(
             "daemon.stopped",
             drained=not scope.cancelled_caught,

@@ -16,6 +16,23 @@ from yuqingd.model import Notification
 from yuqingd.time.clock import Clock
 
 
+class DeliveryRejected(Exception):
+    """Raised by ``send`` when the receiving service refused the message for a reason a retry
+    cannot fix (a wrong robot token or signing secret, an invalid webhook URL). The message
+    should be Chinese: the core shows it as the channel's health (``failing``) and retries only
+    after ``delivery.max_backoff``, so a corrected secret file is picked up without a flood of
+    doomed requests. The notification stays in the outbox: nothing is dropped."""
+
+
+class RetryAfter(Exception):
+    """Raised by ``send`` when the service asks to slow down (HTTP 429, a robot's rate-limit
+    code): the core retries after ``seconds`` without counting it as the channel failing."""
+
+    def __init__(self, seconds: float, message: str = ""):
+        super().__init__(message or f"rate limited, retry in {seconds:g}s")
+        self.seconds = seconds
+
+
 class Notifier(Protocol):
     """``send`` is required. A notifier may also define ``async def start(self, ctx)``, called
     once with its :class:`NotifierContext` before the first send (raising there counts as a

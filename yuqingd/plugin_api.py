@@ -21,7 +21,14 @@ from yuqingd.model import (
     NotifiedItem,
     Recipient,
 )
-from yuqingd.notifiers import Notifier, NotifierContext, NotifierKind, NotifierSpec
+from yuqingd.notifiers import (
+    DeliveryRejected,
+    Notifier,
+    NotifierContext,
+    NotifierKind,
+    NotifierSpec,
+    RetryAfter,
+)
 from yuqingd.schema_types import STRICT, Duration, NonEmptyStr, PositiveDuration
 from yuqingd.secrets import Secret, SecretRef
 from yuqingd.severity import SEVERITIES
@@ -51,6 +58,8 @@ __all__ = [
     "NotifiedItem",
     "Notifier",
     "NotifierContext",
+    "DeliveryRejected",
+    "RetryAfter",
     "NotifierKind",
     "NotifierSpec",
     "PositiveDuration",

@@ -16,7 +16,13 @@ import trio
 from yuqingd.backoff import backoff
 from yuqingd.health import Health
 from yuqingd.model import Notification
-from yuqingd.notifiers import Notifier, NotifierContext, NotifierSpec
+from yuqingd.notifiers import (
+    DeliveryRejected,
+    Notifier,
+    NotifierContext,
+    NotifierSpec,
+    RetryAfter,
+)
 from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 from yuqingd.wakeup import Wakeup
@@ -55,6 +61,7 @@ class ChannelWorker:
         self.http = http
         self.started = False  # the notifier's own start(ctx) has returned
         self._start_retry: float | None = None  # after a failed start, not before this
+        self._rejected = False  # the last failure was a DeliveryRejected
 
     def context(self) -> NotifierContext:
         assert self.http is not None, "a notifier with start() needs the shared HTTP client"
@@ -149,8 +156,15 @@ class ChannelWorker:
                     if isinstance(exc, trio.TooSlowError):
                         error = f"timed out after {self.timeout:g}s"
                     wait = backoff(row.attempts + 1, self.max_backoff)
+                    if isinstance(exc, RetryAfter):  # asked to slow down: not a failure
+                        wait = max(exc.seconds, 1.0)
+                    elif isinstance(exc, DeliveryRejected):  # a configuration error
+                        wait = self.max_backoff
+                        self.health.set_by_plugin("failing", str(exc))
+                        self._rejected = True
                     self.store.mark_failed(row.id, error, self.clock.time() + wait)
-                    self._failed(error)
+                    if not isinstance(exc, RetryAfter):
+                        self._failed(error)
                     log.error(
                         "notification.failed",
                         channel=self.name,
@@ -159,8 +173,16 @@ class ChannelWorker:
                         retry_in=wait,
                         error=error,
                     )
+                    if isinstance(exc, RetryAfter | DeliveryRejected):
+                        # the service refuses every message for now: the rest wait their turn
+                        # (and keep their order) instead of each being refused in turn
+                        return delivered
                 else:
                     self.store.mark_delivered(row.id, self.clock.time())
+                    if self._rejected:  # the failing state was ours: the fix took effect
+                        self._rejected = False
+                        if self.health.plugin_state == "failing":
+                            self.health.set_by_plugin("ok", None)
                     self.last_error = None
                     self.health.reported = True
                     self.health.healthy = self.health.plugin_state != "failing"

@@ -1,0 +1,173 @@
+"""DingTalk, WeCom and Feishu group robots: markdown cards posted to their webhooks.
+
+Each answers HTTP 200 with an error code in the body. Codes that mean the configuration is wrong
+(token, signing secret, webhook URL) raise :class:`~yuqingd.notifiers.DeliveryRejected` after
+setting the channel's health to ``failing``; rate-limit codes raise
+:class:`~yuqingd.notifiers.RetryAfter`; anything else is an ordinary failure, retried with
+back-off. The robots keep no idempotency key: a crash between their answer and the outbox
+commit can repeat one message, which is the documented at-least-once delivery.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from yuqingd.model import Notification
+from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierSpec, RetryAfter
+from yuqingd.schema_types import STRICT
+from yuqingd.secrets import Secret, SecretRef
+
+from . import render
+from .signing import dingtalk_sign, feishu_sign
+
+RATE_LIMIT_WAIT = 60.0  # the robots count messages per minute
+
+
+class RobotOptions(BaseModel):
+    model_config = STRICT
+    token: Secret  # DingTalk access_token, WeCom key, Feishu hook id: whoever has it can post
+    secret: Secret | None = None  # the signing secret (DingTalk 加签, Feishu 签名校验)
+    base_url: str = ""  # default: the service's public address
+
+
+class Robot:
+    service = ""
+    default_base = ""
+    config_errors: dict[int, str] = {}
+    rate_limited: frozenset[int] = frozenset()
+    code_field = "errcode"
+    message_field = "errmsg"
+
+    def __init__(self, spec: NotifierSpec):
+        self.options: RobotOptions = spec.options
+        self.base_dir: Path = spec.base_dir
+        self.base = (self.options.base_url or self.default_base).rstrip("/")
+        self.ctx: NotifierContext | None = None
+        self.http: httpx.AsyncClient | None = None
+
+    async def start(self, ctx: NotifierContext) -> None:
+        self.ctx = ctx
+        self.http = ctx.http
+
+    def _reveal(self, ref: SecretRef | None) -> str:
+        return "" if ref is None else ref.reveal(self.base_dir)
+
+    def request(self, notification: Notification, now: float) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    async def send(self, notification: Notification) -> None:
+        assert self.ctx is not None and self.http is not None
+        url, body = self.request(notification, self.ctx.clock.time())
+        response = await self.http.post(url, json=body, timeout=self.ctx.timeout)
+        if response.status_code == 429:
+            raise RetryAfter(_retry_after(response), f"{self.service}: HTTP 429")
+        if response.status_code >= 400 and response.status_code not in (400, 401, 403, 404):
+            response.raise_for_status()
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        code = answer.get(self.code_field) if isinstance(answer, dict) else None
+        if response.status_code < 400 and code in (0, None):
+            if self.ctx is not None:
+                self.ctx.set_health("ok")
+            return
+        detail = answer.get(self.message_field, "") if isinstance(answer, dict) else ""
+        if code in self.rate_limited:
+            raise RetryAfter(RATE_LIMIT_WAIT, f"{self.service} 限流 {code}: {detail}")
+        if code in self.config_errors or response.status_code in (400, 401, 403, 404):
+            why = self.config_errors.get(code, f"HTTP {response.status_code}")  # type: ignore[arg-type]
+            message = f"{self.service}机器人拒收（{code}）：{why}，请检查配置。{detail}"
+            self.ctx.set_health("failing", message)
+            raise DeliveryRejected(message)
+        raise RuntimeError(f"{self.service} error {code}: {detail}")
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(1.0, float(response.headers.get("Retry-After", RATE_LIMIT_WAIT)))
+    except ValueError:
+        return RATE_LIMIT_WAIT
+
+
+class DingTalk(Robot):
+    service = "钉钉"
+    default_base = "https://oapi.dingtalk.com"
+    # https://open.dingtalk.com/document/robots/custom-robot-access (error codes)
+    config_errors = {
+        310000: "签名不匹配、关键词不符或 IP 不在白名单",
+        300001: "access_token 无效",
+        300005: "access_token 不存在",
+        400013: "群已被解散",
+        400101: "access_token 不存在",
+        400102: "机器人已停用",
+        400105: "不支持的消息类型",
+        400106: "机器人不存在",
+    }
+    rate_limited = frozenset({130101, 130102})
+
+    def request(self, notification: Notification, now: float) -> tuple[str, dict[str, Any]]:
+        query = f"access_token={self._reveal(self.options.token)}"
+        secret = self._reveal(self.options.secret)
+        if secret:
+            timestamp = int(now * 1000)
+            # already URL-encoded once by dingtalk_sign: put in verbatim
+            query += f"&timestamp={timestamp}&sign={dingtalk_sign(timestamp, secret)}"
+        body = {"msgtype": "markdown",
+                "markdown": {"title": render.title(notification),
+                             "text": render.markdown(notification)}}
+        return f"{self.base}/robot/send?{query}", body
+
+
+class WeCom(Robot):
+    service = "企业微信"
+    default_base = "https://qyapi.weixin.qq.com"
+    # https://developer.work.weixin.qq.com/document/path/90313 (global error codes)
+    config_errors = {
+        93000: "webhook 地址无效（key 错误）",
+        93004: "机器人已被停用",
+        93008: "不在群里",
+        40008: "不支持的消息类型",
+    }
+    rate_limited = frozenset({45009, 45033})
+
+    def request(self, notification: Notification, now: float) -> tuple[str, dict[str, Any]]:
+        key = self._reveal(self.options.token)
+        body = {"msgtype": "markdown", "markdown": {"content": render.markdown(notification)}}
+        return f"{self.base}/cgi-bin/webhook/send?key={key}", body
+
+
+class Feishu(Robot):
+    service = "飞书"
+    default_base = "https://open.feishu.cn"
+    code_field = "code"
+    message_field = "msg"
+    # https://open.feishu.cn/document/client-docs/bot-v3/add-custom-bot (error codes)
+    config_errors = {
+        19021: "签名校验失败",
+        19022: "IP 不在白名单",
+        19024: "关键词校验失败",
+        19001: "webhook 地址无效",
+        19002: "webhook 地址无效",
+    }
+    rate_limited = frozenset({11232, 9499})
+
+    def request(self, notification: Notification, now: float) -> tuple[str, dict[str, Any]]:
+        hook = self._reveal(self.options.token)
+        body: dict[str, Any] = {
+            "msg_type": "interactive",
+            "card": {
+                "header": {"title": {"tag": "plain_text", "content": render.title(notification)},
+                           "template": "red" if "escalated" in notification.kind else "orange"},
+                "elements": [{"tag": "markdown", "content": render.markdown(notification)}],
+            },
+        }
+        secret = self._reveal(self.options.secret)
+        if secret:
+            timestamp = int(now)
+            body = {"timestamp": str(timestamp), "sign": feishu_sign(timestamp, secret), **body}
+        return f"{self.base}/open-apis/bot/v2/hook/{hook}", body

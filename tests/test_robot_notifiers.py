@@ -1,0 +1,192 @@
+"""The webhook and group-robot notifiers against stand-in services on 127.0.0.1 that check
+the signatures the way DingTalk, WeCom and Feishu do and answer with their real error shapes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import urllib.parse
+
+import httpx
+import pytest
+import trio
+from yuqingd_robots import yuqingd_notifier_kinds
+
+from yuqingd.delivery.outbox import ChannelWorker
+from yuqingd.health import Health
+from yuqingd.model import Action, Due, Notification, NotifiedItem, Recipient
+from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierSpec, RetryAfter
+from yuqingd.store import open_store
+from yuqingd.time.clock import Clock
+
+SECRET = "SEC0123456789abcdef"
+KINDS = {k.name: k for k in yuqingd_notifier_kinds()}
+
+
+def notification(n: int = 1, *, url: str = "") -> Notification:
+    return Notification(
+        id=f"n-{n}", kind="incident.opened", channel="robot", incident=f"INC-{n}",
+        rule="负面舆情", title="某中学食堂问题引发关注", severity="高", level=2,
+        to=(Recipient("值班员", "张三"),), at="2026-12-04T01:00:00+00:00",
+        text="新舆情", items=(NotifiedItem("食堂饭菜变质", "https://example.org/a/1", "微博"),),
+        deadlines=(Due("ack", "确认", "2026-12-04T02:00:00+00:00"),),
+        actions=(Action("ack", "确认", "yuqingd ack INC-1", url=url,
+                        person="张三" if url else ""),),
+        key="某中学")
+
+
+def make(kind: str, tmp_path, **options):
+    (tmp_path / "secret").write_text(SECRET + "\n")
+    (tmp_path / "token").write_text("TOKEN1\n")
+    spec = NotifierSpec("robot", kind, KINDS[kind].options.model_validate(options), tmp_path)
+    return KINDS[kind].create(spec)
+
+
+async def started(notifier, health: Health | None = None):
+    http = httpx.AsyncClient()
+    await notifier.start(NotifierContext("robot", http=http, clock=Clock(), health=health))
+    return notifier
+
+
+def dingtalk_checks(request: httpx.Request) -> httpx.Response:
+    """As DingTalk: recompute the sign from timestamp and secret; 310000 when it differs."""
+    query = urllib.parse.parse_qs(request.url.query.decode())  # decodes the sign once
+    if query.get("access_token") != ["TOKEN1"]:
+        return httpx.Response(200, json={"errcode": 300001, "errmsg": "token is not exist"})
+    timestamp = query["timestamp"][0]
+    expected = base64.b64encode(hmac.new(SECRET.encode(), f"{timestamp}\n{SECRET}".encode(),
+                                         hashlib.sha256).digest()).decode()
+    if query["sign"] != [expected]:
+        return httpx.Response(200, json={"errcode": 310000, "errmsg": "sign not match"})
+    return httpx.Response(200, json={"errcode": 0, "errmsg": "ok"})
+
+
+async def test_dingtalk_signs_once_encoded_and_sends_the_markdown_card(loopback_server, tmp_path):
+    loopback_server.route("POST", "/robot/send", handler=dingtalk_checks)
+    robot = await started(make("dingtalk", tmp_path, token={"file": "token"},
+                               secret={"file": "secret"}, base_url=loopback_server.url("/")))
+    await robot.send(notification(url="https://yq.example.org/a/ack?sig=x"))
+    body = loopback_server.json_bodies()[0]
+    assert body["msgtype"] == "markdown"
+    text = body["markdown"]["text"]
+    assert "【新舆情】某中学食堂问题引发关注" in body["markdown"]["title"]
+    assert "**关注对象**：某中学" in text
+    assert "[食堂饭菜变质](https://example.org/a/1)（微博）" in text
+    assert "**确认截止**：2026-12-04 10:00 (+08:00)" in text
+    assert "[确认（张三）](https://yq.example.org/a/ack?sig=x)" in text
+
+
+async def test_dingtalk_bad_secret_is_a_configuration_error(loopback_server, tmp_path):
+    loopback_server.route("POST", "/robot/send", handler=dingtalk_checks)
+    robot = make("dingtalk", tmp_path, token={"file": "token"}, secret={"file": "secret"},
+                 base_url=loopback_server.url("/"))
+    (tmp_path / "secret").write_text("wrong")
+    health = Health()
+    await started(robot, health)
+    with pytest.raises(DeliveryRejected, match="310000"):
+        await robot.send(notification())
+    assert health.plugin_state == "failing" and "签名" in (health.message or "")
+
+
+async def test_wecom_rate_limit_waits_and_bad_key_is_rejected(loopback_server, tmp_path):
+    def wecom(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("key") != "TOKEN1":
+            return httpx.Response(200, json={"errcode": 93000,
+                                             "errmsg": "invalid webhook url"})
+        return httpx.Response(200, json={"errcode": 45009, "errmsg": "api freq out of limit"})
+
+    loopback_server.route("POST", "/cgi-bin/webhook/send", handler=wecom)
+    robot = await started(make("wecom", tmp_path, token={"file": "token"},
+                               base_url=loopback_server.url("/")))
+    with pytest.raises(RetryAfter) as waited:
+        await robot.send(notification())
+    assert waited.value.seconds == 60
+    assert loopback_server.json_bodies()[0]["markdown"]["content"].startswith("### 【新舆情】")
+    (tmp_path / "token").write_text("wrong")
+    with pytest.raises(DeliveryRejected, match="93000"):
+        await robot.send(notification())
+
+
+async def test_feishu_signs_the_body_and_reports_sign_mismatch(loopback_server, tmp_path):
+    def feishu(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        string = f"{body['timestamp']}\n{SECRET}".encode()
+        expected = base64.b64encode(hmac.new(string, b"", hashlib.sha256).digest()).decode()
+        if body["sign"] != expected:
+            return httpx.Response(200, json={"code": 19021, "msg": "sign match fail",
+                                             "data": {}})
+        return httpx.Response(200, json={"code": 0, "msg": "success", "data": {}})
+
+    loopback_server.route("POST", "/open-apis/bot/v2/hook/TOKEN1", handler=feishu)
+    robot = await started(make("feishu", tmp_path, token={"file": "token"},
+                               secret={"file": "secret"}, base_url=loopback_server.url("/")))
+    await robot.send(notification())
+    card = loopback_server.json_bodies()[0]["card"]
+    assert card["header"]["title"]["content"] == "【新舆情】某中学食堂问题引发关注"
+    (tmp_path / "secret").write_text("wrong")
+    with pytest.raises(DeliveryRejected, match="19021"):
+        await robot.send(notification())
+
+
+async def test_webhook_signature_and_idempotency_key(loopback_server, tmp_path):
+    seen: set[str] = set()
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        expected = "sha256=" + hmac.new(SECRET.encode(), request.content,
+                                        hashlib.sha256).hexdigest()
+        if request.headers["X-Yuqingd-Signature"] != expected:
+            return httpx.Response(401)
+        seen.add(request.headers["Idempotency-Key"])
+        return httpx.Response(204)
+
+    loopback_server.route("POST", "/hook", handler=receiver)
+    hook = await started(make("webhook", tmp_path, url=loopback_server.url("/hook"),
+                              secret={"file": "secret"}))
+    await hook.send(notification(1))
+    await hook.send(notification(1))  # a retry after a crash: the same key
+    assert seen == {"n-1"}
+    assert json.loads(loopback_server.requests[0].content) == notification(1).as_dict()
+    (tmp_path / "secret").write_text("wrong")
+    with pytest.raises(DeliveryRejected):
+        await hook.send(notification(2))
+
+
+class Refusing:
+    """Refuses with the given exceptions in turn, then accepts; records what it accepted."""
+
+    def __init__(self, *errors: Exception):
+        self.errors = list(errors)
+        self.sent: list[str] = []
+
+    async def send(self, n: Notification) -> None:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.sent.append(n.id)
+
+
+async def test_outbox_waits_as_told_keeps_order_and_marks_config_errors_failing(
+        tmp_path, autojump_clock):
+    store = open_store(tmp_path / "y.db")
+    clock = Clock(start_epoch=1_800_000_000.0)
+    clock.start()
+    for n in (1, 2, 3):
+        store.enqueue(f"n-{n}", "robot", notification(n).as_dict(), clock.time())
+    notifier = Refusing(RetryAfter(60), DeliveryRejected("钉钉机器人拒收（310000）"))
+    worker = ChannelWorker(NotifierSpec("robot", "x", None, tmp_path), notifier, store, clock,
+                           timeout=10, max_backoff=600)
+    assert await worker.deliver_due() == 0  # rate limited: nothing else tried before the wait
+    assert worker.last_error is None  # asked to wait: not a failure
+    assert store.next_retry("robot") == pytest.approx(clock.time() + 60)
+    store_retry = store.next_retry("robot")
+    assert store_retry is not None
+    await trio.sleep_until(clock.trio_deadline(store_retry))
+    assert await worker.deliver_due() == 0
+    assert worker.health.plugin_state == "failing"
+    assert store.next_retry("robot") == pytest.approx(clock.time() + 600)
+    await trio.sleep(600)
+    assert await worker.deliver_due() == 3
+    assert notifier.sent == ["n-1", "n-2", "n-3"]
+    assert worker.health.plugin_state == "ok"
+    store.close()
