@@ -195,6 +195,8 @@ class Daemon:
                                                   now=self.clock.time,
                                                   grace=self.config.file.shutdown_grace)
                     await nursery.start(self.http_server.run)
+                    if settings.external_url is None and self.http_server.bound:
+                        links.base_url = self.http_server.bound[0]  # the port, when listen: …:0
                 self.pipeline_done = trio.Event()
                 nursery.start_soon(self._run_pipeline, receive)
                 await self._apply(self._config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from yuqingd.reports.audit import action_text, actor_text
 from yuqingd.runtime.deadlines import KIND_ZH
 
 STATUS_ZH = {"open": "待确认", "acknowledged": "已确认", "closed": "已关闭"}
@@ -64,14 +65,21 @@ def incident_page(record: dict[str, Any], *, person: str, csrf: str, notice: str
         for i in record["items"]) + "</ul>")
     parts.append("<h2>时限</h2><ul>" + "".join(
         f'<li>{escape(KIND_ZH.get(d["kind"], d["kind"]))}：{escape(d["due_at"])}，'
-        f'{escape(d["who"] or d["role"] or "")}，'
+        f'{escape(d["who"] or d["role"] or "—")}，'
         f'{DEADLINE_STATE_ZH.get(d["state"], d["state"])}</li>'
         for d in record["deadlines"]) + "</ul>")
     parts.append("<h2>处置记录</h2><ul>" + "".join(
-        f'<li><small>{escape(t["at"])}</small> {escape(t["action"])} {escape(t["by"] or "")}'
-        f'{"（" + escape(str(t["fields"].get("via"))) + "）" if t["fields"].get("via") else ""}'
-        f'</li>' for t in record["transitions"]) + "</ul>")
+        f'<li><small>{escape(t["at"])}</small> {escape(action_text(t["action"], t["fields"]))}'
+        f' {escape(actor_text(t["by"]))}{_via(t["fields"])}</li>'
+        for t in record["transitions"]) + "</ul>")
     return _page(f"事件 {inc['id']}", "".join(parts))
+
+
+def _via(fields: dict[str, Any]) -> str:
+    via = str(fields.get("via") or "")
+    if via.startswith("link (") and via.endswith(")"):
+        return f"（经链接，{escape(via[6:-1])}）"
+    return f"（{escape(via)}）" if via else ""
 
 
 def _forms(status: str, csrf: str, person: str) -> str:
