@@ -81,7 +81,7 @@ def test_blocking_plugin_is_reported_quarantined_after_restart_and_enabled_again
         assert stat.S_IMODE(os.stat(quarantine_file).st_mode) == 0o600
         # SIGTERM still drains: the plugin is interrupted where it blocks.
         first.signal(signal.SIGTERM)
-        assert first.wait_exit(timeout=30) == 0
+        assert first.wait_exit(timeout=30) == 0, first.log()[-4000:]
         events = {e.get("event") for e in first.log_events()}
         assert {"watchdog.interrupting_plugin", "daemon.stopped"} <= events
     finally:

@@ -36,6 +36,7 @@ from yuqingd.supervisor import SourceSupervisor
 from yuqingd.systemd import SystemdNotifier
 from yuqingd.time.clock import Clock
 from yuqingd.watchdog import LoopWatchdog
+from yuqingd.web.links import Links, load_key
 from yuqingd.web.server import HttpServer
 
 log = structlog.get_logger("yuqingd.daemon")
@@ -185,10 +186,17 @@ class Daemon:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(ControlServer(self.config.control_socket, self.handle).run)
-                if self.config.file.http is not None:
-                    self.http_server = HttpServer(self.config.file.http,
+                settings = self.config.file.http
+                if settings is not None:
+                    links = Links(load_key(self.config.state_dir), settings.base_url,
+                                  settings.link_lifetime)
+                    core.outreach.links = links
+                    self.http_server = HttpServer(settings, perform=self.handle, links=links,
+                                                  now=self.clock.time,
                                                   grace=self.config.file.shutdown_grace)
                     await nursery.start(self.http_server.run)
+                    if settings.external_url is None and self.http_server.bound:
+                        links.base_url = self.http_server.bound[0]  # the port, when listen: …:0
                 self.pipeline_done = trio.Event()
                 nursery.start_soon(self._run_pipeline, receive)
                 await self._apply(self._config)

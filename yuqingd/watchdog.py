@@ -87,6 +87,10 @@ class LoopWatchdog:
         self._pending_since: float | None = None
         self._stop_requested_at: float | None = None
         self._stopped = threading.Event()
+        # Held around every signal the thread sends to the loop thread, and by stop(): once
+        # stop() returns no SIGTERM can follow, even if the thread is slow to end (a signal
+        # after trio has restored the default handler would kill the process with -15).
+        self._signalling = threading.Lock()
         self._thread: threading.Thread | None = None
         self._token: Any = None
         self._loop_thread = 0
@@ -102,7 +106,8 @@ class LoopWatchdog:
         log.info("watchdog.started", limit=self.limit, systemd_pings=self.ping_every)
 
     def stop(self) -> None:
-        self._stopped.set()
+        with self._signalling:
+            self._stopped.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -152,7 +157,10 @@ class LoopWatchdog:
                 elif now >= next_interrupt:
                     # The first signal may have come before the loop looked blocked.
                     next_interrupt = now + 1.0
-                    signal.pthread_kill(self._loop_thread, signal.SIGTERM)
+                    with self._signalling:
+                        if self._stopped.is_set():
+                            return
+                        signal.pthread_kill(self._loop_thread, signal.SIGTERM)
 
     def _frame(self) -> FrameType | None:
         return sys._current_frames().get(self._loop_thread)

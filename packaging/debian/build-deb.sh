@@ -27,20 +27,20 @@ trap cleanup EXIT
 
 # make-debs.sh builds the pages once for its parallel builds and says so.
 [ -n "${YUQINGD_MAN_BUILT:-}" ] || "$repo/packaging/man/build.sh" "$repo/build/man" >/dev/null
-"$here/root.sh" "$release" build "$work/root"
-mkdir -p "$work/root/src" "$work/root/out"
+"$here/root.sh" "$release" build "$work/buildroot"
+mkdir -p "$work/buildroot/src" "$work/buildroot/out"
 if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1; then
     (cd "$repo" && git ls-files -co --exclude-standard -z | xargs -0 tar -cf - --no-recursion) |
-        tar -xf - -C "$work/root/src"
+        tar -xf - -C "$work/buildroot/src"
 else
     tar -C "$repo" --exclude=./.venv --exclude=./build --exclude=./.git -cf - . |
-        tar -xf - -C "$work/root/src"
+        tar -xf - -C "$work/buildroot/src"
 fi
-mkdir -p "$work/root/src/build"
-cp -a "$repo/build/man" "$work/root/src/build/"
+mkdir -p "$work/buildroot/src/build"
+cp -a "$repo/build/man" "$work/buildroot/src/build/"
 pip_cache=${YUQINGD_PIP_CACHE:-$repo/build/pip-cache}
 mkdir -p "$pip_cache"
-in_root "$work/root" --bind="$pip_cache:/var/cache/pip" --setenv=PIP_CACHE_DIR=/var/cache/pip -- \
+in_root "$work/buildroot" --bind="$pip_cache:/var/cache/pip" --setenv=PIP_CACHE_DIR=/var/cache/pip -- \
     /src/packaging/debian/build-in-root.sh /src /out "$revision" >&2
 deb=$(ls "$work"/root/out/*.deb)
 cp "$deb" "$outdir/"

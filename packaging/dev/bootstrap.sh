@@ -13,6 +13,12 @@ command -v cc >/dev/null || need_apt+=(gcc)               # durable-rules is bui
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)  # the unit checks in the tests
 # zoneinfo reads the system's time zones (Asia/Shanghai); minimal Debian roots lack them.
 [ -e /usr/share/zoneinfo/Asia/Shanghai ] || need_apt+=(tzdata)
+# The page test (tests/test_http_browser.py) clicks in a real headless Chromium (playwright drives
+# Debian's: `playwright install` cannot download one), with CJK fonts for the screenshot.
+case ",$extra," in *,test,*)
+    command -v chromium >/dev/null || need_apt+=(chromium)
+    [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need_apt+=(fonts-noto-cjk)
+esac
 
 pick_python() {
     # Python 3.11-3.13 (Debian 12 ships 3.11, Debian 13 ships 3.13): the first that is one.

@@ -41,12 +41,17 @@ def _person(args: dict[str, Any]) -> str:
     return by
 
 
+def _via(args: dict[str, Any]) -> str:
+    """How the command came, when not the control socket (the HTTP endpoint sets it)."""
+    return str(args.get("via") or "")
+
+
 @handler("ack")
 def ack(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     incident = resolve_incident(core, args.get("incident"))
     try:
         acked = core.escalation.acknowledge(incident.id, _person(args),
-                                            str(args.get("note") or ""), now)
+                                            str(args.get("note") or ""), now, via=_via(args))
     except AckError as exc:
         raise CommandError(str(exc)) from None
     return {"incident": acked.id, "status": acked.status,
@@ -59,7 +64,7 @@ def report(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     stage = str(args.get("stage") or "first")
     try:
         core.escalation.report(incident.id, stage, _person(args), str(args.get("note") or ""),
-                               now)
+                               now, via=_via(args))
     except AckError as exc:
         raise CommandError(str(exc)) from None
     return {"incident": incident.id, "stage": stage}

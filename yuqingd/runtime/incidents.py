@@ -231,9 +231,11 @@ class Escalation:
 
     # acknowledgement ----------------------------------------------------------------------
 
-    def acknowledge(self, incident_id: str, by: str, note: str, now: float) -> IncidentRow:
+    def acknowledge(self, incident_id: str, by: str, note: str, now: float, *,
+                    via: str = "") -> IncidentRow:
         """Stop the ladder: record who acknowledged, cancel its pending deadlines (report
-        deadlines run on), tell those already notified."""
+        deadlines run on), tell those already notified. ``via``: how, when not the control
+        socket (``link (channel)``: a signed link sent through that channel)."""
         with self.store.transaction():
             incident = self.store.incident(incident_id)
             if incident is None:
@@ -245,14 +247,16 @@ class Escalation:
                     f"事件 {incident_id} 已由 {incident.acked_by} 于 "
                     f"{self.clock.format(incident.acked_at or 0)} 确认"
                 )
-            return self._acknowledge(incident, by, note, now)
+            return self._acknowledge(incident, by, note, now, via=via)
 
-    def _acknowledge(self, incident: IncidentRow, by: str, note: str, now: float) -> IncidentRow:
+    def _acknowledge(self, incident: IncidentRow, by: str, note: str, now: float, *,
+                     via: str = "") -> IncidentRow:
         """The acknowledgement itself, inside the caller's transaction."""
         incident_id = incident.id
         self.store.acknowledge(incident_id, by, note, now)
         self.audit.record("acknowledged", now, incident=incident_id, rule=incident.rule_id,
-                          key=incident.group_key, by=by, note=note, level=incident.level)
+                          key=incident.group_key, by=by, note=note, level=incident.level,
+                          **({"via": via} if via else {}))
         text = acknowledged_text(incident_id=incident_id, title=incident.title, by=by, note=note,
                                  at=self.clock.format(now))
         for level in range(1, incident.level + 1):
@@ -261,7 +265,8 @@ class Escalation:
         assert acked is not None
         return acked
 
-    def report(self, incident_id: str, stage: str, by: str, note: str, now: float) -> None:
+    def report(self, incident_id: str, stage: str, by: str, note: str, now: float, *,
+               via: str = "") -> None:
         """Record a report to superiors (首报/续报/终报), in order: first, then any follow-ups,
         then the final one, which closes the incident (it may also be the only one). A report
         is also an acknowledgement. It meets the deadline of its stage; the next follow-up is
@@ -281,12 +286,12 @@ class Escalation:
                 raise AckError(f"事件 {incident_id} 尚未首报：yuqingd report {incident_id} "
                                f"--stage first --by 姓名")
             if incident.status == "open":
-                self._acknowledge(incident, by, note, now)
+                self._acknowledge(incident, by, note, now, via=via)
             self.store.meet_deadlines(incident_id, meets, now)
             self.store.set_stage(incident_id, reached)
             self.audit.record(f"report.{stage}", now, incident=incident_id,
                               rule=incident.rule_id, key=incident.group_key, stage=stage,
-                              by=by, note=note)
+                              by=by, note=note, **({"via": via} if via else {}))
             every = incident.deadlines.get("follow_up_every")
             if stage == "final":
                 self.close(incident_id, now, by=by, note=note)

@@ -16,7 +16,8 @@ Incidents, watches, expectations, reports and rules send through here; none of t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import structlog
 
@@ -49,6 +50,8 @@ class Outreach:
         self.events = events
         self.silences = silences
         self.directory = Directory({}, None, clock.to_datetime)
+        # Signed action links (yuqingd.web.links.Links), when the HTTP endpoint is configured.
+        self.links: Any = None
 
     def configure(self, directory: Directory) -> None:
         """Take a (re)loaded directory of roles and people."""
@@ -110,12 +113,26 @@ class Outreach:
         when = self.clock.format(at)
         for target in addressed:
             rendered = text if isinstance(text, str) else text(target)
+            linked = self._linked(actions, target, incident, at)
             self.enqueue(Notification(
                 id=f"{ident}:{kind}:{tag}:{target.channel}", kind=kind, channel=target.channel,
                 incident=incident, rule=rule, title=title, severity=severity, level=level,
                 to=target.to, at=when, text=rendered, items=tuple(items),
-                deadlines=tuple(deadlines), actions=tuple(actions), key=key), at, source=source)
+                deadlines=tuple(deadlines), actions=linked, key=key), at, source=source)
         return len(addressed)
+
+    def _linked(self, actions: Sequence[Action], target: Addressed, incident: str,
+                at: float) -> tuple[Action, ...]:
+        """``actions``, each once per person the channel reaches, with that person's link
+        (as they are without the HTTP endpoint, or for a channel addressed to nobody)."""
+        people = list(dict.fromkeys(r.person for r in target.to if r.person))
+        if self.links is None or not incident or not people:
+            return tuple(actions)
+        return tuple(
+            replace(action, person=person, url=self.links.make(
+                person=person, incident=incident, action=action.name,
+                channel=target.channel, at=at))
+            for action in actions for person in people)
 
     def item(self, title: str, url: str, source: str = "", at: float | None = None
              ) -> NotifiedItem:
