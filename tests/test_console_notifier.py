@@ -51,3 +51,16 @@ async def test_console_without_a_state_folder_still_prints(capsys):
     await notifier.send(notification(1))
     await notifier.send(notification(1))
     assert capsys.readouterr().out.count("告警 1") == 1
+
+
+async def test_console_prints_the_acknowledge_link_of_each_person(capsys):
+    """With the HTTP endpoint on, the alert is followed by each person's acknowledge link."""
+    from dataclasses import replace
+
+    from yuqingd.model import Action
+
+    notifier = await started(None)
+    await notifier.send(replace(notification(1), actions=(
+        Action("ack", "确认", "yuqingd ack I1 --by 张明", url="http://127.0.0.1:8470/l/x.y",
+               person="张明"),)))
+    assert "确认（张明）：http://127.0.0.1:8470/l/x.y" in capsys.readouterr().out

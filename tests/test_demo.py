@@ -21,13 +21,19 @@ async def test_demo_stream_opens_and_escalates_within_a_minute(tmp_path, autojum
     config = config.replace("{name: console, kind: console}", "{name: console, kind: capture}")
     config = config.replace("{name: alerts-file, kind: jsonl, path: state/alerts.jsonl}",
                             "{name: alerts-file, kind: capture}")
+    config = config.replace("listen: 127.0.0.1:8470", "listen: 127.0.0.1:0")  # any free port
     (tmp_path / "yuqingd.yaml").write_text(config, encoding="utf-8")
     harness = Harness()
-    async with running_daemon(tmp_path / "yuqingd.yaml", harness, start_epoch=1_800_000_000):
+    async with running_daemon(tmp_path / "yuqingd.yaml", harness,
+                              start_epoch=1_800_000_000) as daemon:
         await trio.sleep(60)
         kinds = harness.kinds("console")
         assert kinds[:2] == [("incident.opened", 1), ("incident.escalated", 2)]
         assert "六处学校" in harness.sent[0].text
+        # The duty officer's alert carries their acknowledge link, served on 127.0.0.1.
+        (ack,) = [a for a in harness.sent[0].actions if a.name == "ack"]
+        assert ack.person == harness.sent[0].to[0].person
+        assert ack.url.startswith(daemon.http_server.bound[0] + "/l/")
 
 
 def test_eight_simulated_days_of_the_demo(tmp_path):

@@ -49,7 +49,10 @@ class ConsoleNotifier:
 
     def _print_once(self, notification: Notification) -> None:
         bar = "=" * 60
-        self.stream.write(f"\n{bar}\n{notification.text}\n{bar}\n")
+        # The signed links of the people reached (when the daemon's HTTP endpoint is on).
+        links = "".join(f"{a.label}（{a.person}）：{a.url}\n"
+                        for a in notification.actions if a.url)
+        self.stream.write(f"\n{bar}\n{notification.text}\n{links}{bar}\n")
         self.stream.flush()
         self.printed.add(notification.id)
         if self.memory is not None:
