@@ -1,0 +1,138 @@
+"""E-mail notifier: one message per notification over SMTP (STARTTLS, SSL or plain on a
+trusted relay), with a plain-text and an HTML part and the Chinese subject encoded per RFC 2047.
+
+``smtplib`` runs in a worker thread (``trio.to_thread``): aiosmtplib is asyncio-only. The
+``Message-ID`` is derived from the notification id, so a repeat after a crash is recognisable
+by mail clients and archives. Authentication and recipient refusals are configuration errors
+(``DeliveryRejected``); 4xx answers and connection errors are retried with back-off.
+"""
+
+from __future__ import annotations
+
+import html
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formataddr, make_msgid
+from pathlib import Path
+from typing import Literal
+
+import trio
+from pydantic import BaseModel
+
+from yuqingd import hookimpl
+from yuqingd.model import Notification
+from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierKind, NotifierSpec
+from yuqingd.schema_types import STRICT, NonEmptyStr
+from yuqingd.secrets import Secret
+
+__version__ = "0.1.0"
+
+
+class EmailOptions(BaseModel):
+    model_config = STRICT
+    host: NonEmptyStr
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"  # none: only a local relay
+    username: str = ""
+    password: Secret | None = None
+    sender: NonEmptyStr  # From: address
+    sender_name: str = "舆情监测"
+    to: list[NonEmptyStr]
+
+
+def plain_text(n: Notification) -> str:
+    lines = [n.text]
+    links = [a for a in n.actions if a.url]
+    if links:
+        lines += ["", "手机上操作："]
+        lines += [f"{a.label}（{a.person}）：{a.url}" if a.person else f"{a.label}：{a.url}"
+                  for a in links]
+    return "\n".join(lines) + "\n"
+
+
+def html_body(n: Notification) -> str:
+    from yuqingd_robots.render import shanghai, title
+
+    e = html.escape
+    parts = [f"<h2>{e(title(n))}</h2>", f"<p><b>级别</b>：{e(n.severity)}（{n.level} 级）</p>"]
+    if n.key:
+        parts.append(f"<p><b>关注对象</b>：{e(n.key)}</p>")
+    if n.items:
+        parts.append("<ul>" + "".join(
+            f'<li><a href="{e(i.url)}">{e(i.title)}</a> {e(i.source)}</li>' if i.url
+            else f"<li>{e(i.title)} {e(i.source)}</li>" for i in n.items) + "</ul>")
+    for due in n.deadlines:
+        parts.append(f"<p><b>{e(due.label)}截止</b>：{e(shanghai(due.at))}</p>")
+    for a in n.actions:
+        who = f"（{e(a.person)}）" if a.person else ""
+        parts.append(f'<p><a href="{e(a.url)}">{e(a.label)}{who}</a></p>' if a.url
+                     else f"<p>{e(a.label)}：<code>{e(a.command)}</code></p>")
+    parts.append(f"<p>编号 {e(n.incident)} · {e(shanghai(n.at))}</p>")
+    return '<html><body lang="zh-CN">' + "\n".join(parts) + "</body></html>"
+
+
+class EmailNotifier:
+    def __init__(self, spec: NotifierSpec):
+        self.options: EmailOptions = spec.options
+        self.base_dir: Path = spec.base_dir
+        self.ctx: NotifierContext | None = None
+
+    async def start(self, ctx: NotifierContext) -> None:
+        self.ctx = ctx
+
+    def message(self, n: Notification) -> EmailMessage:
+        from yuqingd_robots.render import title
+
+        o = self.options
+        msg = EmailMessage(policy=SMTP)
+        msg["Subject"] = title(n)  # the SMTP policy encodes it (=?utf-8?b?…?=)
+        msg["From"] = formataddr((o.sender_name, o.sender))
+        msg["To"] = ", ".join(o.to)
+        domain = o.sender.rpartition("@")[2] or None
+        msg["Message-ID"] = make_msgid(idstring=n.id.replace("@", "."), domain=domain)
+        msg.set_content(plain_text(n))
+        msg.add_alternative(html_body(n), subtype="html")
+        return msg
+
+    async def send(self, notification: Notification) -> None:
+        assert self.ctx is not None
+        msg = self.message(notification)
+        password = self.options.password.reveal(self.base_dir) if self.options.password else ""
+        try:
+            await trio.to_thread.run_sync(self._deliver, msg, password, self.ctx.timeout)
+        except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused,
+                smtplib.SMTPSenderRefused) as exc:
+            code = getattr(exc, "smtp_code", "")
+            message = f"邮件服务器拒收（{code or type(exc).__name__}）：请检查账号、密码与收件人。"
+            self.ctx.set_health("failing", message)
+            raise DeliveryRejected(message) from exc
+        self.ctx.set_health("ok")
+
+    def _deliver(self, msg: EmailMessage, password: str, timeout: float) -> None:
+        o = self.options
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if o.security == "ssl":
+            smtp = smtplib.SMTP_SSL(o.host, o.port, timeout=timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(o.host, o.port, timeout=timeout)
+        with smtp:
+            if o.security == "starttls":
+                smtp.starttls(context=context)
+            if o.username:
+                smtp.ehlo_or_helo_if_needed()
+                if "PLAIN" in smtp.esmtp_features.get("auth", "").upper().split():
+                    # one mechanism: a refusal is answered, not followed by a second attempt
+                    smtp.user, smtp.password = o.username, password
+                    smtp.auth("PLAIN", smtp.auth_plain)
+                else:
+                    smtp.login(o.username, password)
+            smtp.send_message(msg)
+
+
+@hookimpl
+def yuqingd_notifier_kinds() -> list[NotifierKind]:
+    return [NotifierKind("email", EmailOptions, EmailNotifier,
+                         "SMTP e-mail (STARTTLS/SSL), plain text and HTML")]

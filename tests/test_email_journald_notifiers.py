@@ -1,0 +1,117 @@
+"""The email notifier against a real SMTP server on 127.0.0.1 (aiosmtpd), and the journald
+notifier's entry fields."""
+
+from __future__ import annotations
+
+import email
+import socket
+from email.header import decode_header, make_header
+from email.policy import default
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from yuqingd_email import EmailNotifier, EmailOptions
+from yuqingd_journald import JournaldNotifier, JournaldOptions
+
+from yuqingd.health import Health
+from yuqingd.model import Action, Due, Notification, NotifiedItem, Recipient
+from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierSpec
+from yuqingd.time.clock import Clock
+
+PASSWORD = "mail-pw-123"
+
+
+def notification() -> Notification:
+    return Notification(
+        id="n-7", kind="incident.escalated", channel="mail", incident="INC-7", rule="负面舆情",
+        title="某小学校车超载", severity="高", level=3, to=(Recipient("带班领导", "刘伟"),),
+        at="2026-12-04T01:00:00+00:00", text="【舆情升级】某小学校车超载\n请尽快处理",
+        items=(NotifiedItem("校车超载视频", "https://example.org/v/1", "抖音"),),
+        deadlines=(Due("first_report", "首报", "2026-12-04T03:00:00+00:00"),),
+        actions=(Action("ack", "确认", "yuqingd ack INC-7", url="https://yq.example.org/a/x",
+                        person="刘伟"),),
+        key="某小学")
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.raw: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.raw.append(envelope.original_content)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = isinstance(auth_data, LoginPassword) and auth_data.password.decode() == PASSWORD
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
+
+
+def free_port() -> int:  # aiosmtpd's Controller cannot take port 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(),
+                            authenticator=authenticator, auth_require_tls=False)
+    controller.start()
+    try:
+        yield controller, inbox
+    finally:
+        controller.stop()
+
+
+async def mailer(tmp_path, port: int, health: Health | None = None) -> EmailNotifier:
+    (tmp_path / "smtp.pw").write_text(PASSWORD + "\n")
+    options = EmailOptions.model_validate({
+        "host": "127.0.0.1", "port": port, "security": "none", "username": "yuqingd",
+        "password": {"file": "smtp.pw"}, "sender": "yuqingd@edu.example.org",
+        "to": ["duty@edu.example.org"]})
+    notifier = EmailNotifier(NotifierSpec("mail", "email", options, tmp_path))
+    await notifier.start(NotifierContext("mail", http=httpx.AsyncClient(), clock=Clock(),
+                                         health=health))
+    return notifier
+
+
+async def test_email_arrives_with_both_parts_and_the_chinese_subject(smtp_server, tmp_path):
+    controller, inbox = smtp_server
+    notifier = await mailer(tmp_path, controller.port)
+    await notifier.send(notification())
+    (msg,) = inbox.messages
+    assert str(make_header(decode_header(msg["Subject"]))) == "【舆情升级】某小学校车超载"
+    assert b"Subject: =?utf-8?" in inbox.raw[0]  # RFC 2047 on the wire, not raw UTF-8
+    plain = msg.get_body(("plain",)).get_content()
+    page = msg.get_body(("html",)).get_content()
+    assert "请尽快处理" in plain and "确认（刘伟）：https://yq.example.org/a/x" in plain
+    assert '<a href="https://example.org/v/1">校车超载视频</a>' in page
+    assert "2026-12-04 11:00 (+08:00)" in page
+
+
+async def test_email_wrong_password_is_a_configuration_error(smtp_server, tmp_path):
+    controller, inbox = smtp_server
+    health = Health()
+    notifier = await mailer(tmp_path, controller.port, health)
+    (tmp_path / "smtp.pw").write_text("wrong")
+    with pytest.raises(DeliveryRejected):
+        await notifier.send(notification())
+    assert health.plugin_state == "failing" and inbox.messages == []
+
+
+async def test_journald_entry_has_the_fields_and_priority():
+    entries = []
+    notifier = JournaldNotifier(NotifierSpec("journal", "journald", JournaldOptions(), None),
+                                send=lambda text, **fields: entries.append((text, fields)))
+    await notifier.send(notification())
+    ((text, fields),) = entries
+    assert text.startswith("【舆情升级】")
+    assert fields["INCIDENT"] == "INC-7" and fields["LEVEL"] == "3"
+    assert fields["KIND"] == "incident.escalated" and fields["NOTIFICATION_ID"] == "n-7"
+    assert fields["PRIORITY"] == "3"
