@@ -7,6 +7,8 @@ DEB_RELEASES ?= bookworm trixie
 demo:
 	packaging/dev/bootstrap.sh
 	rm -rf var/demo
+	@echo '在另一个终端中先执行（之后告警里的 yuqingd ack 命令可原样粘贴）/ in another terminal, first:'
+	@echo '  cd $(CURDIR) && export PATH="$$PWD/.venv/bin:$$PATH" YUQINGD_CONFIG="$$PWD/etc/demo/yuqingd.yaml"'
 	.venv/bin/yuqingd run --config etc/demo/yuqingd.yaml
 
 test:

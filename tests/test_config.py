@@ -144,7 +144,16 @@ def test_cli_config_path_from_environment(tmp_path):
     path = tmp_path / "missing.yaml"
     result = run_cli("check", env={**os.environ, "YUQINGD_CONFIG": str(path)})
     assert result.returncode == 78
-    assert result.stderr.startswith(f"{path}:1:1: 无法读取文件")
+    assert result.stderr.startswith(f"yuqingd: 找不到配置文件 {path}（YUQINGD_CONFIG）")
+
+
+def test_cli_missing_config_says_how_to_choose_one(tmp_path):
+    """A missing config names --config and YUQINGD_CONFIG, not a fake FILE:1:1 location."""
+    result = run_cli("incidents", "--config", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 78
+    assert "找不到配置文件" in result.stderr
+    assert "--config" in result.stderr and "YUQINGD_CONFIG" in result.stderr
+    assert ":1:1:" not in result.stderr
 
 
 def test_config_schema_error_does_not_hide_rule_file_errors(make_config, tmp_path):

@@ -60,3 +60,24 @@ def test_docs_rule_language_examples_hold(tmp_path):
             assert all(o.passed for o in outcomes), f"block {n} ({name}):\n{report(outcomes)}"
         checked += 1
     assert checked >= 20
+
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_apt_get_install_follows_apt_get_update():
+    """Every `apt-get install` in the README comes after an `apt-get update` (fresh roots)."""
+    for match in re.finditer(r"apt-get install", README):
+        assert "apt-get update" in README[:match.start()], README[match.start() - 80:match.end()]
+
+
+def test_readme_demo_ack_is_the_alerts_command_as_printed():
+    """The demo's ack step makes `yuqingd` and the demo config reachable, so the alert's
+    `yuqingd ack ID --by NAME` works pasted as shown; no fixed (yesterday's) incident id."""
+    demo = README.split("## Set-up", 1)[1].split("## Commands", 1)[0]
+    assert "20261126-001" not in demo
+    assert 'export PATH="$PWD/.venv/bin:$PATH" YUQINGD_CONFIG="$PWD/etc/demo/yuqingd.yaml"' in demo
+    assert "yuqingd incidents" in demo
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert 'export PATH="$$PWD/.venv/bin:$$PATH" YUQINGD_CONFIG="$$PWD/etc/demo/yuqingd.yaml"' \
+        in makefile

@@ -159,6 +159,15 @@ def test_cli_test_rules_exit_status_follows_results(tmp_path):
         in result.stdout
 
 
+def test_cli_test_rules_of_the_demo_config_pass_despite_its_roster_gap():
+    """`yuqingd test-rules --config etc/demo/yuqingd.yaml` (the README's demo) passes all three
+    tests: the demo roster's duty.gap notifications are not the rules' doing."""
+    result = cli("test-rules", "--config", REPO / "etc/demo/yuqingd.yaml")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip().endswith("3/3 个规则测试通过")
+    assert "duty.gap" not in result.stdout
+
+
 def test_simulate_deadline_falling_at_an_input_instant_fires_first(make_config, plugins):
     """An ack at the very second its deadline falls due comes after the escalation, every run."""
     config = load_config(make_config(), plugins)

@@ -11,7 +11,9 @@ import trio
 
 from yuqingd import __version__, commands
 from yuqingd.config import (
+    CONFIG_ENV,
     DATABASE_NAME,
+    DEFAULT_CONFIG_PATH,
     control_socket_path,
     default_config_path,
     load_config,
@@ -42,7 +44,36 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EX_USAGE
+    missing = _missing_config(args)
+    if missing:
+        print(missing, file=sys.stderr)
+        return EX_CONFIG
     return args.func(args)
+
+
+def _missing_config(args) -> str | None:
+    """What to tell a user whose config file does not exist; None when there is one (or no need)."""
+    if (not hasattr(args, "config") or getattr(args, "socket", None) or getattr(args, "files", None)
+            or args.func in (cmd_plugins, cmd_plugins_enable)):  # these work without a config
+        return None
+    if args.config is not None:
+        path, origin_zh, origin_en = args.config, "--config", "--config"
+    elif os.environ.get(CONFIG_ENV):
+        path, origin_zh, origin_en = default_config_path(), CONFIG_ENV, CONFIG_ENV
+    else:
+        path, origin_zh, origin_en = default_config_path(), "默认位置", "the default location"
+    if path.exists():
+        return None
+    demo = Path("etc/demo/yuqingd.yaml")
+    hint_zh = f"；在源码目录中试用演示: --config {demo}" if demo.exists() else ""
+    hint_en = f"; in the checkout, for the demo: --config {demo}" if demo.exists() else ""
+    return msg(
+        f"yuqingd: 找不到配置文件 {path}（{origin_zh}）。请用 --config 文件 指定，"
+        f"或设置环境变量 {CONFIG_ENV}（依次查找: --config, ${CONFIG_ENV}, "
+        f"{DEFAULT_CONFIG_PATH}）{hint_zh}",
+        f"yuqingd: config file {path} not found ({origin_en}). Name one with --config FILE "
+        f"or set {CONFIG_ENV} (tried in order: --config, ${CONFIG_ENV}, "
+        f"{DEFAULT_CONFIG_PATH}){hint_en}")
 
 
 def _parser() -> argparse.ArgumentParser:
