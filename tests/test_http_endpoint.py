@@ -67,3 +67,19 @@ async def test_http_listener_serves_until_stopped(tmp_path, short_dir):
     async with httpx.AsyncClient() as client:
         with pytest.raises(httpx.ConnectError):
             await client.get(f"{url}/healthz", timeout=10)
+
+
+async def test_http_metrics_report_open_incidents_and_outbox(tmp_path, short_dir, mock_clock):
+    """/metrics (Prometheus text) counts open incidents by severity, the outbox and sources."""
+    from .test_http_links import opened
+
+    path = write_config(tmp_path, short_dir, http={"listen": "127.0.0.1:0"})
+    harness = Harness()
+    async with running_daemon(path, harness) as daemon, httpx.AsyncClient() as client:
+        await opened(harness, daemon)
+        reply = await client.get(f"{daemon.http_server.bound[0]}/metrics")
+    assert reply.status_code == 200
+    lines = reply.text.splitlines()
+    assert 'yuqingd_incidents_open{severity="较大"} 1.0' in lines
+    assert "yuqingd_outbox_depth 0.0" in lines
+    assert 'yuqingd_source_healthy{source="forum"} 1.0' in lines

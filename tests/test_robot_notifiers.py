@@ -190,3 +190,40 @@ async def test_outbox_waits_as_told_keeps_order_and_marks_config_errors_failing(
     assert notifier.sent == ["n-1", "n-2", "n-3"]
     assert worker.health.plugin_state == "ok"
     store.close()
+
+
+class Recording:
+    rate_per_minute = 3
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    async def send(self, n: Notification) -> None:
+        self.sent.append(n)
+
+
+async def test_a_burst_past_the_rate_limit_goes_as_one_digest_nothing_dropped(
+        tmp_path, autojump_clock):
+    store = open_store(tmp_path / "y.db")
+    clock = Clock(start_epoch=1_800_000_000.0)
+    clock.start()
+    notifier = Recording()
+    worker = ChannelWorker(NotifierSpec("robot", "x", None, tmp_path), notifier, store, clock,
+                           timeout=10, max_backoff=600)
+    for n in (1, 2):
+        store.enqueue(f"n-{n}", "robot", notification(n).as_dict(), clock.time())
+    assert await worker.deliver_due() == 2  # within the limit: one by one
+    for n in range(3, 9):
+        store.enqueue(f"n-{n}", "robot", notification(n).as_dict(), clock.time())
+    assert await worker.deliver_due() == 6  # 6 waiting, 1 send left: one digest
+    assert [n.id for n in notifier.sent] == ["n-1", "n-2", "digest:n-3+5"]
+    digest = notifier.sent[-1]
+    assert digest.text.startswith("【汇总】6 条通知")
+    assert [i.title for i in digest.items] == ["食堂饭菜变质"] * 6
+    store.enqueue("n-9", "robot", notification(9).as_dict(), clock.time())
+    assert await worker.deliver_due() == 0  # the minute's budget is spent: it waits
+    assert store.undelivered_count() == 1
+    await trio.sleep(61)
+    assert await worker.deliver_due() == 1
+    assert notifier.sent[-1].id == "n-9"
+    store.close()

@@ -193,6 +193,7 @@ class Daemon:
                     core.outreach.links = links
                     self.http_server = HttpServer(settings, perform=self.handle, links=links,
                                                   now=self.clock.time,
+                                                  core=lambda: self.core,
                                                   grace=self.config.file.shutdown_grace)
                     await nursery.start(self.http_server.run)
                     if settings.external_url is None and self.http_server.bound:

@@ -41,6 +41,7 @@ class Robot:
     rate_limited: frozenset[int] = frozenset()
     code_field = "errcode"
     message_field = "errmsg"
+    rate_per_minute = 20  # DingTalk's limit; the outbox sends a digest past it
 
     def __init__(self, spec: NotifierSpec):
         self.options: RobotOptions = spec.options

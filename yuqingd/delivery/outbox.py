@@ -15,7 +15,7 @@ import trio
 
 from yuqingd.backoff import backoff
 from yuqingd.health import Health
-from yuqingd.model import Notification
+from yuqingd.model import Notification, Recipient
 from yuqingd.notifiers import (
     DeliveryRejected,
     Notifier,
@@ -62,6 +62,11 @@ class ChannelWorker:
         self.started = False  # the notifier's own start(ctx) has returned
         self._start_retry: float | None = None  # after a failed start, not before this
         self._rejected = False  # the last failure was a DeliveryRejected
+        # A notifier may declare ``rate_per_minute`` (the robots do: 20); sends of the last
+        # minute are kept here, and a backlog larger than what is left goes as one digest.
+        self.rate: int | None = getattr(notifier, "rate_per_minute", None)
+        self._sent: list[float] = []
+        self._rate_until: float | None = None
 
     def context(self) -> NotifierContext:
         assert self.http is not None, "a notifier with start() needs the shared HTTP client"
@@ -139,15 +144,30 @@ class ChannelWorker:
             if self.stopping:
                 return
             retry = self.store.next_retry(self.name)
+            if self._rate_until is not None:
+                retry = min(retry, self._rate_until) if retry else self._rate_until
             with trio.move_on_at(self.clock.trio_deadline(retry) if retry else math.inf):
                 await self.wakeup.wait()
 
     async def deliver_due(self) -> int:
         """Try every notification due now; returns how many were delivered."""
         delivered = 0
+        self._rate_until = None
         while rows := self.store.pending_outbox(self.name, self.clock.time()):
-            for row in rows:
-                notification = Notification.from_dict(row.payload)
+            batches: list[tuple[list[str], Notification]] = [
+                ([row.id], Notification.from_dict(row.payload)) for row in rows]
+            if self.rate:
+                now = self.clock.time()
+                self._sent = [t for t in self._sent if t > now - 60]
+                budget = self.rate - len(self._sent)
+                if budget <= 0:
+                    self._rate_until = self._sent[0] + 60
+                    return delivered
+                if len(rows) > budget:  # a burst: everything waiting as one message
+                    batches = [([r.id for r in rows],
+                                digest([n for _, n in batches]))]
+            for ids, notification in batches:
+                row = next(r for r in rows if r.id == ids[0])
                 try:
                     with trio.fail_after(self.timeout):
                         await self.notifier.send(notification)
@@ -162,7 +182,8 @@ class ChannelWorker:
                         wait = self.max_backoff
                         self.health.set_by_plugin("failing", str(exc))
                         self._rejected = True
-                    self.store.mark_failed(row.id, error, self.clock.time() + wait)
+                    for failed_id in ids:
+                        self.store.mark_failed(failed_id, error, self.clock.time() + wait)
                     if not isinstance(exc, RetryAfter):
                         self._failed(error)
                     log.error(
@@ -178,7 +199,10 @@ class ChannelWorker:
                         # (and keep their order) instead of each being refused in turn
                         return delivered
                 else:
-                    self.store.mark_delivered(row.id, self.clock.time())
+                    for delivered_id in ids:
+                        self.store.mark_delivered(delivered_id, self.clock.time())
+                    if self.rate:
+                        self._sent.append(self.clock.time())
                     if self._rejected:  # the failing state was ours: the fix took effect
                         self._rejected = False
                         if self.health.plugin_state == "failing":
@@ -187,8 +211,8 @@ class ChannelWorker:
                     self.health.reported = True
                     self.health.healthy = self.health.plugin_state != "failing"
                     self.health.last_item_at = self.clock.time()
-                    self.health.delivered += 1
-                    delivered += 1
+                    self.health.delivered += len(ids)
+                    delivered += len(ids)
                     log.info(
                         "notification.delivered",
                         channel=self.name,
@@ -198,6 +222,29 @@ class ChannelWorker:
                         level=notification.level,
                     )
         return delivered
+
+
+def digest(notifications: list[Notification]) -> Notification:
+    """Several waiting notifications of one channel as one message (rate limit reached): the
+    id is made from theirs, so a repeat after a crash carries the same idempotency key."""
+    first = notifications[0]
+    count = len(notifications)
+    title = f"{count} 条通知汇总：{first.title}等"
+    text = f"【汇总】{count} 条通知（发送频率已达上限，合并发送）\n\n" + "\n\n".join(
+        n.text for n in notifications)
+    people: dict[tuple[str, str], Recipient] = {}
+    for n in notifications:
+        for r in n.to:
+            people.setdefault((r.role, r.person), r)
+    return Notification(
+        id=f"digest:{first.id}+{count - 1}", kind="digest", channel=first.channel,
+        incident=",".join(dict.fromkeys(n.incident for n in notifications)), rule=first.rule,
+        title=title, severity=max((n for n in notifications), key=lambda n: n.level).severity,
+        level=max(n.level for n in notifications), to=tuple(people.values()),
+        at=notifications[-1].at, text=text,
+        items=tuple(i for n in notifications for i in n.items),
+        deadlines=tuple(d for n in notifications for d in n.deadlines),
+        actions=tuple(a for n in notifications for a in n.actions), key=first.key)
 
 
 class Delivery:

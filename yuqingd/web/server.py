@@ -22,6 +22,7 @@ from starlette.routing import Route
 from yuqingd.config import HttpSettings
 from yuqingd.web import pages
 from yuqingd.web.links import Expired, Link, Links, Tampered
+from yuqingd.web.metrics import metrics_endpoint
 
 Perform = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_FORM = 16 * 1024  # a note and a CSRF field; anything larger is not from our page
@@ -29,8 +30,10 @@ MAX_FORM = 16 * 1024  # a note and a CSRF field; anything larger is not from our
 log = structlog.get_logger("yuqingd.web")
 
 
-def build_app(perform: Perform, links: Links, now: Callable[[], float]) -> Starlette:
-    """The ASGI app. ``perform`` runs a command exactly as the control socket does."""
+def build_app(perform: Perform, links: Links, now: Callable[[], float],
+              core: Callable[[], Any] = lambda: None) -> Starlette:
+    """The ASGI app. ``perform`` runs a command exactly as the control socket does; ``core``
+    gives the running core to ``/metrics``."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -100,7 +103,8 @@ def build_app(perform: Perform, links: Links, now: Callable[[], float]) -> Starl
         return await show(token, link, notice=notice)
 
     return Starlette(routes=[Route("/healthz", healthz),
-                             Route("/l/{token}", link_page, methods=["GET", "POST"])])
+                             Route("/l/{token}", link_page, methods=["GET", "POST"]),
+                             Route("/metrics", metrics_endpoint(core))])
 
 
 async def _capped_body(request: Request) -> bytes | None:
@@ -118,11 +122,12 @@ class HttpServer:
     """Serves ``build_app(...)`` on ``settings.listen`` until ``stop()``."""
 
     def __init__(self, settings: HttpSettings, *, perform: Perform, links: Links,
-                 now: Callable[[], float], grace: float = 5.0):
+                 now: Callable[[], float], core: Callable[[], Any] = lambda: None,
+                 grace: float = 5.0):
         self.settings = settings
         self.grace = grace
         self.links = links
-        self.app = build_app(perform, links, now)
+        self.app = build_app(perform, links, now, core)
         self.bound: list[str] = []  # e.g. ["http://127.0.0.1:8470"], once listening
         self._stop = trio.Event()
         self.stopped = trio.Event()
