@@ -215,3 +215,16 @@ def test_cli_lang_after_the_subcommand_switches_to_english(tmp_path):
         result = run_cli(*argv)
         assert result.returncode == 78, result.stderr
         assert result.stderr.startswith(f"yuqingd: config file {path} not found"), result.stderr
+
+
+def test_cli_status_uses_the_words_of_incidents(monkeypatch, capsys):
+    """`yuqingd status` lists an incident as 待确认 / 第3级, as `yuqingd incidents` does."""
+    from yuqingd import cli
+
+    reply = {"status": "信息源 1/1 正常", "incidents": [
+        {"id": "20261203-001", "status": "open", "level": 3, "severity": "较大",
+         "rule": "negative-burst", "key": "六处学校", "opened_at": "2026-12-03T10:02:00+08:00"}]}
+    monkeypatch.setattr(cli, "_control", lambda args, request: (0, reply))
+    assert cli.main(["status", "--socket", "/nonexistent.sock"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.split("\t")[:3] == ["20261203-001", "待确认", "第3级"]

@@ -384,9 +384,15 @@ def cmd_status(args) -> int:
         print(health_line(entry))
     for entry in reply.get("notifiers", []):
         print(health_line(entry, notifier=True))
+    from yuqingd.reports.labels import STAGES
+
+    # The words of `yuqingd incidents` (待确认 / 第3级), not the stored English keys.
+    words = {"open": STAGES["opened"], "acknowledged": STAGES["acknowledged"],
+             "closed": STAGES["closed"]}
     for incident in reply.get("incidents", []):
         print(
-            f"{incident['id']}\t{incident['status']}\tL{incident['level']}\t"
+            f"{incident['id']}\t{words.get(incident['status'], incident['status'])}\t"
+            f"第{incident['level']}级\t"
             f"{incident['severity']}\t{incident['rule']}\t{incident['key']}\t"
             f"{incident['opened_at']}"
         )
