@@ -204,3 +204,14 @@ def test_shipped_rule_packs_are_valid(pack):
 
     ruleset = load_rules([pack], {"值班员", "带班领导", "办公室主任", "组长"})
     assert ruleset.rules
+
+
+def test_cli_lang_after_the_subcommand_switches_to_english(tmp_path):
+    """`yuqingd check --config X --lang en` is English, as `yuqingd --lang en check` is."""
+    path = tmp_path / "nope.yaml"
+    for argv in (("check", "--config", str(path), "--lang", "en"),
+                 ("--lang", "en", "check", "--config", str(path)),
+                 ("check", "--lang=en", "--config", str(path))):
+        result = run_cli(*argv)
+        assert result.returncode == 78, result.stderr
+        assert result.stderr.startswith(f"yuqingd: config file {path} not found"), result.stderr

@@ -38,7 +38,9 @@ EX_CONFIG = 78
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
+    argv, lang = _take_lang(sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(argv)
+    args.lang = lang or args.lang
     if args.lang:
         os.environ[LANGUAGE_ENV] = args.lang
     if not getattr(args, "func", None):
@@ -49,6 +51,29 @@ def main(argv: list[str] | None = None) -> int:
         print(missing, file=sys.stderr)
         return EX_CONFIG
     return args.func(args)
+
+
+def _take_lang(argv: list[str]) -> tuple[list[str], str | None]:
+    """``--lang X`` taken from anywhere on the line (`yuqingd status --lang en` as well as
+    `yuqingd --lang en status`); a bad value is left for argparse to refuse."""
+    rest: list[str] = []
+    lang = None
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            rest += argv[i:]
+            break
+        if word == "--lang" and i + 1 < len(argv) and argv[i + 1] in ("zh", "en"):
+            lang = argv[i + 1]
+            i += 2
+            continue
+        if word in ("--lang=zh", "--lang=en"):
+            lang = word.split("=", 1)[1]
+        else:
+            rest.append(word)
+        i += 1
+    return rest, lang
 
 
 def _missing_config(args) -> str | None:
