@@ -227,3 +227,37 @@ async def test_a_burst_past_the_rate_limit_goes_as_one_digest_nothing_dropped(
     assert await worker.deliver_due() == 1
     assert notifier.sent[-1].id == "n-9"
     store.close()
+
+
+class DownForAnHour:
+    """A robot that refuses connections until ``up_at``; records what it accepted."""
+
+    def __init__(self, clock: Clock, up_at: float):
+        self.clock, self.up_at = clock, up_at
+        self.sent: list[str] = []
+
+    async def send(self, n: Notification) -> None:
+        if self.clock.time() < self.up_at:
+            raise httpx.ConnectError("connection refused")
+        self.sent.append(n.id)
+
+
+async def test_a_robot_down_for_an_hour_gets_everything_after_in_order_once(
+        tmp_path, autojump_clock):
+    store = open_store(tmp_path / "y.db")
+    clock = Clock(start_epoch=1_800_000_000.0)
+    clock.start()
+    robot = DownForAnHour(clock, clock.time() + 3600)
+    worker = ChannelWorker(NotifierSpec("robot", "x", None, tmp_path), robot, store, clock,
+                           timeout=10, max_backoff=300)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(worker.run)
+        for n in range(1, 13):  # one every five minutes while it is down
+            store.enqueue(f"n-{n:02}", "robot", notification(n).as_dict(), clock.time())
+            worker.wakeup.set()
+            await trio.sleep(300)
+        await trio.sleep(3600)
+        worker.stop()
+    assert robot.sent == [f"n-{n}" for n in range(1, 13)]  # in order, each once
+    assert store.undelivered_count() == 0
+    store.close()
