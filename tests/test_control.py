@@ -49,7 +49,7 @@ def test_control_cli_ack_stops_escalation_and_is_recorded(tmp_path, short_dir):
         assert status.returncode == 0, status.stderr
         # after the status line: a line per source and notifier, then the incidents (tabbed)
         rows = [line.split("\t") for line in status.stdout.splitlines()[1:] if "\t" in line]
-        assert {(r[0], r[1]) for r in rows} >= {(incident, "acknowledged")}
+        assert {(r[0], r[1]) for r in rows} >= {(incident, "已确认")}
 
         wait_until(lambda: "incident.acknowledged" in alerts.read_text(), what="ack notice")
         notice = json.loads(alerts.read_text().splitlines()[-1])
