@@ -42,6 +42,6 @@ pip_cache=${YUQINGD_PIP_CACHE:-$repo/build/pip-cache}
 mkdir -p "$pip_cache"
 in_root "$work/buildroot" --bind="$pip_cache:/var/cache/pip" --setenv=PIP_CACHE_DIR=/var/cache/pip -- \
     /src/packaging/debian/build-in-root.sh /src /out "$revision" >&2
-deb=$(ls "$work"/root/out/*.deb)
+deb=$(ls "$work"/buildroot/out/*.deb)
 cp "$deb" "$outdir/"
 echo "$outdir/$(basename "$deb")"
