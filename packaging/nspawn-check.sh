@@ -162,7 +162,7 @@ expect "systemd-analyze security exposure $exposure <= 1.2" "$(awk -v e="${expos
 expect "packaged config passes check as yuqingd" "$(as_yuqingd check 2>&1 || true)" '配置正确'
 
 # The operator's configuration: the local feed, fast polling, the demo rules as local rules.
-ct sed -i -e 's|url: https://[^ ]*|url: http://127.0.0.1:8080/feed.xml|' \
+ct sed -i -e 's|^\( *\)url: https://[^ ]*|\1url: http://127.0.0.1:8080/feed.xml|' \
     -e 's|interval: 5m |interval: 2s |' -e 's|^  - /usr/share/yuqingd/rules/education-bureau.yaml.*||' \
     /etc/yuqingd/yuqingd.yaml
 ct cp /usr/share/yuqingd/rules/demo.yaml /etc/yuqingd/rules/local.yaml
@@ -174,7 +174,7 @@ expect "state dir 0700 yuqingd" "$(ct stat -c '%a %U' /var/lib/yuqingd)" '^700 y
 expect "journal field YUQINGD_EVENT=daemon.ready" \
     "$(ct journalctl -u yuqingd -o verbose --no-pager YUQINGD_EVENT=daemon.ready | grep -c 'YUQINGD_EVENT=daemon.ready' || true)" '^[1-9]'
 status_out=$(as_yuqingd status 2>&1) || fail "yuqingd status as yuqingd: $status_out"
-incident=$(printf '%s\n' "$status_out" | awk -F'\t' '$2 == "open" {print $1; exit}')
+incident=$(printf '%s\n' "$status_out" | awk -F'\t' '$2 == "待确认" || $2 == "open" {print $1; exit}')
 expect "yuqingd status lists the incident" "$incident" '^[0-9]{8}-[0-9]{3}$'
 expect "yuqingd ack as the service user" "$(as_yuqingd ack "$incident" --by 张明 2>&1 || true)" '已确认'
 if other=$(ct runuser -u nobody -- yuqingd status 2>&1); then
