@@ -442,11 +442,7 @@ def _chain_stop_signals(watchdog: LoopWatchdog) -> None:
             continue
 
         def handler(signum, frame, trio_handler=trio_handler) -> None:
-            # trio hears the first stop signal only: it re-raises any signal left unread when
-            # its receiver closes, and by then the default handler would end the process with
-            # -15 after a clean drain (the watchdog repeats SIGTERM while a plugin blocks).
-            if not watchdog.stop_requested:
-                trio_handler(signum, frame)
+            trio_handler(signum, frame)
             watchdog.on_stop_signal(frame)
 
         signal.signal(signum, handler)

@@ -119,10 +119,6 @@ class LoopWatchdog:
         since = self._pending_since
         return 0.0 if since is None else max(0.0, _now() - since)
 
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop_requested_at is not None
-
     def on_stop_signal(self, frame: FrameType | None) -> None:
         """Called from the SIGTERM/SIGINT handler, on the loop thread, after trio was told."""
         if self._stop_requested_at is None:
