@@ -11,17 +11,17 @@ commit can repeat one message, which is the documented at-least-once delivery.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel
 
+from yuqingd.cards import Card, card
 from yuqingd.model import Notification
 from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierSpec, RetryAfter
 from yuqingd.schema_types import STRICT
 from yuqingd.secrets import Secret, SecretRef
 
-from . import render
 from .signing import dingtalk_sign, feishu_sign
 
 RATE_LIMIT_WAIT = 60.0  # the robots count messages per minute
@@ -32,6 +32,7 @@ class RobotOptions(BaseModel):
     token: Secret  # DingTalk access_token, WeCom key, Feishu hook id: whoever has it can post
     secret: Secret | None = None  # the signing secret (DingTalk 加签, Feishu 签名校验)
     base_url: str = ""  # default: the service's public address
+    lang: Literal["zh", "en"] = "zh"  # the card's language (yuqingd.cards)
 
 
 class Robot:
@@ -42,6 +43,7 @@ class Robot:
     code_field = "errcode"
     message_field = "errmsg"
     rate_per_minute = 20  # DingTalk's limit; the outbox sends a digest past it
+    max_bytes = 20_000  # the markdown's size limit (UTF-8); a longer report is cut
 
     def __init__(self, spec: NotifierSpec):
         self.options: RobotOptions = spec.options
@@ -56,6 +58,11 @@ class Robot:
 
     def _reveal(self, ref: SecretRef | None) -> str:
         return "" if ref is None else ref.reveal(self.base_dir)
+
+    def card(self, notification: Notification) -> Card:
+        """The notification as this channel's card, its times in the daemon's zone."""
+        zone = self.ctx.clock.tz if self.ctx is not None else None
+        return card(notification, lang=self.options.lang, zone=zone)
 
     def request(self, notification: Notification, now: float) -> tuple[str, dict[str, Any]]:
         raise NotImplementedError
@@ -118,15 +125,17 @@ class DingTalk(Robot):
             timestamp = int(now * 1000)
             # already URL-encoded once by dingtalk_sign: put in verbatim
             query += f"&timestamp={timestamp}&sign={dingtalk_sign(timestamp, secret)}"
+        shown = self.card(notification)
         body = {"msgtype": "markdown",
-                "markdown": {"title": render.title(notification),
-                             "text": render.markdown(notification)}}
+                "markdown": {"title": shown.title,
+                             "text": shown.markdown(limit=self.max_bytes)}}
         return f"{self.base}/robot/send?{query}", body
 
 
 class WeCom(Robot):
     service = "企业微信"
     default_base = "https://qyapi.weixin.qq.com"
+    max_bytes = 4096  # a markdown message's content, UTF-8 (group robot docs)
     # https://developer.work.weixin.qq.com/document/path/90313 (global error codes)
     config_errors = {
         93000: "webhook 地址无效（key 错误）",
@@ -138,7 +147,8 @@ class WeCom(Robot):
 
     def request(self, notification: Notification, now: float) -> tuple[str, dict[str, Any]]:
         key = self._reveal(self.options.token)
-        body = {"msgtype": "markdown", "markdown": {"content": render.markdown(notification)}}
+        content = self.card(notification).markdown(limit=self.max_bytes)
+        body = {"msgtype": "markdown", "markdown": {"content": content}}
         return f"{self.base}/cgi-bin/webhook/send?key={key}", body
 
 
@@ -159,12 +169,15 @@ class Feishu(Robot):
 
     def request(self, notification: Notification, now: float) -> tuple[str, dict[str, Any]]:
         hook = self._reveal(self.options.token)
+        shown = self.card(notification)
         body: dict[str, Any] = {
             "msg_type": "interactive",
             "card": {
-                "header": {"title": {"tag": "plain_text", "content": render.title(notification)},
-                           "template": "red" if "escalated" in notification.kind else "orange"},
-                "elements": [{"tag": "markdown", "content": render.markdown(notification)}],
+                "header": {"title": {"tag": "plain_text", "content": shown.title},
+                           "template": shown.color},
+                # the header shows the title: the body starts with the lead
+                "elements": [{"tag": "markdown",
+                              "content": shown.markdown(heading=False, limit=self.max_bytes)}],
             },
         }
         secret = self._reveal(self.options.secret)
