@@ -291,3 +291,116 @@ async def test_a_robot_down_for_an_hour_gets_everything_after_in_order_once(
     assert robot.sent == [f"n-{n}" for n in range(1, 13)]  # in order, each once
     assert store.undelivered_count() == 0
     store.close()
+
+
+def _signed_receiver(received: list[Notification]):
+    """A webhook receiver on the far side of the fallback: checks the HMAC like the docs say,
+    drops a repeated idempotency key, records what it accepted."""
+    keys: set[str] = set()
+
+    def receive(request: httpx.Request) -> httpx.Response:
+        expected = "sha256=" + hmac.new(SECRET.encode(), request.content,
+                                        hashlib.sha256).hexdigest()
+        if request.headers.get("X-Yuqingd-Signature") != expected:
+            return httpx.Response(401)
+        if request.headers["Idempotency-Key"] not in keys:
+            keys.add(request.headers["Idempotency-Key"])
+            body = json.loads(request.content)
+            assert body.pop("card")["title"]  # the rendered message rides beside the fields
+            received.append(Notification.from_dict(body))
+        return httpx.Response(204)
+
+    return receive
+
+
+async def test_a_robot_down_for_an_hour_hands_a_person_over_to_their_fallback_channel(
+        tmp_path, autojump_clock):
+    """张三 is reached by the robot, then the webhook once the robot has failed for 15 minutes
+    (fallback_after: 15m); 李四 has only the robot. Down for an hour, with a restart at minute
+    11: 张三 gets every notification once through the webhook (the first three at minute 15,
+    later ones at once), 李四 every one once through the robot after it is back, both in
+    order; the outbox and the audit say which channel reached whom."""
+    from yuqingd.config import Role
+    from yuqingd.delivery.outbox import Delivery
+    from yuqingd.reports.audit import note_text
+    from yuqingd.runtime.directory import Directory
+
+    clock = Clock(start_epoch=1_800_000_000.0)
+    clock.start()
+    t0 = clock.time()
+    directory = Directory({
+        "值班员": Role(person="张三", channels=["robot", "hook"], fallback_after="15m"),
+        "组长": Role(person="李四", channels=["robot"])}, None, clock.to_datetime)
+    robot = DownForAnHour(clock, t0 + 3600)
+    received: list[Notification] = []
+    http = httpx.AsyncClient(transport=httpx.MockTransport(_signed_receiver(received)))
+
+    def wired(store) -> Delivery:
+        delivery = Delivery(store, clock)
+        delivery.fallback.configure(directory)
+        hook = make("webhook", tmp_path, url="https://hook.example.org/in",
+                    secret={"file": "secret"})
+        delivery.workers = {
+            "robot": ChannelWorker(NotifierSpec("robot", "dingtalk", None, tmp_path), robot,
+                                   store, clock, timeout=10, max_backoff=300,
+                                   fallback=delivery.fallback),
+            "hook": ChannelWorker(NotifierSpec("hook", "webhook", None, tmp_path), hook, store,
+                                  clock, timeout=10, max_backoff=300, http=http,
+                                  fallback=delivery.fallback)}
+        return delivery
+
+    def queue(store, n: int) -> None:
+        to = (Recipient("值班员", "张三"), Recipient("组长", "李四"))
+        acts = (Action("ack", "确认", "", url=f"https://yq.example.org/a/{n}/zs", person="张三"),
+                Action("ack", "确认", "", url=f"https://yq.example.org/a/{n}/ls", person="李四"))
+        payload = Notification.from_dict({**notification(n).as_dict(), "id": f"n-{n:02}",
+                                          "incident": "INC-1"})
+        from dataclasses import replace
+        store.enqueue(f"n-{n:02}", "robot",
+                      replace(payload, to=to, actions=acts).as_dict(), clock.time())
+
+    db = tmp_path / "y.db"
+    store = open_store(db)
+    delivery = wired(store)
+    async with trio.open_nursery() as nursery:
+        for worker in delivery.workers.values():
+            await nursery.start(worker.run)
+        for n in (1, 2, 3):  # minutes 0, 5, 10
+            queue(store, n)
+            delivery.wake()
+            await trio.sleep(300 if n < 3 else 60)
+        await delivery.drain()  # the daemon stops at minute 11…
+    assert received == [] and robot.sent == []
+    store.close()
+
+    store = open_store(db)  # …and starts again: the failing time is read from the store
+    delivery = wired(store)
+    async with trio.open_nursery() as nursery:
+        for worker in delivery.workers.values():
+            await nursery.start(worker.run)
+        await trio.sleep_until(clock.trio_deadline(t0 + 900))
+        for n in range(4, 13):  # minutes 15 … 55, while the robot is still down
+            queue(store, n)
+            delivery.wake()
+            await trio.sleep(300)
+        await trio.sleep(3600)
+        await delivery.drain()
+
+    assert [n.id for n in received] == [f"n-{n:02}>hook" for n in range(1, 13)]
+    assert all(n.to == (Recipient("值班员", "张三"),) for n in received)
+    assert all([a.person for a in n.actions] == ["张三"] for n in received)  # only his link
+    assert robot.sent == [f"n-{n:02}" for n in range(1, 13)]  # 李四's, after, in order, once
+    assert store.undelivered_count() == 0
+    rows = store.incident_outbox("INC-1")
+    hook_rows = [r for r in rows if r.channel == "hook"]
+    assert len(hook_rows) == 12 and all(
+        r.fallback_from == "robot" and r.delivered_at is not None for r in hook_rows)
+    assert hook_rows[0].delivered_at == pytest.approx(t0 + 900)  # taken over at minute 15
+    assert hook_rows[-1].delivered_at == pytest.approx(t0 + 55 * 60)  # later ones at once
+    assert all(r.payload["to"] == [{"role": "组长", "person": "李四"}]
+               for r in rows if r.channel == "robot")
+    moves = [a for a in store.incident_audit("INC-1") if a.action == "notification.fallback"]
+    assert len(moves) == 12 and moves[0].at == pytest.approx(t0 + 900)
+    assert note_text(moves[0].action, moves[0].fields).endswith(
+        "张三 经 robot 发送失败已15分钟，改经 hook 发送")
+    store.close()
