@@ -231,3 +231,23 @@ def test_cli_status_uses_the_words_of_incidents(monkeypatch, capsys):
     assert cli.main(["status", "--socket", "/nonexistent.sock"]) == 0
     line = capsys.readouterr().out.splitlines()[-1]
     assert line.split("\t")[:3] == ["20261203-001", "待确认", "第3级"]
+
+
+def test_fallback_after_needs_a_second_channel_and_a_duration(make_config):
+    """``fallback_after`` on a person with one channel, or not a duration, is reported at
+    its place in Chinese; with two channels it loads."""
+    config = CONFIG.replace("张明, channels: [duty-phone]}}",
+                            "张明, channels: [duty-phone], fallback_after: 15m}}").replace(
+        "李华, channels: [duty-phone]}}", "李华, channels: [duty-phone, duty-phone], "
+        "fallback_after: 15m}}").replace(
+        "王强, channels: [duty-phone]}}", "王强, channels: [duty-phone], fallback_after: soon}}")
+    path = make_config(config)
+    assert errors_of(path) == [
+        f"{path}:10:61: fallback_after 需要至少两个渠道（channels 按顺序列出首选和备用渠道）",
+        f"{path}:11:75: 有 fallback_after 时 channels 中的渠道不能重复",
+        f"{path}:12:60: 时长格式错误: 'soon'（示例: 30s, 15m, 1h30m, 2d）"]
+    ok = CONFIG.replace("notifiers:\n", "notifiers:\n  - {{name: mail, kind: capture}}\n")
+    ok = ok.replace("张明, channels: [duty-phone]}}",
+                    "张明, channels: [duty-phone, mail], fallback_after: 15m}}")
+    config_ok = load_config(make_config(ok), Plugins(get_plugin_manager(extra=(Harness(),))))
+    assert config_ok.roles["值班员"].fallback_after == 900.0

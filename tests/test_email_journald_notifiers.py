@@ -90,9 +90,9 @@ async def test_email_arrives_with_both_parts_and_the_chinese_subject(smtp_server
     assert b"Subject: =?utf-8?" in inbox.raw[0]  # RFC 2047 on the wire, not raw UTF-8
     plain = msg.get_body(("plain",)).get_content()
     page = msg.get_body(("html",)).get_content()
-    assert "请尽快处理" in plain and "确认（刘伟）：https://yq.example.org/a/x" in plain
+    assert "已升级至第 3 级" in plain and "确认（刘伟）：https://yq.example.org/a/x" in plain
     assert '<a href="https://example.org/v/1">校车超载视频</a>' in page
-    assert "2026-12-04 11:00 (+08:00)" in page
+    assert "2026-12-04 11:00（UTC+08:00）" in page
 
 
 async def test_email_wrong_password_is_a_configuration_error(smtp_server, tmp_path):

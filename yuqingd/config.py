@@ -32,7 +32,7 @@ from yuqingd.rules.loader import Names, RuleSet, load_rules
 from yuqingd.runtime.directory import Directory
 from yuqingd.runtime.roster import DutySpec, Roster
 from yuqingd.runtime.submissions import SubmissionSpec
-from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration
+from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration, fallback_chain
 from yuqingd.sources import SourceKind, SourceSpec
 from yuqingd.time.clock import DEFAULT_TIMEZONE
 
@@ -55,11 +55,14 @@ class PluginEntry(BaseModel):
 
 
 class Role(BaseModel):
-    """A duty role (值班员, 办公室主任 …): who holds it and which notifiers reach them."""
+    """A duty role (值班员, 办公室主任 …): who holds it and which notifiers reach them (all of
+    them; with ``fallback_after``, the first, then the next once it has failed that long)."""
 
     model_config = STRICT
     person: NonEmptyStr
     channels: Annotated[list[NonEmptyStr], Field(min_length=1)]
+    fallback_after: PositiveDuration | None = None
+    _fallback_chain = field_validator("fallback_after")(fallback_chain)
 
 
 class LogSettings(BaseModel):

@@ -275,7 +275,7 @@ class Daemon:
             assert self.store is not None
             workers[spec.name] = ChannelWorker(
                 spec, notifier, self.store, self.clock, settings.timeout, settings.max_backoff,
-                http=self.http, state_dir=config.state_dir,
+                http=self.http, state_dir=config.state_dir, fallback=self.delivery.fallback,
             )
         if errors:
             raise ConfigError(errors)

@@ -1,0 +1,165 @@
+"""Every kind of notification reaches each channel as its Chinese card: the title with the
+kind's 【label】, the severity, the items with their links, each deadline in the configured zone
+with its UTC offset, and the recipient's action link — as the stand-in robots, the webhook
+receiver and a real SMTP server (aiosmtpd) on 127.0.0.1 receive them."""
+
+from __future__ import annotations
+
+import json
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import yaml
+from yuqingd_robots import yuqingd_notifier_kinds
+
+from yuqingd.cards import LANGS, card, kinds
+from yuqingd.model import Action, Due, Notification, NotifiedItem, Recipient
+from yuqingd.notifiers import NotifierContext, NotifierSpec
+from yuqingd.time.clock import Clock
+
+from .test_email_journald_notifiers import mailer, smtp_server  # noqa: F401 (fixture)
+
+ROBOTS = {k.name: k for k in yuqingd_notifier_kinds()}
+LINK = "https://yq.example.org/a/ack?p=zhangsan&sig=abc"
+
+# The kinds the issue names, as the core sends them, and the 【label】 each card carries.
+KINDS = {
+    "incident.opened": "【新舆情】",  # opened
+    "incident.escalated": "【舆情升级】",  # escalated
+    "incident.repeated": "【催办提醒】",  # reminder (an incident not acknowledged)
+    "expectation.reminded": "【待办提醒】",  # reminder (check-in, submission)
+    "incident.overdue": "【报告逾期】",  # overdue (首报/续报/终报 not made in time)
+    "watch.summary": "【跟踪报告】",  # report (of a watched story)
+    "report.duty": "【值班报告】",  # duty report
+    "report.weekly": "【信息周报】",  # briefing
+}
+
+
+def notification(kind: str) -> Notification:
+    return Notification(
+        id=f"{kind}:1", kind=kind, channel="c", incident="INC-9", rule="负面舆情",
+        title="某中学食堂问题引发关注", severity="重大", level=2,
+        to=(Recipient("值班员", "张三"),), at="2026-05-12T04:00:00+00:00",
+        text="本班次新增信息 12 条。\n其中负面 3 条。",
+        items=(NotifiedItem("食堂饭菜变质", "https://example.org/a/1", "微博",
+                            "2026-05-12T11:50:00+08:00"),),
+        deadlines=(Due("first_report", "首报", "2026-05-12T06:30:00+00:00"),),
+        actions=(Action("ack", "确认", "yuqingd ack INC-9 --by 张三", url=LINK,
+                        person="张三"),),
+        key="某中学")
+
+
+def robot(kind: str, tmp_path, base: str, **options):
+    (tmp_path / "token").write_text("TOKEN1\n")
+    spec = NotifierSpec("c", kind, ROBOTS[kind].options.model_validate(
+        {"token": {"file": "token"}, "base_url": base, **options}
+        if kind != "webhook" else {"url": base + "hook", **options}), tmp_path)
+    return ROBOTS[kind].create(spec)
+
+
+def shows_everything(kind: str, payload: str) -> None:
+    assert KINDS[kind] in payload
+    assert "重大" in payload
+    assert "2026-05-12 14:30（UTC+08:00）" in payload  # the first report's deadline
+    assert "https://example.org/a/1" in payload and "食堂饭菜变质" in payload
+    assert LINK in payload and "确认（张三）" in payload
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_card_reaches_each_robot_and_the_webhook_with_its_fields(kind, loopback_server,
+                                                                      tmp_path):
+    """DingTalk, WeCom and Feishu get the kind's markdown card, the webhook its card text."""
+    ok = {"errcode": 0, "errmsg": "ok"}
+    loopback_server.route("POST", "/robot/send", status=200, json=ok)
+    loopback_server.route("POST", "/cgi-bin/webhook/send", status=200, json=ok)
+    loopback_server.route("POST", "/open-apis/bot/v2/hook/TOKEN1", status=200,
+                          json={"code": 0, "msg": "success"})
+    loopback_server.route("POST", "/hook", status=204)
+    async with httpx.AsyncClient() as http:
+        for name in ("dingtalk", "wecom", "feishu", "webhook"):
+            notifier = robot(name, tmp_path, loopback_server.url("/"))
+            await notifier.start(NotifierContext("c", http=http, clock=Clock()))
+            await notifier.send(notification(kind))
+    dingtalk, wecom, feishu, webhook = loopback_server.json_bodies()
+    assert dingtalk["markdown"]["title"].startswith(KINDS[kind])
+    shows_everything(kind, dingtalk["markdown"]["title"] + dingtalk["markdown"]["text"])
+    shows_everything(kind, wecom["markdown"]["content"])
+    header = feishu["card"]["header"]["title"]["content"]
+    shows_everything(kind, header + feishu["card"]["elements"][0]["content"])
+    assert webhook["kind"] == kind and webhook["card"]["lang"] == "zh"
+    shows_everything(kind, webhook["card"]["title"] + webhook["card"]["text"])
+    shows_everything(kind, webhook["card"]["markdown"])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_card_arrives_by_email_in_both_parts(kind, smtp_server, tmp_path):  # noqa: F811
+    """The subject is the card's title; the plain and the HTML part both carry the fields."""
+    controller, inbox = smtp_server
+    notifier = await mailer(tmp_path, controller.port)
+    await notifier.send(notification(kind))
+    (msg,) = inbox.messages
+    assert str(msg["Subject"]).startswith(KINDS[kind])
+    plain = msg.get_body(("plain",)).get_content()
+    page = msg.get_body(("html",)).get_content()
+    shows_everything(kind, plain)
+    shows_everything(kind, page.replace("&amp;", "&"))
+    assert f'<a href="{LINK.replace("&", "&amp;")}">确认（张三）</a>' in page
+
+
+def test_card_times_are_in_the_configured_zone_with_its_offset():
+    """A daemon configured for Asia/Urumqi shows UTC+06:00 times, not Shanghai's."""
+    text = card(notification("incident.opened"), zone=ZoneInfo("Asia/Urumqi")).text()
+    assert "首报截止：2026-05-12 12:30（UTC+06:00）" in text
+    assert "编号 INC-9 · 2026-05-12 10:00（UTC+06:00）" in text
+
+
+def test_card_in_english_for_lang_en():
+    """``lang: en`` gives the English template; names and the core's texts stay as written."""
+    shown = card(notification("incident.escalated"), lang="en", zone=ZoneInfo("Asia/Shanghai"))
+    assert shown.title == "Escalated: 某中学食堂问题引发关注"
+    text = shown.markdown()
+    assert "**Severity**: serious (level 2)" in text
+    assert "**First report due**: 2026-05-12 14:30 (UTC+08:00)" in text
+    assert f"[Acknowledge (张三)]({LINK})" in text
+
+
+def test_card_templates_cover_the_same_kinds_and_words_in_every_language():
+    """en.yaml has an entry for every kind and word zh.yaml (the reference) has."""
+    from importlib import resources
+
+    texts = {lang: yaml.safe_load(resources.files("yuqingd.cards").joinpath(f"{lang}.yaml")
+                                  .read_text(encoding="utf-8")) for lang in LANGS}
+    assert set(kinds("en")) == set(kinds("zh")) >= set(KINDS)
+    assert set(texts["en"]["words"]) == set(texts["zh"]["words"])
+
+
+def test_a_long_report_is_cut_to_the_wecom_limit_at_a_line():
+    """A duty report longer than WeCom's 4096 bytes arrives cut, saying so."""
+    long = Notification(id="r", kind="report.duty", channel="c", incident="", rule="",
+                        title="值班报告（2026-05-12 白班）", severity="", level=0, to=(),
+                        at="2026-05-12T09:00:00+08:00",
+                        text="\n".join(f"- 第 {n} 条信息的摘要" for n in range(600)))
+    text = card(long).markdown(limit=4096)
+    assert len(text.encode()) <= 4096
+    assert text.startswith("### 值班报告（2026-05-12 白班）\n")  # the label not said twice
+    assert "……（内容较长，已截断" in text and "- 第 0 条信息的摘要\n" in text
+    assert json.dumps(text)  # whole characters only
+
+
+def test_card_says_the_core_text_once_below_its_own_title():
+    """A roster-gap text's own 【tag】 is not repeated under the card's title, and a report's
+    headings sit below the card's ``###`` title."""
+    gap = Notification(id="g", kind="duty.gap", channel="c", incident="", rule="",
+                       title="排班缺口预警", severity="", level=0, to=(),
+                       at="2026-05-12T09:00:00+08:00",
+                       text="【排班缺口预警】2026-05-13 白班 值班员 需 2 人，缺 1 人。请调整排班。")
+    text = card(gap).markdown()
+    assert text.startswith("### 排班缺口预警\n") and "【排班缺口预警】" not in text
+    assert "2026-05-13 白班 值班员 需 2 人，缺 1 人。请调整排班。" in text
+    report = Notification(id="w", kind="report.weekly", channel="c", incident="", rule="",
+                          title="信息周报（2026-W20）", severity="", level=0, to=(),
+                          at="2026-05-18T09:00:00+08:00",
+                          text="# 教育局网络舆情信息周报\n\n## 一、总体情况\n\n本周 3 条。")
+    text = card(report).markdown()
+    assert "\n#### 教育局网络舆情信息周报\n" in text and "\n##### 一、总体情况\n" in text
