@@ -148,8 +148,8 @@ def test_a_long_report_is_cut_to_the_wecom_limit_at_a_line():
 
 
 def test_card_says_the_core_text_once_below_its_own_title():
-    """A roster-gap text's own 【tag】 is not repeated under the card's title, and a report's
-    headings sit below the card's ``###`` title."""
+    """A roster-gap text's own 【tag】 is not repeated under the card's title; a report's
+    headings sit below the card's ``###`` title and its tables become lists."""
     gap = Notification(id="g", kind="duty.gap", channel="c", incident="", rule="",
                        title="排班缺口预警", severity="", level=0, to=(),
                        at="2026-05-12T09:00:00+08:00",
@@ -160,9 +160,15 @@ def test_card_says_the_core_text_once_below_its_own_title():
     report = Notification(id="w", kind="report.weekly", channel="c", incident="", rule="",
                           title="信息周报（2026-W20）", severity="", level=0, to=(),
                           at="2026-05-18T09:00:00+08:00",
-                          text="# 教育局网络舆情信息周报\n\n## 一、总体情况\n\n本周 3 条。")
+                          text="# 教育局网络舆情信息周报\n\n## 一、总体情况\n\n本周 3 条。\n\n"
+                               "| 平台 | 信息数 | 其中负面 |\n| --- | ---: | ---: |\n"
+                               "| forum | 3 | 1 |\n| weibo | 2 | 0 |\n\n链接：<https://forum.example/t/1>")
     text = card(report).markdown()
     assert "\n#### 教育局网络舆情信息周报\n" in text and "\n##### 一、总体情况\n" in text
+    # robots show no tables: one line per row
+    assert "\n- 平台 forum：信息数 3，其中负面 1\n- 平台 weibo：信息数 2，其中负面 0\n" in text
+    assert "|" not in text
+    assert "链接：[https://forum.example/t/1](https://forum.example/t/1)" in text
 
 
 async def test_an_incident_reaches_a_wecom_robot_as_its_card_in_the_configured_zone(
