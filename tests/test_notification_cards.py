@@ -145,3 +145,21 @@ def test_a_long_report_is_cut_to_the_wecom_limit_at_a_line():
     assert text.startswith("### 值班报告（2026-05-12 白班）\n")  # the label not said twice
     assert "……（内容较长，已截断" in text and "- 第 0 条信息的摘要\n" in text
     assert json.dumps(text)  # whole characters only
+
+
+def test_card_says_the_core_text_once_below_its_own_title():
+    """A roster-gap text's own 【tag】 is not repeated under the card's title, and a report's
+    headings sit below the card's ``###`` title."""
+    gap = Notification(id="g", kind="duty.gap", channel="c", incident="", rule="",
+                       title="排班缺口预警", severity="", level=0, to=(),
+                       at="2026-05-12T09:00:00+08:00",
+                       text="【排班缺口预警】2026-05-13 白班 值班员 需 2 人，缺 1 人。请调整排班。")
+    text = card(gap).markdown()
+    assert text.startswith("### 排班缺口预警\n") and "【排班缺口预警】" not in text
+    assert "2026-05-13 白班 值班员 需 2 人，缺 1 人。请调整排班。" in text
+    report = Notification(id="w", kind="report.weekly", channel="c", incident="", rule="",
+                          title="信息周报（2026-W20）", severity="", level=0, to=(),
+                          at="2026-05-18T09:00:00+08:00",
+                          text="# 教育局网络舆情信息周报\n\n## 一、总体情况\n\n本周 3 条。")
+    text = card(report).markdown()
+    assert "\n#### 教育局网络舆情信息周报\n" in text and "\n##### 一、总体情况\n" in text

@@ -90,6 +90,34 @@ async def test_dingtalk_bad_secret_is_a_configuration_error(loopback_server, tmp
     assert health.plugin_state == "failing" and "签名" in (health.message or "")
 
 
+async def test_dingtalk_too_fast_waits_the_ten_minutes_dingtalk_blocks(loopback_server, tmp_path):
+    """130101 (more than 20 a minute): DingTalk throttles the robot for 10 minutes."""
+    loopback_server.route("POST", "/robot/send", status=200, json={
+        "errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"})
+    robot = await started(make("dingtalk", tmp_path, token={"file": "token"},
+                               base_url=loopback_server.url("/")))
+    with pytest.raises(RetryAfter) as waited:
+        await robot.send(notification())
+    assert waited.value.seconds == 600
+
+
+async def test_feishu_bad_request_is_rejected_and_rate_limit_waits(loopback_server, tmp_path):
+    """9499 (Bad Request) will never succeed by waiting: failing; 11232 waits a minute."""
+    answers = [{"code": 9499, "msg": "Bad Request", "data": {}},
+               {"code": 11232, "msg": "frequency limited", "data": {}}]
+    loopback_server.route("POST", "/open-apis/bot/v2/hook/TOKEN1",
+                          handler=lambda request: httpx.Response(200, json=answers.pop(0)))
+    health = Health()
+    robot = await started(make("feishu", tmp_path, token={"file": "token"},
+                               base_url=loopback_server.url("/")), health)
+    with pytest.raises(DeliveryRejected, match="9499"):
+        await robot.send(notification())
+    assert health.plugin_state == "failing"
+    with pytest.raises(RetryAfter) as waited:
+        await robot.send(notification())
+    assert waited.value.seconds == 60
+
+
 async def test_wecom_rate_limit_waits_and_bad_key_is_rejected(loopback_server, tmp_path):
     def wecom(request: httpx.Request) -> httpx.Response:
         if request.url.params.get("key") != "TOKEN1":

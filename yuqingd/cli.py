@@ -9,7 +9,7 @@ from pathlib import Path
 
 import trio
 
-from yuqingd import __version__, commands
+from yuqingd import __version__, cli_zh, commands
 from yuqingd.config import (
     CONFIG_ENV,
     DATABASE_NAME,
@@ -20,7 +20,7 @@ from yuqingd.config import (
     state_dir_path,
 )
 from yuqingd.control import ControlError, request
-from yuqingd.located import LANGUAGE_ENV, ConfigError, msg
+from yuqingd.located import LANGUAGE_ENV, ConfigError, english, msg
 from yuqingd.log import configure_logging
 from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.store.api import StateInUse
@@ -37,12 +37,11 @@ EX_CONFIG = 78
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
     argv, lang = _take_lang(sys.argv[1:] if argv is None else list(argv))
+    if lang:
+        os.environ[LANGUAGE_ENV] = lang
+    parser = _parser()  # in the language chosen: --help and argparse's errors included
     args = parser.parse_args(argv)
-    args.lang = lang or args.lang
-    if args.lang:
-        os.environ[LANGUAGE_ENV] = args.lang
     if not getattr(args, "func", None):
         parser.print_help()
         return EX_USAGE
@@ -102,8 +101,19 @@ def _missing_config(args) -> str | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="yuqingd", description="舆情监测与升级守护进程")
-    parser.add_argument("--version", action="version", version=f"yuqingd {__version__}")
+    """The command line, its help and argparse's own messages in the language of ``msg``."""
+    cli_zh.use_argparse_language(english())
+    parser = _english_parser()
+    cli_zh.localize(parser, english=english())
+    return parser
+
+
+def _english_parser() -> argparse.ArgumentParser:
+    """The command line with its help as written (English; yuqingd.cli_zh has the Chinese)."""
+    parser = argparse.ArgumentParser(
+        prog="yuqingd", description="public-opinion monitoring and escalation daemon")
+    parser.add_argument("--version", action="version", version=f"yuqingd {__version__}",
+                        help="show the version and exit")
     parser.add_argument("--lang", choices=("zh", "en"),
                         help="language of messages (default: Chinese; English with LANG=en*)")
     sub = parser.add_subparsers(metavar="COMMAND")
@@ -159,15 +169,12 @@ def _parser() -> argparse.ArgumentParser:
                          help="one item as a JSON object (the fields of a simulate input line)")
     explain.set_defaults(func=cmd_explain)
     analyze = with_config(sub.add_parser(
-        "analyze",
-        help="分析信息样本：每条输出一行 JSON（监测对象、主题、情感及其依据、严重程度、报道）"
-        " / what the pipeline makes of each item of a sample, one JSON line each",
-        description="按守护进程的方式分析样本中的每条信息，不存储、不运行规则；输出格式见 "
-        "docs/analyze.md。/ Analyse each item of a sample as the daemon does (nothing stored, "
-        "no rule run); the output format is in docs/analyze.md."))
+        "analyze", help="what the pipeline makes of each item of a sample, one JSON line each",
+        description="Analyse each item of a sample as the daemon does (nothing stored, no rule "
+        "run); the output format is in docs/analyze.md."))
     analyze.add_argument("--items", type=Path, required=True, metavar="F.jsonl",
-                         help="样本文件，每行一个 JSON 信息（字段同 simulate 输入行）；- 为标准输入"
-                         " / JSONL sample, one item per line (simulate's item fields); - for stdin")
+                         help="JSONL sample, one item per line (simulate's item fields); "
+                         "- for stdin")
     analyze.set_defaults(func=cmd_analyze)
     simulate = with_config(sub.add_parser(
         "simulate", help="run the rules over a recorded stream on a simulated clock (JSONL out)"))

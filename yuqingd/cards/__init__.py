@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -83,7 +84,7 @@ def card(notification: Notification, *, lang: Lang = "zh", zone: ZoneInfo | None
         "title": title,
         "lead": label,
         "body": entry["body"],
-        "text": n.text.strip(),
+        "text": _own_text(n, entry["body"]),
         "severity": severity,
         "level": env.from_string(words["level"]).render(level=n.level) if n.level else "",
         "key": n.key,
@@ -106,6 +107,28 @@ def card(notification: Notification, *, lang: Lang = "zh", zone: ZoneInfo | None
 def kinds(lang: Lang = "zh") -> tuple[str, ...]:
     """The kinds that have their own template entry in ``lang``."""
     return tuple(k for k in _texts(lang)["kinds"] if k != "default")
+
+
+def _own_text(n: Notification, body: str) -> str:
+    """The core's text as the card's body: for ``lines`` without its own 【tag】 (the card's
+    title has one) and without a first line that only repeats the title."""
+    text = n.text.strip()
+    if body != "lines":
+        return text
+    first, _, rest = text.partition("\n")
+    first = _TAG.sub("", first, count=1).strip()
+    if first in ("", n.title.strip()):
+        return rest.strip()
+    return f"{first}\n{rest}".strip()
+
+
+_TAG = re.compile(r"^【[^】\n]{1,20}】")
+_HEADING = re.compile(r"^(#{1,3}) ", re.MULTILINE)
+
+
+def _demoted(text: str) -> str:
+    """A report's headings three levels down, below the card's own ``###`` title."""
+    return _HEADING.sub(lambda m: "#" * (len(m[1]) + 3) + " ", text)
 
 
 def _told(item: NotifiedItem, text: str) -> bool:
@@ -188,4 +211,5 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["md"] = _md
     env.filters["paragraphs"] = _paragraphs
+    env.filters["demoted"] = _demoted
     return env

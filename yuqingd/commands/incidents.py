@@ -61,7 +61,7 @@ def ack(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
 @handler("report")
 def report(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     incident = resolve_incident(core, args.get("incident"))
-    stage = str(args.get("stage") or "first")
+    stage = stage_of(args.get("stage") or "first")
     try:
         core.escalation.report(incident.id, stage, _person(args), str(args.get("note") or ""),
                                now, via=_via(args))
@@ -192,6 +192,29 @@ def cmd_ack(args) -> int:
 
 
 STAGE_ARG_ZH = {"first": "首报", "follow_up": "续报", "final": "终报"}
+
+
+def stages_told() -> str:
+    """The three stages as a person is told them, e.g. when one is missing or mistyped."""
+    return msg("首报、续报 或 终报（也可写 first、follow_up、final）",
+               "first, follow_up or final (or 首报, 续报, 终报)")
+
+
+def stage_of(typed: object) -> str:
+    """The report stage (first | follow_up | final) from what an officer types: the Chinese
+    names they use (首报/续报/终报) or the English ones."""
+    word = str(typed or "").strip()
+    if word in STAGE_ARG_ZH:
+        return word
+    for stage, zh in STAGE_ARG_ZH.items():
+        if word == zh:
+            return stage
+    told = stages_told()
+    raise CommandError(msg(f"报告阶段须为 {told}" + (f"，不是 {word!r}" if word else ""),
+                           f"the report stage must be {told}"
+                           + (f", not {word!r}" if word else "")))
+
+
 STATE_ZH = {"pending": "待完成", "met": "按时完成", "cancelled": "已取消", "fired": "逾期"}
 
 
@@ -200,9 +223,9 @@ def cmd_report(args) -> int:
                               "stage": args.stage, "by": args.by, "note": args.note})
     if code:
         return code
-    stage = STAGE_ARG_ZH[args.stage]
-    print(msg(f"事件 {reply['incident']} 已记录{stage}（{args.by}）",
-              f"incident {reply['incident']}: {args.stage} report recorded ({args.by})"))
+    stage = reply["stage"]
+    print(msg(f"事件 {reply['incident']} 已记录{STAGE_ARG_ZH[stage]}（{args.by}）",
+              f"incident {reply['incident']}: {stage} report recorded ({args.by})"))
     return EX_OK
 
 
