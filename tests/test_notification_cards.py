@@ -163,3 +163,34 @@ def test_card_says_the_core_text_once_below_its_own_title():
                           text="# 教育局网络舆情信息周报\n\n## 一、总体情况\n\n本周 3 条。")
     text = card(report).markdown()
     assert "\n#### 教育局网络舆情信息周报\n" in text and "\n##### 一、总体情况\n" in text
+
+
+async def test_an_incident_reaches_a_wecom_robot_as_its_card_in_the_configured_zone(
+        make_config, http_mock, tmp_path, autojump_clock):
+    """Through the daemon: three negative posts open an incident, and the WeCom robot gets the
+    新舆情 card with the items' links and the 确认 deadline in the configured zone (Urumqi,
+    UTC+06:00), not in Shanghai's."""
+    import trio
+
+    from yuqingd.testing import Harness, running_daemon
+
+    (tmp_path / "wecom.key").write_text("KEY1\n")
+    http_mock.route("POST", "https://robot.test/cgi-bin/webhook/send",
+                    json={"errcode": 0, "errmsg": "ok"})
+    config = make_config(timezone="Asia/Urumqi", notifiers=[
+        {"name": "duty-phone", "kind": "wecom", "token": {"file": "wecom.key"},
+         "base_url": "https://robot.test"}])
+    harness = Harness()
+    async with running_daemon(config, harness, http=http_mock.client):
+        for n in range(3):
+            harness.post(f"p{n}", f"六处学校老师体罚学生 #{n}", "家长反映孩子被体罚")
+            await trio.sleep(60)
+        await trio.sleep(1)
+    (body,) = http_mock.json_bodies()
+    content = body["markdown"]["content"]
+    assert content.startswith("### 【新舆情】涉校负面信息集中出现\n")
+    assert "**级别**：较大（第 1 级）" in content and "**关注对象**：六处学校" in content
+    assert "[六处学校老师体罚学生 #2](https://forum.example/t/p2)" in content
+    # the incident opened at 2026-05-10 10:02 +08:00 = 08:02 +06:00; 15 minutes to acknowledge
+    assert "**确认截止**：2026-05-10 08:17（UTC+06:00）" in content
+    assert "`yuqingd ack " in content and "--by 张明`" in content
