@@ -148,8 +148,8 @@ def test_a_long_report_is_cut_to_the_wecom_limit_at_a_line():
 
 
 def test_card_says_the_core_text_once_below_its_own_title():
-    """A roster-gap text's own 【tag】 is not repeated under the card's title, and a report's
-    headings sit below the card's ``###`` title."""
+    """A roster-gap text's own 【tag】 is not repeated under the card's title; a report's
+    headings sit below the card's ``###`` title and its tables become lists."""
     gap = Notification(id="g", kind="duty.gap", channel="c", incident="", rule="",
                        title="排班缺口预警", severity="", level=0, to=(),
                        at="2026-05-12T09:00:00+08:00",
@@ -160,9 +160,15 @@ def test_card_says_the_core_text_once_below_its_own_title():
     report = Notification(id="w", kind="report.weekly", channel="c", incident="", rule="",
                           title="信息周报（2026-W20）", severity="", level=0, to=(),
                           at="2026-05-18T09:00:00+08:00",
-                          text="# 教育局网络舆情信息周报\n\n## 一、总体情况\n\n本周 3 条。")
+                          text="# 教育局网络舆情信息周报\n\n## 一、总体情况\n\n本周 3 条。\n\n"
+                               "| 平台 | 信息数 | 其中负面 |\n| --- | ---: | ---: |\n"
+                               "| forum | 3 | 1 |\n| weibo | 2 | 0 |\n\n链接：<https://forum.example/t/1>")
     text = card(report).markdown()
     assert "\n#### 教育局网络舆情信息周报\n" in text and "\n##### 一、总体情况\n" in text
+    # robots show no tables: one line per row
+    assert "\n- 平台 forum：信息数 3，其中负面 1\n- 平台 weibo：信息数 2，其中负面 0\n" in text
+    assert "|" not in text
+    assert "链接：[https://forum.example/t/1](https://forum.example/t/1)" in text
 
 
 async def test_an_incident_reaches_a_wecom_robot_as_its_card_in_the_configured_zone(
@@ -194,3 +200,40 @@ async def test_an_incident_reaches_a_wecom_robot_as_its_card_in_the_configured_z
     # the incident opened at 2026-05-10 10:02 +08:00 = 08:02 +06:00; 15 minutes to acknowledge
     assert "**确认截止**：2026-05-10 08:17（UTC+06:00）" in content
     assert "`yuqingd ack " in content and "--by 张明`" in content
+
+
+def _notifications():
+    from hypothesis import strategies as st
+
+    text = st.text(max_size=300)
+    at = st.one_of(st.just(""), text, st.datetimes(timezones=st.timezones()).map(
+        lambda d: d.isoformat()))
+    return st.builds(
+        Notification, id=text, kind=st.one_of(st.sampled_from(kinds()), text), channel=text,
+        incident=text, rule=text, title=text, severity=st.one_of(st.sampled_from(
+            ["一般", "较大", "重大", "特别重大", ""]), text), level=st.integers(0, 9),
+        to=st.lists(st.builds(Recipient, text, text), max_size=3).map(tuple), at=at,
+        text=st.text(max_size=3000),
+        items=st.lists(st.builds(NotifiedItem, text, text, text, at), max_size=4).map(tuple),
+        deadlines=st.lists(st.builds(Due, text, text, at), max_size=3).map(tuple),
+        actions=st.lists(st.builds(Action, text, text, text, text, text), max_size=3)
+        .map(tuple), key=text)
+
+
+def test_any_notification_renders_in_every_format_and_language_within_the_limit():
+    """Whatever a notification holds (odd text, brackets, empty fields, times that are not
+    times, any kind), every format renders — a template error would leave it undelivered,
+    retried forever — and the markdown keeps within the channel's byte limit."""
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_notifications())
+    def check(n: Notification) -> None:
+        for lang in LANGS:
+            shown = card(n, lang=lang, zone=ZoneInfo("Asia/Shanghai"))
+            assert len(shown.markdown(limit=4096).encode()) <= 4096
+            assert len(shown.markdown(heading=False, limit=18_000).encode()) <= 18_000
+            shown.text()
+            shown.html()
+
+    check()
