@@ -251,3 +251,17 @@ def test_fallback_after_needs_a_second_channel_and_a_duration(make_config):
                     "张明, channels: [duty-phone, mail], fallback_after: 15m}}")
     config_ok = load_config(make_config(ok), Plugins(get_plugin_manager(extra=(Harness(),))))
     assert config_ok.roles["值班员"].fallback_after == 900.0
+
+
+def test_notifier_rate_limit_is_validated_and_located(make_config):
+    """``rate_limit`` on a notifier entry is the core's: ``20/min`` loads, a wrong one is
+    reported at its place in Chinese, and the kind's own options stay strict."""
+    bad = CONFIG.replace("{{name: duty-phone, kind: capture}}",
+                         "{{name: duty-phone, kind: capture, rate_limit: 20 per minute}}")
+    path = make_config(bad)
+    assert errors_of(path) == [
+        f"{path}:8:51: 速率应写作 次数/时间单位（如 20/min、1/s、100/h），不是 '20 per minute'"]
+    good = CONFIG.replace("{{name: duty-phone, kind: capture}}",
+                          "{{name: duty-phone, kind: capture, rate_limit: 20/min}}")
+    config = load_config(make_config(good), Plugins(get_plugin_manager(extra=(Harness(),))))
+    assert (config.notifiers[0].rate.count, config.notifiers[0].rate.per) == (20, 60.0)

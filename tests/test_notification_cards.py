@@ -148,8 +148,8 @@ def test_a_long_report_is_cut_to_the_wecom_limit_at_a_line():
 
 
 def test_card_says_the_core_text_once_below_its_own_title():
-    """A roster-gap text's own 【tag】 is not repeated under the card's title, and a report's
-    headings sit below the card's ``###`` title."""
+    """A roster-gap text's own 【tag】 is not repeated under the card's title; a report's
+    headings sit below the card's ``###`` title and its tables become lists."""
     gap = Notification(id="g", kind="duty.gap", channel="c", incident="", rule="",
                        title="排班缺口预警", severity="", level=0, to=(),
                        at="2026-05-12T09:00:00+08:00",
@@ -160,6 +160,43 @@ def test_card_says_the_core_text_once_below_its_own_title():
     report = Notification(id="w", kind="report.weekly", channel="c", incident="", rule="",
                           title="信息周报（2026-W20）", severity="", level=0, to=(),
                           at="2026-05-18T09:00:00+08:00",
-                          text="# 教育局网络舆情信息周报\n\n## 一、总体情况\n\n本周 3 条。")
+                          text="# 教育局网络舆情信息周报\n\n## 一、总体情况\n\n本周 3 条。\n\n"
+                               "| 平台 | 信息数 | 其中负面 |\n| --- | ---: | ---: |\n"
+                               "| forum | 3 | 1 |\n| weibo | 2 | 0 |\n\n链接：<https://forum.example/t/1>")
     text = card(report).markdown()
     assert "\n#### 教育局网络舆情信息周报\n" in text and "\n##### 一、总体情况\n" in text
+    # robots show no tables: one line per row
+    assert "\n- 平台 forum：信息数 3，其中负面 1\n- 平台 weibo：信息数 2，其中负面 0\n" in text
+    assert "|" not in text
+    assert "链接：[https://forum.example/t/1](https://forum.example/t/1)" in text
+
+
+async def test_an_incident_reaches_a_wecom_robot_as_its_card_in_the_configured_zone(
+        make_config, http_mock, tmp_path, autojump_clock):
+    """Through the daemon: three negative posts open an incident, and the WeCom robot gets the
+    新舆情 card with the items' links and the 确认 deadline in the configured zone (Urumqi,
+    UTC+06:00), not in Shanghai's."""
+    import trio
+
+    from yuqingd.testing import Harness, running_daemon
+
+    (tmp_path / "wecom.key").write_text("KEY1\n")
+    http_mock.route("POST", "https://robot.test/cgi-bin/webhook/send",
+                    json={"errcode": 0, "errmsg": "ok"})
+    config = make_config(timezone="Asia/Urumqi", notifiers=[
+        {"name": "duty-phone", "kind": "wecom", "token": {"file": "wecom.key"},
+         "base_url": "https://robot.test"}])
+    harness = Harness()
+    async with running_daemon(config, harness, http=http_mock.client):
+        for n in range(3):
+            harness.post(f"p{n}", f"六处学校老师体罚学生 #{n}", "家长反映孩子被体罚")
+            await trio.sleep(60)
+        await trio.sleep(1)
+    (body,) = http_mock.json_bodies()
+    content = body["markdown"]["content"]
+    assert content.startswith("### 【新舆情】涉校负面信息集中出现\n")
+    assert "**级别**：较大（第 1 级）" in content and "**关注对象**：六处学校" in content
+    assert "[六处学校老师体罚学生 #2](https://forum.example/t/p2)" in content
+    # the incident opened at 2026-05-10 10:02 +08:00 = 08:02 +06:00; 15 minutes to acknowledge
+    assert "**确认截止**：2026-05-10 08:17（UTC+06:00）" in content
+    assert "`yuqingd ack " in content and "--by 张明`" in content

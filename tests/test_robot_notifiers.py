@@ -404,3 +404,38 @@ async def test_a_robot_down_for_an_hour_hands_a_person_over_to_their_fallback_ch
     assert note_text(moves[0].action, moves[0].fields).endswith(
         "张三 经 robot 发送失败已15分钟，改经 hook 发送")
     store.close()
+
+
+async def test_a_configured_lower_rate_limit_turns_a_burst_into_a_digest(
+        make_config, tmp_path, autojump_clock):
+    """``rate_limit: 2/min`` on a channel whose notifier declares 20 a minute: five waiting
+    notifications go as one digest, the next one waits for the minute to pass."""
+    from yuqingd.config import load_config
+    from yuqingd.plugins import Plugins, get_plugin_manager
+    from yuqingd.schema_types import Rate
+    from yuqingd.testing import Harness
+
+    path = make_config(notifiers=[{"name": "duty-phone", "kind": "capture",
+                                   "rate_limit": "2/min"}])
+    (spec,) = load_config(path, Plugins(get_plugin_manager(extra=(Harness(),)))).notifiers
+    assert spec.rate == Rate(2, 60.0)
+    store = open_store(tmp_path / "y.db")
+    clock = Clock(start_epoch=1_800_000_000.0)
+    clock.start()
+    notifier = Recording()
+    notifier.rate_per_minute = 20  # what a robot declares; the config's lower limit wins
+    worker = ChannelWorker(spec, notifier, store, clock, timeout=10, max_backoff=600)
+    for n in range(1, 6):
+        store.enqueue(f"n-{n}", "duty-phone", notification(n).as_dict(), clock.time())
+    assert await worker.deliver_due() == 5
+    assert [n.id for n in notifier.sent] == ["digest:n-1+4"]
+    assert notifier.sent[0].text.startswith("【汇总】5 条通知")
+    store.enqueue("n-6", "duty-phone", notification(6).as_dict(), clock.time())
+    assert await worker.deliver_due() == 1  # one send of the minute left: sent alone
+    store.enqueue("n-7", "duty-phone", notification(7).as_dict(), clock.time())
+    assert await worker.deliver_due() == 0  # the minute's two are spent: it waits
+    await trio.sleep(60)
+    assert await worker.deliver_due() == 1
+    assert [n.id for n in notifier.sent] == ["digest:n-1+4", "n-6", "n-7"]
+    assert store.undelivered_count() == 0
+    store.close()

@@ -32,7 +32,13 @@ from yuqingd.rules.loader import Names, RuleSet, load_rules
 from yuqingd.runtime.directory import Directory
 from yuqingd.runtime.roster import DutySpec, Roster
 from yuqingd.runtime.submissions import SubmissionSpec
-from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration, fallback_chain
+from yuqingd.schema_types import (
+    STRICT,
+    NonEmptyStr,
+    PositiveDuration,
+    RateLimit,
+    fallback_chain,
+)
 from yuqingd.sources import SourceKind, SourceSpec
 from yuqingd.time.clock import DEFAULT_TIMEZONE
 
@@ -52,6 +58,13 @@ class PluginEntry(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     name: NonEmptyStr
     kind: NonEmptyStr
+
+
+class NotifierEntry(PluginEntry):
+    """A ``notifiers:`` entry: also ``rate_limit`` (the core's, not the kind's), e.g.
+    ``20/min``: at most that many messages, a burst past it sent as one digest."""
+
+    rate_limit: RateLimit | None = None
 
 
 class Role(BaseModel):
@@ -139,7 +152,7 @@ class ConfigFile(BaseModel):
     control_socket: NonEmptyStr | None = None
     rules: list[NonEmptyStr] = []
     sources: list[PluginEntry] = []
-    notifiers: list[PluginEntry] = []
+    notifiers: list[NotifierEntry] = []
     roles: dict[NonEmptyStr, Role] = {}
     # The duty roster (yuqingd.runtime.roster.DutySpec), validated once the rule files' key dates
     # are known.
@@ -235,7 +248,8 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
     if cfg is None:
         # Still check the plugin sections, so one run of `check` lists every error.
         _plugin_sections(
-            doc, _entries(data.get("sources")), _entries(data.get("notifiers")), plugins, errors
+            doc, _entries(data.get("sources")),
+            _entries(data.get("notifiers"), NotifierEntry), plugins, errors
         )
         # …and the rule files and the roster, with whatever roles the file names.
         rules = data.get("rules") if isinstance(data.get("rules"), list) else []
@@ -244,7 +258,8 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
         ruleset = _load_rule_files(doc, [r for r in rules if isinstance(r, str)], Names(
             roles=known, timezone=str(data.get("timezone", DEFAULT_TIMEZONE))), errors)
         if isinstance(data.get("duty"), dict):
-            notifiers = {e.name for e in _entries(data.get("notifiers")) if e is not None}
+            notifiers = {e.name for e in _entries(data.get("notifiers"), NotifierEntry)
+                         if e is not None}
             _duty(doc, data["duty"], notifiers, known, ruleset, errors)
         raise ConfigError(errors) from None
 
@@ -420,12 +435,12 @@ def _load_rule_files(doc: LocatedDocument, files: list[str], names: Names,
         return None
 
 
-def _entries(raw: Any) -> list[PluginEntry | None]:
+def _entries(raw: Any, model: type[PluginEntry] = PluginEntry) -> list[PluginEntry | None]:
     """Best-effort entries from an unvalidated section (None where an entry is unusable)."""
     out: list[PluginEntry | None] = []
     for entry in raw if isinstance(raw, list) else []:
         try:
-            out.append(PluginEntry.model_validate(entry))
+            out.append(model.model_validate(entry))
         except pydantic.ValidationError:
             out.append(None)
     return out
@@ -443,7 +458,7 @@ def _plugin_sections(doc, source_entries, notifier_entries, plugins: Plugins, er
         for e, opts in _plugin_options(doc, "sources", source_entries, source_kinds, errors)
     )
     notifiers = tuple(
-        NotifierSpec(e.name, e.kind, opts, base)
+        NotifierSpec(e.name, e.kind, opts, base, getattr(e, "rate_limit", None))
         for e, opts in _plugin_options(doc, "notifiers", notifier_entries, notifier_kinds, errors)
     )
     return sources, notifiers, source_kinds, notifier_kinds

@@ -113,6 +113,8 @@ def _own_text(n: Notification, body: str) -> str:
     """The core's text as the card's body: for ``lines`` without its own 【tag】 (the card's
     title has one) and without a first line that only repeats the title."""
     text = n.text.strip()
+    if body == "text":
+        return _unfolded(text)
     if body != "lines":
         return text
     first, _, rest = text.partition("\n")
@@ -126,9 +128,42 @@ _TAG = re.compile(r"^【[^】\n]{1,20}】")
 _HEADING = re.compile(r"^(#{1,3}) ", re.MULTILINE)
 
 
+_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
+
+
 def _demoted(text: str) -> str:
-    """A report's headings three levels down, below the card's own ``###`` title."""
+    """A report's headings three levels down, below the card's own ``###`` title, and its
+    ``<https://…>`` links written as ``[…](…)``, the one link form every robot renders."""
+    text = _AUTOLINK.sub(lambda m: f"[{m[1]}]({m[1]})", text)
     return _HEADING.sub(lambda m: "#" * (len(m[1]) + 3) + " ", text)
+
+
+_RULE = re.compile(r"^\|(\s*:?-{3,}:?\s*\|)+\s*$")
+
+
+def _unfolded(text: str) -> str:
+    """Markdown tables as one list item per row (``- 平台 forum：本班次信息数 2，…``): the
+    robots show no tables, and a phone has no room for six columns."""
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("|") and i + 1 < len(lines) and _RULE.match(lines[i + 1]):
+            header = _cells(lines[i])
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                row = _cells(lines[i])
+                pairs = [f"{h} {c}" for h, c in zip(header, row, strict=False) if c]
+                out.append(f"- {pairs[0]}：{'，'.join(pairs[1:])}" if pairs else "-")
+                i += 1
+            continue
+        out.append(lines[i])
+        i += 1
+    return "\n".join(out)
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
 def _told(item: NotifiedItem, text: str) -> bool:

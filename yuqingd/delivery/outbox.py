@@ -15,6 +15,7 @@ import trio
 
 from yuqingd.backoff import backoff
 from yuqingd.delivery.fallback import Fallback
+from yuqingd.delivery.rate import Limiter
 from yuqingd.events import Events
 from yuqingd.health import Health
 from yuqingd.model import Notification, Recipient
@@ -25,6 +26,7 @@ from yuqingd.notifiers import (
     NotifierSpec,
     RetryAfter,
 )
+from yuqingd.schema_types import Rate
 from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 from yuqingd.wakeup import Wakeup
@@ -68,10 +70,12 @@ class ChannelWorker:
         self.started = False  # the notifier's own start(ctx) has returned
         self._start_retry: float | None = None  # after a failed start, not before this
         self._rejected = False  # the last failure was a DeliveryRejected
-        # A notifier may declare ``rate_per_minute`` (the robots do: 20); sends of the last
-        # minute are kept here, and a backlog larger than what is left goes as one digest.
-        self.rate: int | None = getattr(notifier, "rate_per_minute", None)
-        self._sent: list[float] = []
+        # The channel's ``rate_limit:``, else what the notifier declares as
+        # ``rate_per_minute`` (the robots: 20); a backlog larger than what the window has left
+        # goes as one digest.
+        declared = getattr(notifier, "rate_per_minute", None)
+        rate = spec.rate or (Rate(int(declared), 60.0) if declared else None)
+        self.limiter = Limiter(rate) if rate is not None else None
         self._rate_until: float | None = None
 
     def context(self) -> NotifierContext:
@@ -193,12 +197,10 @@ class ChannelWorker:
         while rows := self.store.pending_outbox(self.name, self.clock.time()):
             batches: list[tuple[list[str], Notification]] = [
                 ([row.id], Notification.from_dict(row.payload)) for row in rows]
-            if self.rate:
-                now = self.clock.time()
-                self._sent = [t for t in self._sent if t > now - 60]
-                budget = self.rate - len(self._sent)
+            if self.limiter is not None:
+                budget = self.limiter.budget(self.clock.time())
                 if budget <= 0:
-                    self._rate_until = self._sent[0] + 60
+                    self._rate_until = self.limiter.free_at()
                     return delivered
                 if len(rows) > budget:  # a burst: everything waiting as one message
                     batches = [([r.id for r in rows],
@@ -240,8 +242,8 @@ class ChannelWorker:
                     for delivered_id in ids:
                         self.store.mark_delivered(delivered_id, self.clock.time())
                     self._channel_ok()
-                    if self.rate:
-                        self._sent.append(self.clock.time())
+                    if self.limiter is not None:
+                        self.limiter.sent(self.clock.time())
                     if self._rejected:  # the failing state was ours: the fix took effect
                         self._rejected = False
                         if self.health.plugin_state == "failing":
