@@ -200,3 +200,40 @@ async def test_an_incident_reaches_a_wecom_robot_as_its_card_in_the_configured_z
     # the incident opened at 2026-05-10 10:02 +08:00 = 08:02 +06:00; 15 minutes to acknowledge
     assert "**确认截止**：2026-05-10 08:17（UTC+06:00）" in content
     assert "`yuqingd ack " in content and "--by 张明`" in content
+
+
+def _notifications():
+    from hypothesis import strategies as st
+
+    text = st.text(max_size=300)
+    at = st.one_of(st.just(""), text, st.datetimes(timezones=st.timezones()).map(
+        lambda d: d.isoformat()))
+    return st.builds(
+        Notification, id=text, kind=st.one_of(st.sampled_from(kinds()), text), channel=text,
+        incident=text, rule=text, title=text, severity=st.one_of(st.sampled_from(
+            ["一般", "较大", "重大", "特别重大", ""]), text), level=st.integers(0, 9),
+        to=st.lists(st.builds(Recipient, text, text), max_size=3).map(tuple), at=at,
+        text=st.text(max_size=3000),
+        items=st.lists(st.builds(NotifiedItem, text, text, text, at), max_size=4).map(tuple),
+        deadlines=st.lists(st.builds(Due, text, text, at), max_size=3).map(tuple),
+        actions=st.lists(st.builds(Action, text, text, text, text, text), max_size=3)
+        .map(tuple), key=text)
+
+
+def test_any_notification_renders_in_every_format_and_language_within_the_limit():
+    """Whatever a notification holds (odd text, brackets, empty fields, times that are not
+    times, any kind), every format renders — a template error would leave it undelivered,
+    retried forever — and the markdown keeps within the channel's byte limit."""
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_notifications())
+    def check(n: Notification) -> None:
+        for lang in LANGS:
+            shown = card(n, lang=lang, zone=ZoneInfo("Asia/Shanghai"))
+            assert len(shown.markdown(limit=4096).encode()) <= 4096
+            assert len(shown.markdown(heading=False, limit=18_000).encode()) <= 18_000
+            shown.text()
+            shown.html()
+
+    check()
