@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
 
 import trio
 
-from yuqingd import __version__, cli_zh, commands
+from yuqingd import __version__, cli_zh, commands, startup_errors
 from yuqingd.config import (
     CONFIG_ENV,
     DATABASE_NAME,
@@ -20,20 +21,22 @@ from yuqingd.config import (
     state_dir_path,
 )
 from yuqingd.control import ControlError, request
-from yuqingd.located import LANGUAGE_ENV, ConfigError, english, msg
+from yuqingd.exit_codes import (
+    EX_CANTCREAT,
+    EX_CONFIG,
+    EX_DATAERR,
+    EX_FAILURE,
+    EX_NOINPUT,
+    EX_NOPERM,
+    EX_OK,
+    EX_TEMPFAIL,
+    EX_UNAVAILABLE,
+    EX_USAGE,
+)
+from yuqingd.located import LANGUAGE_ENV, ConfigError, FileUnreadable, english, msg
 from yuqingd.log import configure_logging
 from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.store.api import StateInUse
-
-EX_OK = 0
-EX_FAILURE = 1
-EX_USAGE = 64
-EX_NOINPUT = 66
-EX_UNAVAILABLE = 69
-EX_CANTCREAT = 73
-EX_TEMPFAIL = 75
-EX_DATAERR = 65
-EX_CONFIG = 78
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,6 +211,8 @@ def _plugins() -> Plugins:
 def _report(exc: ConfigError) -> int:
     for error in exc.errors:
         print(error, file=sys.stderr)
+    if isinstance(exc, FileUnreadable):  # not a config error: who runs it, or where
+        return EX_NOPERM if exc.errno in (errno.EACCES, errno.EPERM) else EX_NOINPUT
     print(
         msg(f"配置有 {len(exc.errors)} 处错误", f"{len(exc.errors)} error(s) in the config"),
         file=sys.stderr,
@@ -271,6 +276,13 @@ def cmd_run(args) -> int:
     except (ControlError, StateInUse) as exc:
         print(f"yuqingd: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
+    except (OSError, BaseExceptionGroup) as exc:
+        refused = startup_errors.os_error_in(exc)
+        if refused is None:
+            raise
+        told, status = startup_errors.describe(refused)
+        print(told, file=sys.stderr)
+        return status
     return EX_OK
 
 
