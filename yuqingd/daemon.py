@@ -192,6 +192,7 @@ class Daemon:
                     links = Links(load_key(self.config.state_dir), settings.base_url,
                                   settings.link_lifetime)
                     core.outreach.links = links
+                    core.delivery.fallback.links = links  # moved notifications' links
                     self.http_server = HttpServer(settings, perform=self.handle, links=links,
                                                   now=self.clock.time,
                                                   core=lambda: self.core,

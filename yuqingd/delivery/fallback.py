@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -45,6 +45,9 @@ class Fallback:
         self.audit = Audit(store, events if events is not None else Events())
         self.wake = wake or (lambda channel: None)
         self.chains: Chains | None = None
+        # Signed action links (yuqingd.web.links.Links) when the HTTP endpoint is on: a moved
+        # notification's links are made again for the channel it now goes through.
+        self.links: Any = None
 
     def configure(self, chains: Chains) -> None:
         """Take a (re)loaded directory of people and their channels."""
@@ -83,8 +86,9 @@ class Fallback:
             return set()
         in_place = next(iter(moving)) if not staying else None  # the row itself moves there
         for target, people in moving.items():
-            moved = _for(notification, people, target,
-                         notification.id if target == in_place else f"{row.id}>{target}")
+            moved = self._relinked(_for(
+                notification, people, target,
+                notification.id if target == in_place else f"{row.id}>{target}"), now)
             if target == in_place:
                 self.store.move_notification(row.id, target, moved.as_dict(), channel, now)
             else:
@@ -99,6 +103,16 @@ class Fallback:
             self.store.set_outbox_payload(row.id, _for(
                 notification, staying, channel, notification.id).as_dict())
         return set(moving)
+
+    def _relinked(self, notification: Notification, now: float) -> Notification:
+        """Its people's action links made for the channel it goes through now (so an action
+        taken through one is audited as via that channel), valid from now."""
+        if self.links is None or not notification.incident:
+            return notification
+        return replace(notification, actions=tuple(
+            replace(a, url=self.links.make(person=a.person, incident=notification.incident,
+                                           action=a.name, channel=notification.channel, at=now))
+            if a.url and a.person else a for a in notification.actions))
 
     def _next(self, person: str, channel: str, since: float) -> tuple[str | None, float | None]:
         """The channel after ``channel`` in ``person``'s chain and when they move to it."""
