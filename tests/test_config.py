@@ -265,3 +265,16 @@ def test_notifier_rate_limit_is_validated_and_located(make_config):
                           "{{name: duty-phone, kind: capture, rate_limit: 20/min}}")
     config = load_config(make_config(good), Plugins(get_plugin_manager(extra=(Harness(),))))
     assert (config.notifiers[0].rate.count, config.notifiers[0].rate.per) == (20, 60.0)
+
+
+def test_a_misspelt_notifiers_key_is_one_error_not_one_per_channel_reference(tmp_path):
+    """The demo's duty people each name channels; with `notifiers:` misspelt, the unknown key
+    is the one error — not a follow-on 'undefined channel' for every reference to it."""
+    demo = (REPO / "etc/demo/yuqingd.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "yuqingd.yaml"
+    path.write_text(demo.replace("../../", f"{REPO}/").replace("\nnotifiers:", "\nnotifers:"),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, Plugins(get_plugin_manager()))
+    assert [e.message for e in caught.value.errors] == [
+        "未知字段 'notifers'（是否想写 'notifiers'？）"]

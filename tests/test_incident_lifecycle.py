@@ -379,7 +379,7 @@ def test_incident_deadlines_section_errors_are_located_and_in_chinese(tmp_path: 
     with pytest.raises(ConfigError) as caught:
         load_rules([base, again, bad], {"值班员"})
     assert sorted(str(e) for e in caught.value.errors) == [
-        f"{again}:2:3: 严重程度 '重大' 的时限重复定义",
+        f"{again}:2:3: 严重程度 '重大' 的时限重复定义（首次定义于 {base}:4）",
         f"{bad}:2:7: 取值 '严重' 无效，可选: '一般', '较大', '重大' or '特别重大'",
         f"{bad}:3:25: 未知字段 'first_reprot'（是否想写 'first_report'？）",
         f"{bad}:4:7: final_report（终报时限）不能早于 first_report（首报时限）",

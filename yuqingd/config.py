@@ -242,6 +242,19 @@ def load_config(path: Path, plugins: Plugins) -> Config:
             f"cannot check this file (internal error {type(exc).__name__}: {exc})"))]) from exc
 
 
+def _written_notifier_names(data: dict) -> set[str] | None:
+    """The channel names the file defines, for checking references while the file has errors.
+
+    A channel whose entry is wrong is still defined: its own error is enough. Without a
+    ``notifiers:`` list (a misspelt key, a wrong shape) nothing is checked against it — else
+    every person's channels would add an error that the one at the section already explains
+    (the follow-on errors a newcomer found burying the real one)."""
+    section = data.get("notifiers")
+    if not isinstance(section, list):
+        return None
+    return {str(e["name"]) for e in section if isinstance(e, dict) and "name" in e}
+
+
 def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Config:
     errors: list[LocatedError] = []
     cfg = validate(ConfigFile, data, doc, errors)
@@ -258,9 +271,7 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
         ruleset = _load_rule_files(doc, [r for r in rules if isinstance(r, str)], Names(
             roles=known, timezone=str(data.get("timezone", DEFAULT_TIMEZONE))), errors)
         if isinstance(data.get("duty"), dict):
-            notifiers = {e.name for e in _entries(data.get("notifiers"), NotifierEntry)
-                         if e is not None}
-            _duty(doc, data["duty"], notifiers, known, ruleset, errors)
+            _duty(doc, data["duty"], _written_notifier_names(data), known, ruleset, errors)
         raise ConfigError(errors) from None
 
     base = path.parent.resolve()
@@ -307,7 +318,7 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
     )
 
 
-def _duty(doc: LocatedDocument, raw: dict[str, Any] | None, notifiers: set[str],
+def _duty(doc: LocatedDocument, raw: dict[str, Any] | None, notifiers: set[str] | None,
           roles: frozenset[str], ruleset: RuleSet | None,
           errors: list[LocatedError]) -> DutySpec | None:
     if raw is None:
