@@ -5,6 +5,7 @@ receiver and a real SMTP server (aiosmtpd) on 127.0.0.1 receive them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from zoneinfo import ZoneInfo
 
@@ -237,3 +238,85 @@ def test_any_notification_renders_in_every_format_and_language_within_the_limit(
             shown.html()
 
     check()
+
+
+async def test_an_operator_templates_file_changes_the_cards_of_that_channel(
+        loopback_server, tmp_path):
+    """``templates:`` names a YAML file of the operator's texts: the DingTalk robot sends the
+    changed label, lead and word; what the file does not name stays as packaged."""
+    (tmp_path / "cards.yaml").write_text(
+        "kinds:\n  incident.opened: {label: 紧急舆情, lead: '请{{ n.to[0].person }}立即核实。'}\n"
+        "words:\n  key: 涉及单位\n", encoding="utf-8")
+    loopback_server.route("POST", "/robot/send", status=200, json={"errcode": 0})
+    async with httpx.AsyncClient() as http:
+        notifier = robot("dingtalk", tmp_path, loopback_server.url("/"), templates="cards.yaml")
+        await notifier.start(NotifierContext("c", http=http, clock=Clock()))
+        await notifier.send(notification("incident.opened"))
+    body = loopback_server.json_bodies()[0]["markdown"]
+    assert body["title"] == "【紧急舆情】某中学食堂问题引发关注"
+    assert "请张三立即核实。" in body["text"] and "**涉及单位**：某中学" in body["text"]
+    assert "**首报截止**：2026-05-12 14:30（UTC+08:00）" in body["text"]
+
+
+def test_a_templates_file_with_mistakes_is_refused_whole_when_the_channel_is_built(tmp_path):
+    """Every mistake is listed with a hint — when the channel is built (start or reload, which
+    keeps what runs), not when an alert is being sent."""
+    (tmp_path / "cards.yaml").write_text(
+        "kinds:\n  incident.opened: {lable: 紧急, color: rad}\n"
+        "  incident.escalated: {lead: '{{ n.nothing.here }}'}\n"
+        "wrods: {}\n", encoding="utf-8")
+    with pytest.raises(ValueError) as refused:
+        robot("wecom", tmp_path, "https://robot.test/", templates="cards.yaml")
+    message = str(refused.value)
+    assert "kinds.incident.opened.lable：未知的字段（是否想写 'label'？）" in message
+    assert "color" in message and "是否想写 'red'" in message
+    assert "未知的部分 'wrods'（是否想写 'words'？）" in message
+    (tmp_path / "cards.yaml").write_text(
+        "kinds:\n  incident.escalated: {lead: '{{ n.nothing.here }}'}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="kinds.incident.escalated：模板出错"):
+        robot("wecom", tmp_path, "https://robot.test/", templates="cards.yaml")
+
+
+def test_an_operator_lead_that_fails_on_one_notification_falls_back_to_the_packaged_one(
+        tmp_path):
+    """A lead naming ``n.to[0]`` passes the check but fails for a channel addressed to nobody:
+    that card goes with the packaged wording instead of being held up."""
+    from structlog.testing import capture_logs
+
+    from yuqingd.cards.custom import load_texts
+
+    (tmp_path / "cards.yaml").write_text(
+        "kinds:\n  incident.opened: {lead: '请{{ n.to[0].person }}立即核实。'}\n",
+        encoding="utf-8")
+    texts = load_texts("zh", tmp_path / "cards.yaml")
+    nobody = dataclasses.replace(notification("incident.opened"), to=())
+    with capture_logs() as logs:
+        text = card(nobody, texts=texts).text()
+    assert "发现新的舆情事件，请尽快确认并处置。" in text
+    assert [e["event"] for e in logs] == ["card.template_failed"]
+    assert "请张三立即核实。" in card(notification("incident.opened"), texts=texts).text()
+
+
+def test_yuqingd_check_lists_a_templates_file_mistake_at_the_channel(make_config, tmp_path):
+    """The config loader (``yuqingd check``, start and reload) refuses a config whose channel
+    names a templates file with a mistake, at that channel's ``templates`` line."""
+    from yuqingd.config import ConfigError, load_config
+    from yuqingd.plugins import Plugins, get_plugin_manager
+    from yuqingd.testing import Harness
+
+    plugins = Plugins(get_plugin_manager(extra=(Harness(),)))
+    (tmp_path / "cards.yaml").write_text("kinds:\n  incident.opened: {body: table}\n",
+                                         encoding="utf-8")
+    (tmp_path / "wecom.key").write_text("KEY1\n")
+    config = make_config(notifiers=[
+        {"name": "duty-phone", "kind": "wecom", "token": {"file": "wecom.key"},
+         "templates": "cards.yaml"}])
+    with pytest.raises(ConfigError) as refused:
+        load_config(config, plugins)
+    (error,) = refused.value.errors
+    assert "kinds.incident.opened.body：应为 fields、text、lines 之一" in error.message
+    line = config.read_text(encoding="utf-8").splitlines()[error.line - 1]
+    assert "templates" in line
+    (tmp_path / "cards.yaml").write_text("kinds:\n  incident.opened: {body: lines}\n",
+                                         encoding="utf-8")
+    assert load_config(config, plugins).notifiers[0].options.templates == "cards.yaml"

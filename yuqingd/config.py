@@ -466,11 +466,13 @@ def _plugin_sections(doc, source_entries, notifier_entries, plugins: Plugins, er
                             unavailable)
     sources = tuple(
         SourceSpec(e.name, e.kind, opts, base)
-        for e, opts in _plugin_options(doc, "sources", source_entries, source_kinds, errors)
+        for e, opts in _plugin_options(doc, "sources", source_entries, source_kinds, errors,
+                                       base)
     )
     notifiers = tuple(
         NotifierSpec(e.name, e.kind, opts, base, getattr(e, "rate_limit", None))
-        for e, opts in _plugin_options(doc, "notifiers", notifier_entries, notifier_kinds, errors)
+        for e, opts in _plugin_options(doc, "notifiers", notifier_entries, notifier_kinds, errors,
+                                       base)
     )
     return sources, notifiers, source_kinds, notifier_kinds
 
@@ -523,14 +525,17 @@ def _kinds(offered: dict, doc: LocatedDocument, section: str, entries, errors,
     return kinds
 
 
-def _plugin_options(doc, section: str, entries, kinds: dict, errors) -> list[tuple[Any, Any]]:
-    """Validate each entry's own options with its kind's model (the plugin's schema)."""
+def _plugin_options(doc, section: str, entries, kinds: dict, errors,
+                    base: Path | None = None) -> list[tuple[Any, Any]]:
+    """Validate each entry's own options with its kind's model (the plugin's schema); the
+    validation context's ``base_dir`` is the config's folder (for files the options name)."""
     out = []
     for i, entry in enumerate(entries):
         kind = kinds.get(entry.kind) if entry is not None else None
         if kind is None:
             continue
-        options = validate(kind.options, dict(entry.model_extra or {}), doc, errors, (section, i))
+        options = validate(kind.options, dict(entry.model_extra or {}), doc, errors, (section, i),
+                           context={"base_dir": base})
         if options is not None:
             out.append((entry, options))
     return out

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Literal
 
 import trio
-from pydantic import BaseModel
 
 from yuqingd import hookimpl
 from yuqingd.cards import card
+from yuqingd.cards.custom import CardOptions, channel_texts
 from yuqingd.model import Notification
 from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierKind, NotifierSpec
 from yuqingd.schema_types import STRICT, NonEmptyStr
@@ -30,7 +30,7 @@ from yuqingd.secrets import Secret
 __version__ = "0.1.0"
 
 
-class EmailOptions(BaseModel):
+class EmailOptions(CardOptions):  # lang, templates
     model_config = STRICT
     host: NonEmptyStr
     port: int = 587
@@ -40,7 +40,6 @@ class EmailOptions(BaseModel):
     sender: NonEmptyStr  # From: address
     sender_name: str = "舆情监测"
     to: list[NonEmptyStr]
-    lang: Literal["zh", "en"] = "zh"  # the message's language (yuqingd.cards)
 
 
 class EmailNotifier:
@@ -48,13 +47,15 @@ class EmailNotifier:
         self.options: EmailOptions = spec.options
         self.base_dir: Path = spec.base_dir
         self.ctx: NotifierContext | None = None
+        self.texts = channel_texts(self.options, self.base_dir)
 
     async def start(self, ctx: NotifierContext) -> None:
         self.ctx = ctx
 
     def message(self, n: Notification) -> EmailMessage:
         o = self.options
-        shown = card(n, lang=o.lang, zone=self.ctx.clock.tz if self.ctx is not None else None)
+        zone = self.ctx.clock.tz if self.ctx is not None else None
+        shown = card(n, lang=o.lang, zone=zone, texts=self.texts)
         msg = EmailMessage(policy=SMTP)
         msg["Subject"] = shown.title  # the SMTP policy encodes it (=?utf-8?b?…?=)
         msg["From"] = formataddr((o.sender_name, o.sender))

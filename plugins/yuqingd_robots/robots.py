@@ -11,12 +11,12 @@ commit can repeat one message, which is the documented at-least-once delivery.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from pydantic import BaseModel
 
 from yuqingd.cards import Card, card
+from yuqingd.cards.custom import CardOptions, channel_texts
 from yuqingd.model import Notification
 from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierSpec, RetryAfter
 from yuqingd.schema_types import STRICT
@@ -27,12 +27,11 @@ from .signing import dingtalk_sign, feishu_sign
 RATE_LIMIT_WAIT = 60.0  # the robots count messages per minute (DingTalk blocks longer)
 
 
-class RobotOptions(BaseModel):
+class RobotOptions(CardOptions):  # lang, templates
     model_config = STRICT
     token: Secret  # DingTalk access_token, WeCom key, Feishu hook id: whoever has it can post
     secret: Secret | None = None  # the signing secret (DingTalk 加签, Feishu 签名校验)
     base_url: str = ""  # default: the service's public address
-    lang: Literal["zh", "en"] = "zh"  # the card's language (yuqingd.cards)
 
 
 class Robot:
@@ -50,6 +49,7 @@ class Robot:
         self.options: RobotOptions = spec.options
         self.base_dir: Path = spec.base_dir
         self.base = (self.options.base_url or self.default_base).rstrip("/")
+        self.texts = channel_texts(self.options, self.base_dir)  # checked now, not at send
         self.ctx: NotifierContext | None = None
         self.http: httpx.AsyncClient | None = None
 
@@ -63,7 +63,7 @@ class Robot:
     def card(self, notification: Notification) -> Card:
         """The notification as this channel's card, its times in the daemon's zone."""
         zone = self.ctx.clock.tz if self.ctx is not None else None
-        return card(notification, lang=self.options.lang, zone=zone)
+        return card(notification, lang=self.options.lang, zone=zone, texts=self.texts)
 
     def request(self, notification: Notification, now: float) -> tuple[str, dict[str, Any]]:
         raise NotImplementedError

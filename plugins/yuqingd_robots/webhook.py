@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel
 
 from yuqingd.cards import card
+from yuqingd.cards.custom import CardOptions, channel_texts
 from yuqingd.model import Notification
 from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierSpec, RetryAfter
 from yuqingd.schema_types import STRICT, NonEmptyStr
@@ -27,11 +25,10 @@ from .signing import webhook_signature
 CONFIG_STATUSES = (401, 403, 404, 410)
 
 
-class WebhookOptions(BaseModel):
+class WebhookOptions(CardOptions):  # lang, templates: the body's ``card``
     model_config = STRICT
     url: NonEmptyStr
     secret: Secret | None = None
-    lang: Literal["zh", "en"] = "zh"  # the language of the body's ``card``
 
 
 class Webhook:
@@ -39,13 +36,15 @@ class Webhook:
         self.options: WebhookOptions = spec.options
         self.base_dir: Path = spec.base_dir
         self.ctx: NotifierContext | None = None
+        self.texts = channel_texts(self.options, self.base_dir)
 
     async def start(self, ctx: NotifierContext) -> None:
         self.ctx = ctx
 
     async def send(self, notification: Notification) -> None:
         assert self.ctx is not None
-        shown = card(notification, lang=self.options.lang, zone=self.ctx.clock.tz)
+        shown = card(notification, lang=self.options.lang, zone=self.ctx.clock.tz,
+                     texts=self.texts)
         payload = {**notification.as_dict(),
                    "card": {"lang": shown.lang, "title": shown.title,
                             "markdown": shown.markdown(), "text": shown.text()}}
