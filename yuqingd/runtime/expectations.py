@@ -373,8 +373,11 @@ class Expectations:
                 hint = did_you_mean(what, self.submissions)
                 raise ExpectationError(f"未定义的报送 '{what}'{hint}")
             return self.submissions[what]
+        if not self.submissions:
+            raise ExpectationError("配置中没有定义报送（submissions:，见 docs/duty.md），"
+                                   "无需登记")
         if len(self.submissions) != 1:
-            known = "、".join(self.submissions) or "无"
+            known = "、".join(self.submissions)
             raise ExpectationError(f"请用 --what 指明报送名称（已定义: {known}）")
         return next(iter(self.submissions.values()))
 
