@@ -84,3 +84,57 @@ def test_a_notification_nobody_stays_for_moves_itself_and_on_down_the_chain(tmp_
              if a.action == "notification.fallback"]
     assert moves == [("robot", "mail"), ("mail", "sms")]
     store.close()
+
+
+class _CannotStart:
+    async def start(self, ctx) -> None:
+        raise OSError("secret file missing")
+
+    async def send(self, notification: Notification) -> None:  # never reached
+        raise AssertionError
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, notification: Notification) -> None:
+        self.sent.append(notification.id)
+
+
+async def test_a_channel_that_cannot_even_start_hands_over_too(tmp_path, autojump_clock):
+    """A robot whose start() keeps failing (a missing secret file) counts as failing: 张三's
+    notification reaches him through mail 15 minutes later, and the robot is never sent to."""
+    import httpx
+    import trio
+
+    from yuqingd.delivery.outbox import ChannelWorker, Delivery
+    from yuqingd.notifiers import NotifierSpec
+    from yuqingd.time.clock import Clock
+
+    clock = Clock(start_epoch=T0)
+    clock.start()
+    store = open_store(tmp_path / "y.db")
+    delivery = Delivery(store, clock)
+    delivery.fallback.configure(_directory())
+    inbox = _Inbox()
+    delivery.workers = {
+        "robot": ChannelWorker(NotifierSpec("robot", "x", None, tmp_path), _CannotStart(),
+                               store, clock, 10, 300, http=httpx.AsyncClient(),
+                               fallback=delivery.fallback),
+        "mail": ChannelWorker(NotifierSpec("mail", "x", None, tmp_path), inbox, store, clock,
+                              10, 300, fallback=delivery.fallback)}
+    async with trio.open_nursery() as nursery:
+        for worker in delivery.workers.values():
+            await nursery.start(worker.run)
+        _queue(store, 1, ("值班员", "张三"))
+        delivery.wake()
+        await trio.sleep(899)
+        assert inbox.sent == []
+        await trio.sleep(2)
+        assert inbox.sent == ["n-1"]
+        await delivery.drain()
+    (row,) = store.incident_outbox("INC-1")
+    assert (row.channel, row.fallback_from) == ("mail", "robot")
+    assert row.delivered_at is not None and abs(row.delivered_at - (T0 + 900)) < 1e-6
+    store.close()

@@ -148,7 +148,11 @@ class ChannelWorker:
         """Move waiting notifications of people whose fallback time has come (see
         :mod:`yuqingd.delivery.fallback`); note when the next one's comes."""
         self._fallback_at = None
-        if self.fallback is not None and self._failing is not False:
+        if self.fallback is None:
+            return
+        if self._failing is None:  # first time since a (re)start: the store knows
+            self._failing = self.store.channel_failing_since(self.name) is not None
+        if self._failing:
             self._fallback_at = self.fallback.hand_over(self.name, self.clock.time())
 
     def _wake_at(self, at: float | None) -> float | None:
