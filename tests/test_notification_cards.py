@@ -320,3 +320,25 @@ def test_yuqingd_check_lists_a_templates_file_mistake_at_the_channel(make_config
     (tmp_path / "cards.yaml").write_text("kinds:\n  incident.opened: {body: lines}\n",
                                          encoding="utf-8")
     assert load_config(config, plugins).notifiers[0].options.templates == "cards.yaml"
+
+
+def test_an_edited_templates_file_applies_at_the_next_send_and_a_broken_edit_is_not_taken(
+        tmp_path):
+    """Like a secret file, the templates file is read again when it changes; an edit with a
+    mistake keeps the wording in use and says why in the log."""
+    import os
+
+    from structlog.testing import capture_logs
+
+    cards = tmp_path / "cards.yaml"
+    cards.write_text("kinds:\n  incident.opened: {label: 紧急舆情}\n", encoding="utf-8")
+    notifier = robot("wecom", tmp_path, "https://robot.test/", templates="cards.yaml")
+    assert notifier.card(notification("incident.opened")).title.startswith("【紧急舆情】")
+    cards.write_text("kinds:\n  incident.opened: {label: 特急舆情}\n", encoding="utf-8")
+    os.utime(cards, ns=(1, 2_000_000_000))  # a different stamp, whatever the clock's grain
+    assert notifier.card(notification("incident.opened")).title.startswith("【特急舆情】")
+    cards.write_text("kinds:\n  incident.opened: {lable: 错}\n", encoding="utf-8")
+    with capture_logs() as logs:
+        assert notifier.card(notification("incident.opened")).title.startswith("【特急舆情】")
+    assert [e["event"] for e in logs] == ["card.templates_refused"]
+    assert "lable" in logs[0]["error"]

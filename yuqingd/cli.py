@@ -268,7 +268,7 @@ def cmd_run(args) -> int:
     except ConfigError as exc:
         configure_logging()
         return _report(exc)
-    configure_logging(config.file.log.format, config.file.log.level)
+    configure_logging(config.file.log.format, config.file.log.level, config.file.timezone)
     try:
         trio.run(serve, path, plugins)
     except ConfigError as exc:  # the file changed between the check above and start-up

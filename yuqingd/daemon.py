@@ -237,8 +237,9 @@ class Daemon:
         old = self.config
         workers = self._build_workers(config)
         self.core.configure(config)
-        if config.file.log != old.file.log:
-            configure_logging(config.file.log.format, config.file.log.level)
+        if config.file.log != old.file.log or config.file.timezone != old.file.timezone:
+            configure_logging(config.file.log.format, config.file.log.level,
+                              config.file.timezone)
         await self._replace_workers(workers)
         if self._sources is None or self._runnable(config) != self._running_sources:
             await self._restart_sources(config)

@@ -21,7 +21,7 @@ import trio
 
 from yuqingd import hookimpl
 from yuqingd.cards import card
-from yuqingd.cards.custom import CardOptions, channel_texts
+from yuqingd.cards.custom import CardOptions, ChannelTexts
 from yuqingd.model import Notification
 from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierKind, NotifierSpec
 from yuqingd.schema_types import STRICT, NonEmptyStr
@@ -47,7 +47,7 @@ class EmailNotifier:
         self.options: EmailOptions = spec.options
         self.base_dir: Path = spec.base_dir
         self.ctx: NotifierContext | None = None
-        self.texts = channel_texts(self.options, self.base_dir)
+        self.texts = ChannelTexts(self.options, self.base_dir)
 
     async def start(self, ctx: NotifierContext) -> None:
         self.ctx = ctx
@@ -55,7 +55,7 @@ class EmailNotifier:
     def message(self, n: Notification) -> EmailMessage:
         o = self.options
         zone = self.ctx.clock.tz if self.ctx is not None else None
-        shown = card(n, lang=o.lang, zone=zone, texts=self.texts)
+        shown = card(n, lang=o.lang, zone=zone, texts=self.texts.get())
         msg = EmailMessage(policy=SMTP)
         msg["Subject"] = shown.title  # the SMTP policy encodes it (=?utf-8?b?…?=)
         msg["From"] = formataddr((o.sender_name, o.sender))

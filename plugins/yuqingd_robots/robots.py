@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from yuqingd.cards import Card, card
-from yuqingd.cards.custom import CardOptions, channel_texts
+from yuqingd.cards.custom import CardOptions, ChannelTexts
 from yuqingd.model import Notification
 from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierSpec, RetryAfter
 from yuqingd.schema_types import STRICT
@@ -49,7 +49,7 @@ class Robot:
         self.options: RobotOptions = spec.options
         self.base_dir: Path = spec.base_dir
         self.base = (self.options.base_url or self.default_base).rstrip("/")
-        self.texts = channel_texts(self.options, self.base_dir)  # checked now, not at send
+        self.texts = ChannelTexts(self.options, self.base_dir)  # checked now, not at send
         self.ctx: NotifierContext | None = None
         self.http: httpx.AsyncClient | None = None
 
@@ -63,7 +63,7 @@ class Robot:
     def card(self, notification: Notification) -> Card:
         """The notification as this channel's card, its times in the daemon's zone."""
         zone = self.ctx.clock.tz if self.ctx is not None else None
-        return card(notification, lang=self.options.lang, zone=zone, texts=self.texts)
+        return card(notification, lang=self.options.lang, zone=zone, texts=self.texts.get())
 
     def request(self, notification: Notification, now: float) -> tuple[str, dict[str, Any]]:
         raise NotImplementedError

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from yuqingd.cards import card
-from yuqingd.cards.custom import CardOptions, channel_texts
+from yuqingd.cards.custom import CardOptions, ChannelTexts
 from yuqingd.model import Notification
 from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierSpec, RetryAfter
 from yuqingd.schema_types import STRICT, NonEmptyStr
@@ -36,7 +36,7 @@ class Webhook:
         self.options: WebhookOptions = spec.options
         self.base_dir: Path = spec.base_dir
         self.ctx: NotifierContext | None = None
-        self.texts = channel_texts(self.options, self.base_dir)
+        self.texts = ChannelTexts(self.options, self.base_dir)
 
     async def start(self, ctx: NotifierContext) -> None:
         self.ctx = ctx
@@ -44,7 +44,7 @@ class Webhook:
     async def send(self, notification: Notification) -> None:
         assert self.ctx is not None
         shown = card(notification, lang=self.options.lang, zone=self.ctx.clock.tz,
-                     texts=self.texts)
+                     texts=self.texts.get())
         payload = {**notification.as_dict(),
                    "card": {"lang": shown.lang, "title": shown.title,
                             "markdown": shown.markdown(), "text": shown.text()}}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
+import structlog
 import yaml
 from pydantic import BaseModel, ValidationInfo, field_validator
 
@@ -17,6 +18,8 @@ from yuqingd.model import Action, Due, Notification, NotifiedItem, Recipient
 from yuqingd.schema_types import STRICT
 
 from . import Lang, _card, _environment, _texts
+
+log = structlog.get_logger("yuqingd.cards")
 
 SECTIONS = ("words", "kinds", "severities", "deadlines", "actions")
 KIND_FIELDS = ("label", "lead", "color", "body")
@@ -45,14 +48,44 @@ class CardOptions(BaseModel):
         return value
 
 
-def channel_texts(options: CardOptions, base_dir: Path | None) -> dict[str, Any] | None:
-    """The texts a channel with ``options`` renders with (None: the packaged ones)."""
-    if not options.templates:
-        return None
-    path = Path(options.templates)
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
-    return load_texts(options.lang, path)
+class ChannelTexts:
+    """A channel's texts (None: the packaged ones). Like a secret file, the templates file is
+    re-read when it changes, so an edit applies at the next send; an edit with mistakes keeps
+    the texts in use (logged — ``yuqingd check`` lists them)."""
+
+    def __init__(self, options: CardOptions, base_dir: Path | None):
+        self.lang: Lang = options.lang
+        self.path: Path | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._texts: dict[str, Any] | None = None
+        if options.templates:
+            path = Path(options.templates)
+            if not path.is_absolute() and base_dir is not None:
+                path = Path(base_dir) / path
+            self.path = path
+            self._stamp = _stamp(path)
+            self._texts = load_texts(self.lang, path)  # a mistake: the channel is not built
+
+    def get(self) -> dict[str, Any] | None:
+        if self.path is None:
+            return None
+        stamp = _stamp(self.path)
+        if stamp is not None and stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._texts = load_texts(self.lang, self.path)
+                log.info("card.templates_loaded", path=str(self.path))
+            except ValueError as exc:
+                log.error("card.templates_refused", path=str(self.path), error=str(exc))
+        return self._texts
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None  # gone for now (being replaced): keep what is in use
+    return status.st_mtime_ns, status.st_size
 
 
 def load_texts(lang: Lang, path: Path) -> dict[str, Any]:
