@@ -138,3 +138,36 @@ async def test_a_channel_that_cannot_even_start_hands_over_too(tmp_path, autojum
     assert (row.channel, row.fallback_from) == ("mail", "robot")
     assert row.delivered_at is not None and abs(row.delivered_at - (T0 + 900)) < 1e-6
     store.close()
+
+
+async def test_after_a_long_stop_the_first_channel_is_tried_again_before_anyone_moves(
+        tmp_path, autojump_clock):
+    """The robot was failing when the daemon stopped; a day later it works again: the
+    waiting notification goes through the robot, not the fallback, and the failing time ends."""
+    import trio
+
+    from yuqingd.delivery.outbox import ChannelWorker, Delivery
+    from yuqingd.notifiers import NotifierSpec
+    from yuqingd.time.clock import Clock
+
+    clock = Clock(start_epoch=T0 + 86400)
+    clock.start()
+    store = open_store(tmp_path / "y.db")
+    _queue(store, 1, ("值班员", "张三"))
+    store.channel_failed("robot", T0)  # as the last run left it
+    delivery = Delivery(store, clock)
+    delivery.fallback.configure(_directory())
+    robot, mail = _Inbox(), _Inbox()
+    delivery.workers = {
+        "robot": ChannelWorker(NotifierSpec("robot", "x", None, tmp_path), robot, store, clock,
+                               10, 300, fallback=delivery.fallback),
+        "mail": ChannelWorker(NotifierSpec("mail", "x", None, tmp_path), mail, store, clock,
+                              10, 300, fallback=delivery.fallback)}
+    async with trio.open_nursery() as nursery:
+        for worker in delivery.workers.values():
+            await nursery.start(worker.run)
+        await trio.sleep(60)
+        await delivery.drain()
+    assert (robot.sent, mail.sent) == (["n-1"], [])
+    assert store.channel_failing_since("robot") is None
+    store.close()

@@ -144,11 +144,16 @@ class ChannelWorker:
             self.store.channel_recovered(self.name)
             self._failing = False
 
-    def _hand_over(self) -> None:
+    def _hand_over(self, *, before_trying: bool = False) -> None:
         """Move waiting notifications of people whose fallback time has come (see
         :mod:`yuqingd.delivery.fallback`); note when the next one's comes."""
         self._fallback_at = None
         if self.fallback is None:
+            return
+        if self._failing is None and before_trying:
+            # Just (re)started: try the channel once first. It failed before the stop, but the
+            # daemon may have been down for a day and the channel back for hours; the failing
+            # time the store kept still counts if this try fails too.
             return
         if self._failing is None:  # first time since a (re)start: the store knows
             self._failing = self.store.channel_failing_since(self.name) is not None
@@ -197,7 +202,8 @@ class ChannelWorker:
         """Try every notification due now; returns how many were delivered."""
         delivered = 0
         self._rate_until = None
-        self._hand_over()  # before trying: a channel failing long enough is not tried for them
+        # before trying: a channel failing long enough is not tried again for them
+        self._hand_over(before_trying=True)
         while rows := self.store.pending_outbox(self.name, self.clock.time()):
             batches: list[tuple[list[str], Notification]] = [
                 ([row.id], Notification.from_dict(row.payload)) for row in rows]
