@@ -33,6 +33,7 @@ AREAS = (
     "yuqingd.commands.reports",
     "yuqingd.commands.watches",
     "yuqingd.commands.silences",
+    "yuqingd.commands.tokens",
 )
 
 EX_OK = 0
