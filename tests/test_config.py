@@ -231,3 +231,50 @@ def test_cli_status_uses_the_words_of_incidents(monkeypatch, capsys):
     assert cli.main(["status", "--socket", "/nonexistent.sock"]) == 0
     line = capsys.readouterr().out.splitlines()[-1]
     assert line.split("\t")[:3] == ["20261203-001", "待确认", "第3级"]
+
+
+def test_fallback_after_needs_a_second_channel_and_a_duration(make_config):
+    """``fallback_after`` on a person with one channel, or not a duration, is reported at
+    its place in Chinese; with two channels it loads."""
+    config = CONFIG.replace("张明, channels: [duty-phone]}}",
+                            "张明, channels: [duty-phone], fallback_after: 15m}}").replace(
+        "李华, channels: [duty-phone]}}", "李华, channels: [duty-phone, duty-phone], "
+        "fallback_after: 15m}}").replace(
+        "王强, channels: [duty-phone]}}", "王强, channels: [duty-phone], fallback_after: soon}}")
+    path = make_config(config)
+    assert errors_of(path) == [
+        f"{path}:10:61: fallback_after 需要至少两个渠道（channels 按顺序列出首选和备用渠道）",
+        f"{path}:11:75: 有 fallback_after 时 channels 中的渠道不能重复",
+        f"{path}:12:60: 时长格式错误: 'soon'（示例: 30s, 15m, 1h30m, 2d）"]
+    ok = CONFIG.replace("notifiers:\n", "notifiers:\n  - {{name: mail, kind: capture}}\n")
+    ok = ok.replace("张明, channels: [duty-phone]}}",
+                    "张明, channels: [duty-phone, mail], fallback_after: 15m}}")
+    config_ok = load_config(make_config(ok), Plugins(get_plugin_manager(extra=(Harness(),))))
+    assert config_ok.roles["值班员"].fallback_after == 900.0
+
+
+def test_notifier_rate_limit_is_validated_and_located(make_config):
+    """``rate_limit`` on a notifier entry is the core's: ``20/min`` loads, a wrong one is
+    reported at its place in Chinese, and the kind's own options stay strict."""
+    bad = CONFIG.replace("{{name: duty-phone, kind: capture}}",
+                         "{{name: duty-phone, kind: capture, rate_limit: 20 per minute}}")
+    path = make_config(bad)
+    assert errors_of(path) == [
+        f"{path}:8:51: 速率应写作 次数/时间单位（如 20/min、1/s、100/h），不是 '20 per minute'"]
+    good = CONFIG.replace("{{name: duty-phone, kind: capture}}",
+                          "{{name: duty-phone, kind: capture, rate_limit: 20/min}}")
+    config = load_config(make_config(good), Plugins(get_plugin_manager(extra=(Harness(),))))
+    assert (config.notifiers[0].rate.count, config.notifiers[0].rate.per) == (20, 60.0)
+
+
+def test_a_misspelt_notifiers_key_is_one_error_not_one_per_channel_reference(tmp_path):
+    """The demo's duty people each name channels; with `notifiers:` misspelt, the unknown key
+    is the one error — not a follow-on 'undefined channel' for every reference to it."""
+    demo = (REPO / "etc/demo/yuqingd.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "yuqingd.yaml"
+    path.write_text(demo.replace("../../", f"{REPO}/").replace("\nnotifiers:", "\nnotifers:"),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, Plugins(get_plugin_manager()))
+    assert [e.message for e in caught.value.errors] == [
+        "未知字段 'notifers'（是否想写 'notifiers'？）"]

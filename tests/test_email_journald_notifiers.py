@@ -90,9 +90,9 @@ async def test_email_arrives_with_both_parts_and_the_chinese_subject(smtp_server
     assert b"Subject: =?utf-8?" in inbox.raw[0]  # RFC 2047 on the wire, not raw UTF-8
     plain = msg.get_body(("plain",)).get_content()
     page = msg.get_body(("html",)).get_content()
-    assert "请尽快处理" in plain and "确认（刘伟）：https://yq.example.org/a/x" in plain
+    assert "已升级至第 3 级" in plain and "确认（刘伟）：https://yq.example.org/a/x" in plain
     assert '<a href="https://example.org/v/1">校车超载视频</a>' in page
-    assert "2026-12-04 11:00 (+08:00)" in page
+    assert "2026-12-04 11:00（UTC+08:00）" in page
 
 
 async def test_email_wrong_password_is_a_configuration_error(smtp_server, tmp_path):
@@ -115,3 +115,54 @@ async def test_journald_entry_has_the_fields_and_priority():
     assert fields["INCIDENT"] == "INC-7" and fields["LEVEL"] == "3"
     assert fields["KIND"] == "incident.escalated" and fields["NOTIFICATION_ID"] == "n-7"
     assert fields["PRIORITY"] == "3"
+
+
+class _DownRobot:
+    async def send(self, n: Notification) -> None:
+        raise httpx.ConnectError("connection refused")
+
+
+async def test_mail_takes_over_once_the_robot_has_failed_for_fifteen_minutes(
+        smtp_server, tmp_path, mock_clock):
+    """刘伟 is reached by the robot, then by e-mail (fallback_after: 15m): nothing is mailed
+    at minute 10, the notification arrives in the SMTP server at minute 15, and the outbox
+    and the audit say e-mail reached him, moved from the robot. (Virtual time stands still
+    while the real SMTP exchange runs in its thread.)"""
+    from yuqingd.config import Role
+    from yuqingd.delivery.outbox import ChannelWorker, Delivery
+    from yuqingd.reports.audit import note_text
+    from yuqingd.runtime.directory import Directory
+    from yuqingd.store import open_store
+
+    controller, inbox = smtp_server
+    clock = Clock(start_epoch=1_800_000_000.0)
+    clock.start()
+    t0 = clock.time()
+    store = open_store(tmp_path / "y.db")
+    delivery = Delivery(store, clock)
+    delivery.fallback.configure(Directory({"带班领导": Role(
+        person="刘伟", channels=["robot", "mail"], fallback_after="15m")}, None,
+        clock.to_datetime))
+    robot = ChannelWorker(NotifierSpec("robot", "dingtalk", None, tmp_path), _DownRobot(),
+                          store, clock, timeout=10, max_backoff=300, fallback=delivery.fallback)
+    mail = ChannelWorker(NotifierSpec("mail", "email", None, tmp_path),
+                         await mailer(tmp_path, controller.port), store, clock, timeout=10,
+                         max_backoff=300, fallback=delivery.fallback)
+    queued = notification()
+    store.enqueue(queued.id, "robot", {**queued.as_dict(), "channel": "robot"}, clock.time())
+    assert await robot.deliver_due() == 0  # refused: the robot has been failing since now
+    mock_clock.jump(600)
+    assert await robot.deliver_due() == 0
+    assert await mail.deliver_due() == 0 and inbox.messages == []
+    mock_clock.jump(300)  # minute 15
+    assert await robot.deliver_due() == 0  # handed over before trying the robot again
+    assert await mail.deliver_due() == 1
+    (msg,) = inbox.messages
+    assert str(make_header(decode_header(msg["Subject"]))) == "【舆情升级】某小学校车超载"
+    (row,) = store.incident_outbox("INC-7")
+    assert (row.id, row.channel, row.fallback_from) == ("n-7", "mail", "robot")
+    assert row.delivered_at == t0 + 900
+    (moved,) = [a for a in store.incident_audit("INC-7") if a.action == "notification.fallback"]
+    assert note_text(moved.action, moved.fields) == (
+        "第3级升级通知：刘伟 经 robot 发送失败已15分钟，改经 mail 发送")
+    store.close()

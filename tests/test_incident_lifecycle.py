@@ -379,7 +379,7 @@ def test_incident_deadlines_section_errors_are_located_and_in_chinese(tmp_path: 
     with pytest.raises(ConfigError) as caught:
         load_rules([base, again, bad], {"值班员"})
     assert sorted(str(e) for e in caught.value.errors) == [
-        f"{again}:2:3: 严重程度 '重大' 的时限重复定义",
+        f"{again}:2:3: 严重程度 '重大' 的时限重复定义（首次定义于 {base}:4）",
         f"{bad}:2:7: 取值 '严重' 无效，可选: '一般', '较大', '重大' or '特别重大'",
         f"{bad}:3:25: 未知字段 'first_reprot'（是否想写 'first_report'？）",
         f"{bad}:4:7: final_report（终报时限）不能早于 first_report（首报时限）",
@@ -419,7 +419,14 @@ def test_incident_cli_report_close_and_show_the_record(tmp_path, short_dir):
                    for r in rows)
         first, second = rows[0][0], rows[1][0]
 
-        report = cli("report", first, "--stage", "first", "--by", "张明", "--note", "已电话报告",
+        # Officers type the stage as they say it; a wrong one is told the three, and nothing
+        # is recorded.
+        typo = cli("report", first, "--stage", "初报", "--by", "张明", "--config", str(config))
+        assert typo.returncode == 64
+        assert "首报、续报 或 终报" in typo.stderr and "初报" in typo.stderr
+        no_stage = cli("report", first, "--by", "张明", "--config", str(config))
+        assert no_stage.returncode == 64 and "--stage（首报、续报 或 终报" in no_stage.stderr
+        report = cli("report", first, "--stage", "首报", "--by", "张明", "--note", "已电话报告",
                      "--config", str(config))
         assert report.returncode == 0, report.stderr
         assert report.stdout.strip() == f"事件 {first} 已记录首报（张明）"

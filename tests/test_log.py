@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import pty
 import sys
@@ -53,5 +55,17 @@ def test_log_json_lines_keep_chinese_readable(tmp_path, monkeypatch, capsys):
         structlog.get_logger("t").info("item.stored", title="六处学校体罚")
         line = capsys.readouterr().err.strip().splitlines()[-1]
         assert '"title": "六处学校体罚"' in line and '"event": "item.stored"' in line
+    finally:
+        structlog.reset_defaults()
+
+
+def test_log_times_are_in_the_configured_zone(capsys):
+    """Log lines give their time as the alerts beside them do: the config's zone, with offset."""
+    configure_logging("json", "info", "Asia/Shanghai")
+    try:
+        structlog.get_logger("t").info("item.stored")
+        line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+        assert line["timestamp"].endswith("+08:00")
+        assert dt.datetime.fromisoformat(line["timestamp"]).utcoffset() == dt.timedelta(hours=8)
     finally:
         structlog.reset_defaults()

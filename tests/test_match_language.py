@@ -140,6 +140,40 @@ def test_lists_append_and_overrides_tune_a_pack_without_copying(tmp_path):
     assert (burst.count, burst.within) == (2, 1800)
 
 
+def test_a_second_definition_names_the_line_of_the_first(tmp_path):
+    """A duplicate rule id, list or entity across two files: the error is at the second one
+    and says where the first is, so the writer knows which of the two to rename."""
+    first = tmp_path / "pack.yaml"
+    first.write_text(textwrap.dedent("""\
+        lists:
+          体罚词: [体罚]
+        watchlist:
+          entities:
+            - {name: 六处学校}
+        rules:
+          - {id: burst, title: t, match: {entity: 六处学校}, then: {tag: [x]}}
+        """), encoding="utf-8")
+    second = tmp_path / "local.yaml"
+    second.write_text(textwrap.dedent("""\
+        watchlist:
+          entities:
+            - {name: 六处学校}
+        rules:
+          - {id: other, title: t, match: {entity: 六处学校}, then: {tag: [x]}}
+          - {id: burst, title: t, match: {entity: 六处学校}, then: {tag: [y]}}
+        lists:
+          体罚词: [罚站]
+        """), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_rules([first, second], set())
+    assert sorted(str(e) for e in caught.value.errors) == sorted([
+        f"{second}:3:14: 监测对象 '六处学校' 重复（首次定义于 {first}:5）",
+        f"{second}:6:10: 规则 id 'burst' 重复，规则 id 是状态的键，必须唯一"
+        f"（首次定义于 {first}:7）",
+        f"{second}:8:3: 列表 '体罚词' 重复定义（首次定义于 {first}:2）",
+    ])
+
+
 def test_rule_pack_of_a_thousand_rules_loads_and_matches(tmp_path):
     """1,000 rules (over durable-rules' 511-per-ruleset limit) load, split and match."""
     entities = "\n".join(f"    - {{name: 学校{i:04d}}}" for i in range(1000))

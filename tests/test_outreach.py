@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import trio
 
+from yuqingd import hookimpl
+from yuqingd.commands.incidents import _delivery_line
 from yuqingd.config import Role
 from yuqingd.events import Events
 from yuqingd.model import Notification
+from yuqingd.notifiers import NotifierKind
+from yuqingd.reports.audit import note_text
 from yuqingd.runtime.directory import Directory
 from yuqingd.runtime.outreach import Addressed, Outreach
 from yuqingd.runtime.silences import Silences
 from yuqingd.store import open_store
-from yuqingd.testing import Harness, running_daemon
+from yuqingd.testing import CaptureOptions, Harness, running_daemon
 from yuqingd.time.clock import Clock
 
 MINUTE = 60
@@ -106,3 +110,64 @@ async def test_a_source_silence_mutes_only_what_is_sent_for_that_source(tmp_path
         "notification.silenced", "notification", "notification"]
     assert [row.id for row in outreach.store.pending_outbox("phone", T0 + 1)] == [
         "r:1:rule.notify:1:phone", "r:2:rule.notify:1:phone"]
+
+
+async def test_a_person_with_fallback_after_is_addressed_on_their_first_channel_only(
+        tmp_path, autojump_clock):
+    """``fallback_after`` makes ``channels`` a chain: new notifications go to the first one
+    (the delivery moves them on); without it every channel is used, as before."""
+    outreach, _, _ = _outreach(tmp_path)
+    outreach.configure(Directory({
+        "值班员": Role(person="张明", channels=["phone", "mail"], fallback_after="15m"),
+        "组长": Role(person="王强", channels=["phone", "mail"])}, None, outreach.clock.to_datetime))
+    addressed = outreach.address(roles=["值班员", "组长"], at=T0)
+    assert [(a.channel, [r.person for r in a.to]) for a in addressed] == [
+        ("phone", ["张明", "王强"]), ("mail", ["王强"])]
+    assert outreach.directory.fallback("张明") == (("phone", "mail"), 900.0)
+    assert outreach.directory.fallback("王强") is None
+
+
+class _Down:
+    """A robot that never answers."""
+
+    async def send(self, notification: Notification) -> None:
+        raise ConnectionError("connection refused")
+
+
+class _DownPlugin:
+    @hookimpl
+    def yuqingd_notifier_kinds(self) -> list[NotifierKind]:
+        return [NotifierKind("down", CaptureOptions, lambda spec: _Down())]
+
+
+async def test_the_incident_record_says_which_channel_reached_the_duty_officer(
+        make_config, autojump_clock):
+    """The duty officer's robot is down: 5 minutes after its first failure the incident's
+    notification goes to their next channel, and ``yuqingd incident`` says it was delivered
+    there, moved from the robot, with the move in the timeline."""
+    harness = Harness()
+    path = make_config(notifiers=[{"name": "robot", "kind": "down"},
+                                  {"name": "duty-phone", "kind": "capture"}],
+                       roles={"值班员": {"person": "张明", "channels": ["robot", "duty-phone"],
+                                         "fallback_after": "5m"},
+                              "办公室主任": {"person": "李华", "channels": ["duty-phone"]},
+                              "组长": {"person": "王强", "channels": ["duty-phone"]}})
+    async with running_daemon(path, harness, _DownPlugin()) as daemon:
+        for n in range(3):
+            harness.post(f"neg-{n}", f"六处学校老师体罚学生 #{n}", "家长反映孩子被体罚")
+        await trio.sleep(4 * MINUTE)
+        assert harness.sent == []  # still trying the robot
+        await trio.sleep(2 * MINUTE)
+        (opened,) = harness.sent
+        assert (opened.kind, opened.channel, [r.person for r in opened.to]) == (
+            "incident.opened", "duty-phone", ["张明"])
+        reply = await daemon.handle({"command": "incident", "incident": opened.incident})
+    (delivery,) = [d for d in reply["deliveries"] if d["kind"] == "incident.opened"]
+    assert (delivery["channel"], delivery["fallback_from"], delivery["to"]) == (
+        "duty-phone", "robot", ["张明"])
+    assert delivery["delivered_at"] == Clock("Asia/Shanghai").format(T0 + 5 * MINUTE)
+    assert _delivery_line(delivery).endswith(
+        f"经 duty-phone → 张明  已送达 {delivery['delivered_at']}（由 robot 转来）")
+    (moved,) = [t for t in reply["transitions"] if t["action"] == "notification.fallback"]
+    assert note_text(moved["action"], moved["fields"]) == (
+        "第1级事件生成通知：张明 经 robot 发送失败已5分钟，改经 duty-phone 发送")

@@ -74,7 +74,7 @@ async def test_dingtalk_signs_once_encoded_and_sends_the_markdown_card(loopback_
     assert "【新舆情】某中学食堂问题引发关注" in body["markdown"]["title"]
     assert "**关注对象**：某中学" in text
     assert "[食堂饭菜变质](https://example.org/a/1)（微博）" in text
-    assert "**确认截止**：2026-12-04 10:00 (+08:00)" in text
+    assert "**确认截止**：2026-12-04 10:00（UTC+08:00）" in text
     assert "[确认（张三）](https://yq.example.org/a/ack?sig=x)" in text
 
 
@@ -88,6 +88,34 @@ async def test_dingtalk_bad_secret_is_a_configuration_error(loopback_server, tmp
     with pytest.raises(DeliveryRejected, match="310000"):
         await robot.send(notification())
     assert health.plugin_state == "failing" and "签名" in (health.message or "")
+
+
+async def test_dingtalk_too_fast_waits_the_ten_minutes_dingtalk_blocks(loopback_server, tmp_path):
+    """130101 (more than 20 a minute): DingTalk throttles the robot for 10 minutes."""
+    loopback_server.route("POST", "/robot/send", status=200, json={
+        "errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"})
+    robot = await started(make("dingtalk", tmp_path, token={"file": "token"},
+                               base_url=loopback_server.url("/")))
+    with pytest.raises(RetryAfter) as waited:
+        await robot.send(notification())
+    assert waited.value.seconds == 600
+
+
+async def test_feishu_bad_request_is_rejected_and_rate_limit_waits(loopback_server, tmp_path):
+    """9499 (Bad Request) will never succeed by waiting: failing; 11232 waits a minute."""
+    answers = [{"code": 9499, "msg": "Bad Request", "data": {}},
+               {"code": 11232, "msg": "frequency limited", "data": {}}]
+    loopback_server.route("POST", "/open-apis/bot/v2/hook/TOKEN1",
+                          handler=lambda request: httpx.Response(200, json=answers.pop(0)))
+    health = Health()
+    robot = await started(make("feishu", tmp_path, token={"file": "token"},
+                               base_url=loopback_server.url("/")), health)
+    with pytest.raises(DeliveryRejected, match="9499"):
+        await robot.send(notification())
+    assert health.plugin_state == "failing"
+    with pytest.raises(RetryAfter) as waited:
+        await robot.send(notification())
+    assert waited.value.seconds == 60
 
 
 async def test_wecom_rate_limit_waits_and_bad_key_is_rejected(loopback_server, tmp_path):
@@ -147,7 +175,9 @@ async def test_webhook_signature_and_idempotency_key(loopback_server, tmp_path):
     await hook.send(notification(1))
     await hook.send(notification(1))  # a retry after a crash: the same key
     assert seen == {"n-1"}
-    assert json.loads(loopback_server.requests[0].content) == notification(1).as_dict()
+    body = json.loads(loopback_server.requests[0].content)
+    assert body.pop("card")["title"] == "【新舆情】某中学食堂问题引发关注"
+    assert body == notification(1).as_dict()
     (tmp_path / "secret").write_text("wrong")
     with pytest.raises(DeliveryRejected):
         await hook.send(notification(2))
@@ -259,5 +289,153 @@ async def test_a_robot_down_for_an_hour_gets_everything_after_in_order_once(
         await trio.sleep(3600)
         worker.stop()
     assert robot.sent == [f"n-{n}" for n in range(1, 13)]  # in order, each once
+    assert store.undelivered_count() == 0
+    store.close()
+
+
+def _signed_receiver(received: list[Notification]):
+    """A webhook receiver on the far side of the fallback: checks the HMAC like the docs say,
+    drops a repeated idempotency key, records what it accepted."""
+    keys: set[str] = set()
+
+    def receive(request: httpx.Request) -> httpx.Response:
+        expected = "sha256=" + hmac.new(SECRET.encode(), request.content,
+                                        hashlib.sha256).hexdigest()
+        if request.headers.get("X-Yuqingd-Signature") != expected:
+            return httpx.Response(401)
+        if request.headers["Idempotency-Key"] not in keys:
+            keys.add(request.headers["Idempotency-Key"])
+            body = json.loads(request.content)
+            assert body.pop("card")["title"]  # the rendered message rides beside the fields
+            received.append(Notification.from_dict(body))
+        return httpx.Response(204)
+
+    return receive
+
+
+async def test_a_robot_down_for_an_hour_hands_a_person_over_to_their_fallback_channel(
+        tmp_path, autojump_clock):
+    """张三 is reached by the robot, then the webhook once the robot has failed for 15 minutes
+    (fallback_after: 15m); 李四 has only the robot. Down for an hour, with a restart at minute
+    11: 张三 gets every notification once through the webhook (the first three at minute 15,
+    later ones at once), 李四 every one once through the robot after it is back, both in
+    order; the outbox and the audit say which channel reached whom."""
+    from yuqingd.config import Role
+    from yuqingd.delivery.outbox import Delivery
+    from yuqingd.reports.audit import note_text
+    from yuqingd.runtime.directory import Directory
+
+    clock = Clock(start_epoch=1_800_000_000.0)
+    clock.start()
+    t0 = clock.time()
+    directory = Directory({
+        "值班员": Role(person="张三", channels=["robot", "hook"], fallback_after="15m"),
+        "组长": Role(person="李四", channels=["robot"])}, None, clock.to_datetime)
+    robot = DownForAnHour(clock, t0 + 3600)
+    received: list[Notification] = []
+    http = httpx.AsyncClient(transport=httpx.MockTransport(_signed_receiver(received)))
+
+    def wired(store) -> Delivery:
+        delivery = Delivery(store, clock)
+        delivery.fallback.configure(directory)
+        hook = make("webhook", tmp_path, url="https://hook.example.org/in",
+                    secret={"file": "secret"})
+        delivery.workers = {
+            "robot": ChannelWorker(NotifierSpec("robot", "dingtalk", None, tmp_path), robot,
+                                   store, clock, timeout=10, max_backoff=300,
+                                   fallback=delivery.fallback),
+            "hook": ChannelWorker(NotifierSpec("hook", "webhook", None, tmp_path), hook, store,
+                                  clock, timeout=10, max_backoff=300, http=http,
+                                  fallback=delivery.fallback)}
+        return delivery
+
+    def queue(store, n: int) -> None:
+        to = (Recipient("值班员", "张三"), Recipient("组长", "李四"))
+        acts = (Action("ack", "确认", "", url=f"https://yq.example.org/a/{n}/zs", person="张三"),
+                Action("ack", "确认", "", url=f"https://yq.example.org/a/{n}/ls", person="李四"))
+        payload = Notification.from_dict({**notification(n).as_dict(), "id": f"n-{n:02}",
+                                          "incident": "INC-1"})
+        from dataclasses import replace
+        store.enqueue(f"n-{n:02}", "robot",
+                      replace(payload, to=to, actions=acts).as_dict(), clock.time())
+
+    db = tmp_path / "y.db"
+    store = open_store(db)
+    delivery = wired(store)
+    async with trio.open_nursery() as nursery:
+        for worker in delivery.workers.values():
+            await nursery.start(worker.run)
+        for n in (1, 2, 3):  # minutes 0, 5, 10
+            queue(store, n)
+            delivery.wake()
+            await trio.sleep(300 if n < 3 else 60)
+        await delivery.drain()  # the daemon stops at minute 11…
+    assert received == [] and robot.sent == []
+    store.close()
+
+    store = open_store(db)  # …and starts again: the failing time is read from the store
+    delivery = wired(store)
+    async with trio.open_nursery() as nursery:
+        for worker in delivery.workers.values():
+            await nursery.start(worker.run)
+        await trio.sleep_until(clock.trio_deadline(t0 + 900))
+        for n in range(4, 13):  # minutes 15 … 55, while the robot is still down
+            queue(store, n)
+            delivery.wake()
+            await trio.sleep(300)
+        await trio.sleep(3600)
+        await delivery.drain()
+
+    assert [n.id for n in received] == [f"n-{n:02}>hook" for n in range(1, 13)]
+    assert all(n.to == (Recipient("值班员", "张三"),) for n in received)
+    assert all([a.person for a in n.actions] == ["张三"] for n in received)  # only his link
+    assert robot.sent == [f"n-{n:02}" for n in range(1, 13)]  # 李四's, after, in order, once
+    assert store.undelivered_count() == 0
+    rows = store.incident_outbox("INC-1")
+    hook_rows = [r for r in rows if r.channel == "hook"]
+    assert len(hook_rows) == 12 and all(
+        r.fallback_from == "robot" and r.delivered_at is not None for r in hook_rows)
+    assert hook_rows[0].delivered_at == pytest.approx(t0 + 900)  # taken over at minute 15
+    assert hook_rows[-1].delivered_at == pytest.approx(t0 + 55 * 60)  # later ones at once
+    assert all(r.payload["to"] == [{"role": "组长", "person": "李四"}]
+               for r in rows if r.channel == "robot")
+    moves = [a for a in store.incident_audit("INC-1") if a.action == "notification.fallback"]
+    assert len(moves) == 12 and moves[0].at == pytest.approx(t0 + 900)
+    assert note_text(moves[0].action, moves[0].fields).endswith(
+        "张三 经 robot 发送失败已15分钟，改经 hook 发送")
+    store.close()
+
+
+async def test_a_configured_lower_rate_limit_turns_a_burst_into_a_digest(
+        make_config, tmp_path, autojump_clock):
+    """``rate_limit: 2/min`` on a channel whose notifier declares 20 a minute: five waiting
+    notifications go as one digest, the next one waits for the minute to pass."""
+    from yuqingd.config import load_config
+    from yuqingd.plugins import Plugins, get_plugin_manager
+    from yuqingd.schema_types import Rate
+    from yuqingd.testing import Harness
+
+    path = make_config(notifiers=[{"name": "duty-phone", "kind": "capture",
+                                   "rate_limit": "2/min"}])
+    (spec,) = load_config(path, Plugins(get_plugin_manager(extra=(Harness(),)))).notifiers
+    assert spec.rate == Rate(2, 60.0)
+    store = open_store(tmp_path / "y.db")
+    clock = Clock(start_epoch=1_800_000_000.0)
+    clock.start()
+    notifier = Recording()
+    notifier.rate_per_minute = 20  # what a robot declares; the config's lower limit wins
+    worker = ChannelWorker(spec, notifier, store, clock, timeout=10, max_backoff=600)
+    for n in range(1, 6):
+        store.enqueue(f"n-{n}", "duty-phone", notification(n).as_dict(), clock.time())
+    assert await worker.deliver_due() == 5
+    assert [n.id for n in notifier.sent] == ["digest:n-1+4"]
+    assert notifier.sent[0].text.startswith("【汇总】5 条通知")
+    store.enqueue("n-6", "duty-phone", notification(6).as_dict(), clock.time())
+    assert await worker.deliver_due() == 1  # one send of the minute left: sent alone
+    store.enqueue("n-7", "duty-phone", notification(7).as_dict(), clock.time())
+    assert await worker.deliver_due() == 0  # the minute's two are spent: it waits
+    await trio.sleep(60)
+    assert await worker.deliver_due() == 1
+    assert [n.id for n in notifier.sent] == ["digest:n-1+4", "n-6", "n-7"]
     assert store.undelivered_count() == 0
     store.close()

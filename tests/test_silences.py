@@ -156,6 +156,9 @@ async def test_silence_on_a_source_mutes_its_items_but_keeps_them(make_config,
         refused = await daemon.handle({"command": "silence.add", "source": "nowhere",
                                        "for": "1h", "reason": "x", "by": "张明"})
         assert not refused["ok"] and "nowhere" in refused["error"]
+        typo = await daemon.handle({"command": "silence.add", "rule": "each-negtive",
+                                    "for": "1h", "reason": "x", "by": "张明"})
+        assert typo["error"] == "没有编号为 each-negtive 的规则（是否想写 'each-negative'？）"
         await silence(daemon, source="forum", **{"for": "1h"})
         harness.post("a", "六处学校老师体罚学生")
         await settle()

@@ -324,3 +324,29 @@ def test_store_recent_story_items_are_each_storys_first_and_latest(store):
     assert [(r.story_id, r.text, r.fetched_at) for r in rows] == [
         (live, "正文0", 10.0), (live, "正文1", 20.0), (live, "正文4", 95.0)]
     assert (rows[0].first_seen, rows[0].last_seen) == (10.0, 95.0)
+
+
+def test_store_remembers_a_failing_channel_and_moves_notifications_between_channels(store):
+    """The failing time is the first failure after a success; a moved notification keeps its
+    place and says where it came from; a delivered one is not moved; an incident's
+    notifications are listed with their channel and state."""
+    store.channel_failed("robot", 10.0)
+    store.channel_failed("robot", 20.0)
+    assert store.channel_failing_since("robot") == 10.0
+    store.channel_recovered("robot")
+    assert store.channel_failing_since("robot") is None
+    payload = {"id": "a", "incident": "INC-1", "to": []}
+    store.enqueue("a", "robot", payload, 1.0)
+    store.enqueue("b", "robot", {**payload, "id": "b"}, 2.0)
+    store.mark_failed("a", "refused", 5.0)
+    store.move_notification("a", "mail", {**payload, "channel": "mail"}, "robot", 30.0)
+    store.add_fallback("b>mail", "mail", {**payload, "id": "b>mail"}, "robot", 2.0, 30.0)
+    store.add_fallback("b>mail", "mail", {**payload, "id": "b>mail"}, "robot", 2.0, 31.0)
+    assert [(r.id, r.attempts, r.fallback_from, r.created_at)
+            for r in store.undelivered_outbox("mail")] == [
+        ("a", 0, "robot", 1.0), ("b>mail", 0, "robot", 2.0)]
+    store.mark_delivered("b", 32.0)
+    store.move_notification("b", "mail", payload, "robot", 33.0)  # delivered: stays
+    rows = store.incident_outbox("INC-1")
+    assert [(r.id, r.channel, r.delivered_at) for r in rows] == [
+        ("a", "mail", None), ("b", "robot", 32.0), ("b>mail", "mail", None)]

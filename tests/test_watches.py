@@ -112,12 +112,15 @@ async def test_watch_person_started_by_command(make_config, autojump_clock):
     """``watch start --entity`` sends summaries to the person; ``watch stop`` closes it."""
     harness = Harness()
     async with running_daemon(make_config(rules=rules("2h")), harness) as daemon:
-        start = {"command": "watch.start", "entity": "六处学校", "for": "3h", "every": "1h",
+        # An alias, as people write the name (and the items do): the watch is of 六处学校.
+        start = {"command": "watch.start", "entity": "六处", "for": "3h", "every": "1h",
                  "by": "李华"}
         reply = await daemon.handle(start)  # what the control socket runs
         assert reply["ok"] and reply["until"] == "2026-05-10T13:00:00+08:00"
         refused = await daemon.handle({**start, "entity": "无名学校"})
         assert not refused["ok"] and "无名学校" in refused["error"]
+        typo = await daemon.handle({**start, "entity": "城关第二中"})
+        assert typo["error"] == "监测名单中没有 城关第二中（是否想写 '城关第二中学'？）"
         harness.post("a", "六处学校家长会", url="https://forum.example/a")
         await sleep_until(daemon, T0 + 90 * MINUTE)
         listed = (await daemon.handle({"command": "watch.list"}))["watches"]

@@ -85,11 +85,15 @@ async def test_monday_briefing_is_delivered_kept_and_read_back(make_config, auto
         try:
             code, out, err = await trio.to_thread.run_sync(
                 report_cli, capsys, "weekly", "--week", "2026-W47", "--config", str(path))
+            # Without --week: the last full week, as the daemon's clock has it (W48's Monday).
+            default = await trio.to_thread.run_sync(
+                report_cli, capsys, "weekly", "--config", str(path))
         finally:
             autojump_clock.autojump_threshold = 0
         assert code == 0 and "没有留存" not in err
         # The daemon keeps logging to the same stdout while the CLI runs in its thread.
         assert kept["markdown"] in out
+        assert default[0] == 0 and "没有留存" not in default[2] and kept["markdown"] in default[1]
         markdown, html = kept["markdown"], kept["html"]
 
     code, out, err = report_cli(capsys, "weekly", "--week", "2026-w47", "--config", str(path))

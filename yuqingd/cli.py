@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
 
 import trio
 
-from yuqingd import __version__, commands
+from yuqingd import __version__, cli_zh, commands, startup_errors
 from yuqingd.config import (
     CONFIG_ENV,
     DATABASE_NAME,
@@ -20,29 +21,30 @@ from yuqingd.config import (
     state_dir_path,
 )
 from yuqingd.control import ControlError, request
-from yuqingd.located import LANGUAGE_ENV, ConfigError, msg
+from yuqingd.exit_codes import (
+    EX_CANTCREAT,
+    EX_CONFIG,
+    EX_DATAERR,
+    EX_FAILURE,
+    EX_NOINPUT,
+    EX_NOPERM,
+    EX_OK,
+    EX_TEMPFAIL,
+    EX_UNAVAILABLE,
+    EX_USAGE,
+)
+from yuqingd.located import LANGUAGE_ENV, ConfigError, FileUnreadable, english, msg
 from yuqingd.log import configure_logging
 from yuqingd.plugins import Plugins, get_plugin_manager
 from yuqingd.store.api import StateInUse
 
-EX_OK = 0
-EX_FAILURE = 1
-EX_USAGE = 64
-EX_NOINPUT = 66
-EX_UNAVAILABLE = 69
-EX_CANTCREAT = 73
-EX_TEMPFAIL = 75
-EX_DATAERR = 65
-EX_CONFIG = 78
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
     argv, lang = _take_lang(sys.argv[1:] if argv is None else list(argv))
+    if lang:
+        os.environ[LANGUAGE_ENV] = lang
+    parser = _parser()  # in the language chosen: --help and argparse's errors included
     args = parser.parse_args(argv)
-    args.lang = lang or args.lang
-    if args.lang:
-        os.environ[LANGUAGE_ENV] = args.lang
     if not getattr(args, "func", None):
         parser.print_help()
         return EX_USAGE
@@ -102,8 +104,19 @@ def _missing_config(args) -> str | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="yuqingd", description="舆情监测与升级守护进程")
-    parser.add_argument("--version", action="version", version=f"yuqingd {__version__}")
+    """The command line, its help and argparse's own messages in the language of ``msg``."""
+    cli_zh.use_argparse_language(english())
+    parser = _english_parser()
+    cli_zh.localize(parser, english=english())
+    return parser
+
+
+def _english_parser() -> argparse.ArgumentParser:
+    """The command line with its help as written (English; yuqingd.cli_zh has the Chinese)."""
+    parser = argparse.ArgumentParser(
+        prog="yuqingd", description="public-opinion monitoring and escalation daemon")
+    parser.add_argument("--version", action="version", version=f"yuqingd {__version__}",
+                        help="show the version and exit")
     parser.add_argument("--lang", choices=("zh", "en"),
                         help="language of messages (default: Chinese; English with LANG=en*)")
     sub = parser.add_subparsers(metavar="COMMAND")
@@ -159,15 +172,12 @@ def _parser() -> argparse.ArgumentParser:
                          help="one item as a JSON object (the fields of a simulate input line)")
     explain.set_defaults(func=cmd_explain)
     analyze = with_config(sub.add_parser(
-        "analyze",
-        help="分析信息样本：每条输出一行 JSON（监测对象、主题、情感及其依据、严重程度、报道）"
-        " / what the pipeline makes of each item of a sample, one JSON line each",
-        description="按守护进程的方式分析样本中的每条信息，不存储、不运行规则；输出格式见 "
-        "docs/analyze.md。/ Analyse each item of a sample as the daemon does (nothing stored, "
-        "no rule run); the output format is in docs/analyze.md."))
+        "analyze", help="what the pipeline makes of each item of a sample, one JSON line each",
+        description="Analyse each item of a sample as the daemon does (nothing stored, no rule "
+        "run); the output format is in docs/analyze.md."))
     analyze.add_argument("--items", type=Path, required=True, metavar="F.jsonl",
-                         help="样本文件，每行一个 JSON 信息（字段同 simulate 输入行）；- 为标准输入"
-                         " / JSONL sample, one item per line (simulate's item fields); - for stdin")
+                         help="JSONL sample, one item per line (simulate's item fields); "
+                         "- for stdin")
     analyze.set_defaults(func=cmd_analyze)
     simulate = with_config(sub.add_parser(
         "simulate", help="run the rules over a recorded stream on a simulated clock (JSONL out)"))
@@ -201,6 +211,8 @@ def _plugins() -> Plugins:
 def _report(exc: ConfigError) -> int:
     for error in exc.errors:
         print(error, file=sys.stderr)
+    if isinstance(exc, FileUnreadable):  # not a config error: who runs it, or where
+        return EX_NOPERM if exc.errno in (errno.EACCES, errno.EPERM) else EX_NOINPUT
     print(
         msg(f"配置有 {len(exc.errors)} 处错误", f"{len(exc.errors)} error(s) in the config"),
         file=sys.stderr,
@@ -256,7 +268,7 @@ def cmd_run(args) -> int:
     except ConfigError as exc:
         configure_logging()
         return _report(exc)
-    configure_logging(config.file.log.format, config.file.log.level)
+    configure_logging(config.file.log.format, config.file.log.level, config.file.timezone)
     try:
         trio.run(serve, path, plugins)
     except ConfigError as exc:  # the file changed between the check above and start-up
@@ -264,6 +276,13 @@ def cmd_run(args) -> int:
     except (ControlError, StateInUse) as exc:
         print(f"yuqingd: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
+    except (OSError, BaseExceptionGroup) as exc:
+        refused = startup_errors.os_error_in(exc)
+        if refused is None:
+            raise
+        told, status = startup_errors.describe(refused)
+        print(told, file=sys.stderr)
+        return status
     return EX_OK
 
 

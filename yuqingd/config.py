@@ -32,7 +32,13 @@ from yuqingd.rules.loader import Names, RuleSet, load_rules
 from yuqingd.runtime.directory import Directory
 from yuqingd.runtime.roster import DutySpec, Roster
 from yuqingd.runtime.submissions import SubmissionSpec
-from yuqingd.schema_types import STRICT, NonEmptyStr, PositiveDuration
+from yuqingd.schema_types import (
+    STRICT,
+    NonEmptyStr,
+    PositiveDuration,
+    RateLimit,
+    fallback_chain,
+)
 from yuqingd.sources import SourceKind, SourceSpec
 from yuqingd.time.clock import DEFAULT_TIMEZONE
 
@@ -54,12 +60,22 @@ class PluginEntry(BaseModel):
     kind: NonEmptyStr
 
 
+class NotifierEntry(PluginEntry):
+    """A ``notifiers:`` entry: also ``rate_limit`` (the core's, not the kind's), e.g.
+    ``20/min``: at most that many messages, a burst past it sent as one digest."""
+
+    rate_limit: RateLimit | None = None
+
+
 class Role(BaseModel):
-    """A duty role (值班员, 办公室主任 …): who holds it and which notifiers reach them."""
+    """A duty role (值班员, 办公室主任 …): who holds it and which notifiers reach them (all of
+    them; with ``fallback_after``, the first, then the next once it has failed that long)."""
 
     model_config = STRICT
     person: NonEmptyStr
     channels: Annotated[list[NonEmptyStr], Field(min_length=1)]
+    fallback_after: PositiveDuration | None = None
+    _fallback_chain = field_validator("fallback_after")(fallback_chain)
 
 
 class LogSettings(BaseModel):
@@ -136,7 +152,7 @@ class ConfigFile(BaseModel):
     control_socket: NonEmptyStr | None = None
     rules: list[NonEmptyStr] = []
     sources: list[PluginEntry] = []
-    notifiers: list[PluginEntry] = []
+    notifiers: list[NotifierEntry] = []
     roles: dict[NonEmptyStr, Role] = {}
     # The duty roster (yuqingd.runtime.roster.DutySpec), validated once the rule files' key dates
     # are known.
@@ -226,13 +242,27 @@ def load_config(path: Path, plugins: Plugins) -> Config:
             f"cannot check this file (internal error {type(exc).__name__}: {exc})"))]) from exc
 
 
+def _written_notifier_names(data: dict) -> set[str] | None:
+    """The channel names the file defines, for checking references while the file has errors.
+
+    A channel whose entry is wrong is still defined: its own error is enough. Without a
+    ``notifiers:`` list (a misspelt key, a wrong shape) nothing is checked against it — else
+    every person's channels would add an error that the one at the section already explains
+    (the follow-on errors a newcomer found burying the real one)."""
+    section = data.get("notifiers")
+    if not isinstance(section, list):
+        return None
+    return {str(e["name"]) for e in section if isinstance(e, dict) and "name" in e}
+
+
 def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Config:
     errors: list[LocatedError] = []
     cfg = validate(ConfigFile, data, doc, errors)
     if cfg is None:
         # Still check the plugin sections, so one run of `check` lists every error.
         _plugin_sections(
-            doc, _entries(data.get("sources")), _entries(data.get("notifiers")), plugins, errors
+            doc, _entries(data.get("sources")),
+            _entries(data.get("notifiers"), NotifierEntry), plugins, errors
         )
         # …and the rule files and the roster, with whatever roles the file names.
         rules = data.get("rules") if isinstance(data.get("rules"), list) else []
@@ -241,8 +271,7 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
         ruleset = _load_rule_files(doc, [r for r in rules if isinstance(r, str)], Names(
             roles=known, timezone=str(data.get("timezone", DEFAULT_TIMEZONE))), errors)
         if isinstance(data.get("duty"), dict):
-            notifiers = {e.name for e in _entries(data.get("notifiers")) if e is not None}
-            _duty(doc, data["duty"], notifiers, known, ruleset, errors)
+            _duty(doc, data["duty"], _written_notifier_names(data), known, ruleset, errors)
         raise ConfigError(errors) from None
 
     base = path.parent.resolve()
@@ -289,7 +318,7 @@ def _load(path: Path, doc: LocatedDocument, data: dict, plugins: Plugins) -> Con
     )
 
 
-def _duty(doc: LocatedDocument, raw: dict[str, Any] | None, notifiers: set[str],
+def _duty(doc: LocatedDocument, raw: dict[str, Any] | None, notifiers: set[str] | None,
           roles: frozenset[str], ruleset: RuleSet | None,
           errors: list[LocatedError]) -> DutySpec | None:
     if raw is None:
@@ -422,12 +451,12 @@ def _load_rule_files(doc: LocatedDocument, files: list[str], names: Names,
         return None
 
 
-def _entries(raw: Any) -> list[PluginEntry | None]:
+def _entries(raw: Any, model: type[PluginEntry] = PluginEntry) -> list[PluginEntry | None]:
     """Best-effort entries from an unvalidated section (None where an entry is unusable)."""
     out: list[PluginEntry | None] = []
     for entry in raw if isinstance(raw, list) else []:
         try:
-            out.append(PluginEntry.model_validate(entry))
+            out.append(model.model_validate(entry))
         except pydantic.ValidationError:
             out.append(None)
     return out
@@ -442,11 +471,13 @@ def _plugin_sections(doc, source_entries, notifier_entries, plugins: Plugins, er
                             unavailable)
     sources = tuple(
         SourceSpec(e.name, e.kind, opts, base)
-        for e, opts in _plugin_options(doc, "sources", source_entries, source_kinds, errors)
+        for e, opts in _plugin_options(doc, "sources", source_entries, source_kinds, errors,
+                                       base)
     )
     notifiers = tuple(
-        NotifierSpec(e.name, e.kind, opts, base)
-        for e, opts in _plugin_options(doc, "notifiers", notifier_entries, notifier_kinds, errors)
+        NotifierSpec(e.name, e.kind, opts, base, getattr(e, "rate_limit", None))
+        for e, opts in _plugin_options(doc, "notifiers", notifier_entries, notifier_kinds, errors,
+                                       base)
     )
     return sources, notifiers, source_kinds, notifier_kinds
 
@@ -499,14 +530,17 @@ def _kinds(offered: dict, doc: LocatedDocument, section: str, entries, errors,
     return kinds
 
 
-def _plugin_options(doc, section: str, entries, kinds: dict, errors) -> list[tuple[Any, Any]]:
-    """Validate each entry's own options with its kind's model (the plugin's schema)."""
+def _plugin_options(doc, section: str, entries, kinds: dict, errors,
+                    base: Path | None = None) -> list[tuple[Any, Any]]:
+    """Validate each entry's own options with its kind's model (the plugin's schema); the
+    validation context's ``base_dir`` is the config's folder (for files the options name)."""
     out = []
     for i, entry in enumerate(entries):
         kind = kinds.get(entry.kind) if entry is not None else None
         if kind is None:
             continue
-        options = validate(kind.options, dict(entry.model_extra or {}), doc, errors, (section, i))
+        options = validate(kind.options, dict(entry.model_extra or {}), doc, errors, (section, i),
+                           context={"base_dir": base})
         if options is not None:
             out.append((entry, options))
     return out

@@ -56,7 +56,7 @@ class Core:
                                  engine=engine, reports=self.reports)
         self.watches: Watches = self.runner.watches
         self.expectations = Expectations(store, clock, self.outreach, events)
-        self.delivery = Delivery(store, clock)
+        self.delivery = Delivery(store, clock, events)
         self.retention = Retention(store, clock, config.file.retention)
         self.scheduler = Scheduler(
             clock,
@@ -89,6 +89,7 @@ class Core:
         self.config = config
         directory = config.directory(self.clock)
         self.outreach.configure(directory)
+        self.delivery.fallback.configure(directory)
         self.escalation.configure(directory, config.ruleset.chains, config.ruleset.deadlines)
         self.expectations.configure(config.roster, config.submissions, self.clock.time())
         self.reports.configure(config, self.clock.time())

@@ -31,6 +31,7 @@ from yuqingd.plugins import Plugins
 from yuqingd.quarantine import Quarantined
 from yuqingd.runtime.reports import source_health
 from yuqingd.scheduler import Scheduler
+from yuqingd.signal_inbox import SignalInbox
 from yuqingd.store import Store
 from yuqingd.supervisor import SourceSupervisor
 from yuqingd.systemd import SystemdNotifier
@@ -191,6 +192,7 @@ class Daemon:
                     links = Links(load_key(self.config.state_dir), settings.base_url,
                                   settings.link_lifetime)
                     core.outreach.links = links
+                    core.delivery.fallback.links = links  # moved notifications' links
                     self.http_server = HttpServer(settings, perform=self.handle, links=links,
                                                   now=self.clock.time,
                                                   core=lambda: self.core,
@@ -235,8 +237,9 @@ class Daemon:
         old = self.config
         workers = self._build_workers(config)
         self.core.configure(config)
-        if config.file.log != old.file.log:
-            configure_logging(config.file.log.format, config.file.log.level)
+        if config.file.log != old.file.log or config.file.timezone != old.file.timezone:
+            configure_logging(config.file.log.format, config.file.log.level,
+                              config.file.timezone)
         await self._replace_workers(workers)
         if self._sources is None or self._runnable(config) != self._running_sources:
             await self._restart_sources(config)
@@ -274,7 +277,7 @@ class Daemon:
             assert self.store is not None
             workers[spec.name] = ChannelWorker(
                 spec, notifier, self.store, self.clock, settings.timeout, settings.max_backoff,
-                http=self.http, state_dir=config.state_dir,
+                http=self.http, state_dir=config.state_dir, fallback=self.delivery.fallback,
             )
         if errors:
             raise ConfigError(errors)
@@ -403,46 +406,36 @@ def _create_private(path: Path) -> None:
 async def serve(config_path: Path, plugins: Plugins) -> None:
     """Run under signals: SIGHUP reloads, SIGTERM/SIGINT drain and stop; a watchdog thread
     notices a blocked event loop (yuqingd.watchdog)."""
-    with trio.open_signal_receiver(signal.SIGHUP, signal.SIGTERM, signal.SIGINT) as signals:
-        config = load_config(config_path, plugins)
-        daemon = Daemon(config, plugins)
-        watchdog = LoopWatchdog(limit=config.file.watchdog, notifier=daemon.sd,
-                                modules=plugins.modules(), state_dir=config.state_dir,
-                                grace=config.file.shutdown_grace)
-        daemon.sd.loop_pings = False  # the watchdog thread pings, while the loop runs
-        _chain_stop_signals(watchdog)
-        watchdog.start()
-        try:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(daemon.run)
+    # Installed first: a SIGTERM while the config loads stops the daemon once it has started.
+    inbox = SignalInbox((signal.SIGHUP, signal.SIGTERM, signal.SIGINT))
+    inbox.install()
+    config = load_config(config_path, plugins)
+    daemon = Daemon(config, plugins)
+    watchdog = LoopWatchdog(limit=config.file.watchdog, notifier=daemon.sd,
+                            modules=plugins.modules(), state_dir=config.state_dir,
+                            grace=config.file.shutdown_grace)
+    daemon.sd.loop_pings = False  # the watchdog thread pings, while the loop runs
+    # After the loop was told of a stop, the watchdog may interrupt a plugin that blocks it.
+    inbox.on_stop = watchdog.on_stop_signal
+    watchdog.start()
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(daemon.run)
 
-                async for signum in signals:
-                    if signum == signal.SIGHUP:
-                        log.info("signal.reload")
-                        await daemon.reload()
-                    else:
-                        log.info("signal.stop", signal=signal.Signals(signum).name)
-                        daemon.request_stop()
-                        break
-        finally:
-            watchdog.stop()
-        # STOPPING may still wait in a full notify queue: give the manager a moment to read it.
-        with trio.move_on_after(2.0):
-            await daemon.sd.flush()
-        daemon.sd.close()
-
-
-def _chain_stop_signals(watchdog: LoopWatchdog) -> None:
-    """After trio's handler has queued SIGTERM/SIGINT, let the watchdog interrupt a plugin
-    that blocks the loop (trio could not otherwise act on it). trio restores the original
-    handlers when its receiver closes."""
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        trio_handler = signal.getsignal(signum)
-        if not callable(trio_handler):
-            continue
-
-        def handler(signum, frame, trio_handler=trio_handler) -> None:
-            trio_handler(signum, frame)
-            watchdog.on_stop_signal(frame)
-
-        signal.signal(signum, handler)
+            async for signum in inbox.received:
+                if signum == signal.SIGHUP:
+                    log.info("signal.reload")
+                    await daemon.reload()
+                else:
+                    log.info("signal.stop", signal=signal.Signals(signum).name)
+                    daemon.request_stop()
+                    break
+            # Signals from here on find the stop under way (the watchdog repeats SIGTERM
+            # while a plugin blocks): dropped, never re-raised after the drain.
+            inbox.close()
+    finally:
+        watchdog.stop()
+    # STOPPING may still wait in a full notify queue: give the manager a moment to read it.
+    with trio.move_on_after(2.0):
+        await daemon.sd.flush()
+    daemon.sd.close()

@@ -52,6 +52,16 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
+class FileUnreadable(ConfigError):
+    """The file could not be read at all (missing, no permission): an operational problem for
+    whoever runs the command, not an error in the config — the CLI says so, and exits 77
+    (EX_NOPERM) or 66 (EX_NOINPUT) rather than 78."""
+
+    def __init__(self, error: LocatedError, errno: int | None):
+        super().__init__([error])
+        self.errno = errno
+
+
 @dataclass
 class LocatedDocument:
     """A parsed YAML file with the (line, col) of every key and value, by path."""

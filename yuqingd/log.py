@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
+
+from yuqingd.time.clock import wall_time
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -65,12 +69,28 @@ class JournalRenderer:
         raise structlog.DropEvent
 
 
-def configure_logging(fmt: str = "auto", level: str = "info") -> str:
-    """Configure structlog (and bridge stdlib loggers such as httpx); returns the format used."""
+class ZonedTimeStamper:
+    """``timestamp`` in the configured zone with its offset (2026-05-10T14:30:00.123+08:00):
+    the console lines beside alerts that give their times in +08:00 read the same way."""
+
+    def __init__(self, timezone: str):
+        self.tz = ZoneInfo(timezone)
+
+    def __call__(self, logger: Any, name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        moment = dt.datetime.fromtimestamp(wall_time(), tz=self.tz)
+        event_dict["timestamp"] = moment.isoformat(timespec="milliseconds")
+        return event_dict
+
+
+def configure_logging(fmt: str = "auto", level: str = "info",
+                      timezone: str | None = None) -> str:
+    """Configure structlog (and bridge stdlib loggers such as httpx); returns the format used.
+    Times are in ``timezone`` (the config's), UTC until a config has been read."""
     fmt = choose_format(fmt)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        ZonedTimeStamper(timezone) if timezone else
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     if fmt == "journal":

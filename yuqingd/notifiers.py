@@ -13,6 +13,7 @@ import structlog
 
 from yuqingd.health import Health
 from yuqingd.model import Notification
+from yuqingd.schema_types import Rate
 from yuqingd.time.clock import Clock
 
 
@@ -85,6 +86,7 @@ class NotifierSpec:
     kind: str
     options: Any
     base_dir: Path
+    rate: Rate | None = None  # the entry's ``rate_limit:`` (None: the notifier's own, if any)
 
 
 @dataclass(frozen=True)

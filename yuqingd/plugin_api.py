@@ -10,6 +10,8 @@ something. A plugin states the major it was written against with a module-level 
 from __future__ import annotations
 
 from yuqingd import hookimpl
+from yuqingd.cards import Card, card
+from yuqingd.cards.custom import CardOptions, ChannelTexts
 from yuqingd.enrichers import LABELS, Enricher, Score
 from yuqingd.model import (
     Action,
@@ -35,13 +37,18 @@ from yuqingd.severity import SEVERITIES
 from yuqingd.sources import HEALTH_STATES, Source, SourceContext, SourceKind, SourceSpec
 from yuqingd.time.clock import Clock
 
-API_VERSION = "1.1"  # 1.1: Notification.deadlines, actions, key; items are NotifiedItem
+# 1.1: Notification.deadlines, actions, key; items are NotifiedItem. 1.2: notification cards
+# (card, Card, CardOptions, ChannelTexts).
+API_VERSION = "1.2"
 API_MAJOR = int(API_VERSION.split(".")[0])
 
 __all__ = [
     "API_MAJOR",
     "API_VERSION",
     "Action",
+    "Card",
+    "CardOptions",
+    "ChannelTexts",
     "HEALTH_STATES",
     "LABELS",
     "SEVERITIES",
@@ -71,5 +78,6 @@ __all__ = [
     "SourceContext",
     "SourceKind",
     "SourceSpec",
+    "card",
     "hookimpl",
 ]

@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
-from yuqingd.config import ConfigFile, PluginEntry
+from yuqingd.config import ConfigFile, NotifierEntry, PluginEntry
 from yuqingd.plugins import Plugins
 from yuqingd.rules.model import RuleFile
 from yuqingd.schema_types import NonEmptyStr
@@ -139,6 +139,11 @@ def _entries(section: str, offered: dict[str, list[tuple[str, Any]]]) -> Any:
     ``extra='forbid'``. With no kind installed an entry is anything named.
     """
     models = []
+    core_fields: dict[str, Any] = {}
+    if section == "notifier":  # the outbox's, beside every kind's options
+        core_fields["rate_limit"] = (NotifierEntry.model_fields["rate_limit"].annotation,
+                                     Field(None, description=(
+                                         "速率上限 (rate limit), e.g. 20/min: 超出时合并为汇总")))
     for kind_name, providers in sorted(offered.items()):
         plugin, kind = providers[0]  # a clash between plugins is for `check` to report
         doc = kind.description or kind.options.__doc__ or ""
@@ -147,6 +152,7 @@ def _entries(section: str, offered: dict[str, list[tuple[str, Any]]]) -> Any:
             f"{section}:{kind_name}:head",
             name=(NonEmptyStr, Field(description="名称 (name), shown in logs and status")),
             kind=(Literal[kind_name], Field(description=f"类型 (kind): {kind_name}")),
+            **core_fields,
         )
         models.append(
             pydantic.create_model(
@@ -156,7 +162,7 @@ def _entries(section: str, offered: dict[str, list[tuple[str, Any]]]) -> Any:
             )
         )
     if not models:
-        return PluginEntry
+        return NotifierEntry if section == "notifier" else PluginEntry
     if len(models) == 1:
         return models[0]
     return Annotated[Union[tuple(models)], Field(discriminator="kind")]  # noqa: UP007

@@ -88,8 +88,8 @@ class LoopWatchdog:
         self._stop_requested_at: float | None = None
         self._stopped = threading.Event()
         # Held around every signal the thread sends to the loop thread, and by stop(): once
-        # stop() returns no SIGTERM can follow, even if the thread is slow to end (a signal
-        # after trio has restored the default handler would kill the process with -15).
+        # stop() returns no SIGTERM can follow, even if the thread is slow to end. (The
+        # daemon's handlers drop a late one anyway: yuqingd.signal_inbox.)
         self._signalling = threading.Lock()
         self._thread: threading.Thread | None = None
         self._token: Any = None
@@ -120,11 +120,11 @@ class LoopWatchdog:
         return 0.0 if since is None else max(0.0, _now() - since)
 
     def on_stop_signal(self, frame: FrameType | None) -> None:
-        """Called from the SIGTERM/SIGINT handler, on the loop thread, after trio was told."""
+        """Called from the SIGTERM/SIGINT handler, on the loop thread, after the loop was told."""
         if self._stop_requested_at is None:
             self._stop_requested_at = _now()
         if self.waiting() < SIGNAL_BLOCKED_AFTER:
-            return  # the loop runs: trio handles the signal
+            return  # the loop runs: it handles the stop itself
         found = plugin_on_stack(frame, self.modules)
         if found is not None:
             log.error("watchdog.interrupting_plugin", plugin=found[0], where=found[1])

@@ -27,7 +27,14 @@ import yaml
 from yaml.composer import ComposerError
 from yaml.reader import Reader
 
-from yuqingd.located import ConfigError, Loc, LocatedDocument, LocatedError, msg
+from yuqingd.located import (
+    ConfigError,
+    FileUnreadable,
+    Loc,
+    LocatedDocument,
+    LocatedError,
+    msg,
+)
 
 # A bureau's pack with thousands of keywords is tens of KiB. The pure-Python parser takes about
 # 5-15 s per MiB and a reload parses on the event loop, so the size bounds how long it may hold
@@ -108,9 +115,15 @@ def read_yaml(path: Path) -> LocatedDocument:
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_FILE_BYTES + 1)
+    except PermissionError as exc:
+        raise FileUnreadable(LocatedError(name, 1, 1, msg(
+            f"无法读取文件: 权限不足（{exc.strerror}）。请用服务用户或 yuqingd 组的成员运行，"
+            "例如 sudo -u yuqingd yuqingd …",
+            f"cannot read the file: {exc.strerror}. Run as the service user or a member of the "
+            "yuqingd group, e.g. sudo -u yuqingd yuqingd …")), exc.errno) from exc
     except OSError as exc:
-        raise ConfigError([LocatedError(name, 1, 1, msg(f"无法读取文件: {exc.strerror}",
-                                                         str(exc)))]) from exc
+        raise FileUnreadable(LocatedError(name, 1, 1, msg(f"无法读取文件: {exc.strerror}",
+                                                          str(exc))), exc.errno) from exc
     if len(raw) > MAX_FILE_BYTES:
         limit = MAX_FILE_BYTES // 1024
         line = raw[:MAX_FILE_BYTES].count(b"\n") + 1

@@ -9,7 +9,6 @@ by mail clients and archives. Authentication and recipient refusals are configur
 
 from __future__ import annotations
 
-import html
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -19,9 +18,10 @@ from pathlib import Path
 from typing import Literal
 
 import trio
-from pydantic import BaseModel
 
 from yuqingd import hookimpl
+from yuqingd.cards import card
+from yuqingd.cards.custom import CardOptions, ChannelTexts
 from yuqingd.model import Notification
 from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierKind, NotifierSpec
 from yuqingd.schema_types import STRICT, NonEmptyStr
@@ -30,7 +30,7 @@ from yuqingd.secrets import Secret
 __version__ = "0.1.0"
 
 
-class EmailOptions(BaseModel):
+class EmailOptions(CardOptions):  # lang, templates
     model_config = STRICT
     host: NonEmptyStr
     port: int = 587
@@ -42,58 +42,29 @@ class EmailOptions(BaseModel):
     to: list[NonEmptyStr]
 
 
-def plain_text(n: Notification) -> str:
-    lines = [n.text]
-    links = [a for a in n.actions if a.url]
-    if links:
-        lines += ["", "手机上操作："]
-        lines += [f"{a.label}（{a.person}）：{a.url}" if a.person else f"{a.label}：{a.url}"
-                  for a in links]
-    return "\n".join(lines) + "\n"
-
-
-def html_body(n: Notification) -> str:
-    from yuqingd_robots.render import shanghai, title
-
-    e = html.escape
-    parts = [f"<h2>{e(title(n))}</h2>", f"<p><b>级别</b>：{e(n.severity)}（{n.level} 级）</p>"]
-    if n.key:
-        parts.append(f"<p><b>关注对象</b>：{e(n.key)}</p>")
-    if n.items:
-        parts.append("<ul>" + "".join(
-            f'<li><a href="{e(i.url)}">{e(i.title)}</a> {e(i.source)}</li>' if i.url
-            else f"<li>{e(i.title)} {e(i.source)}</li>" for i in n.items) + "</ul>")
-    for due in n.deadlines:
-        parts.append(f"<p><b>{e(due.label)}截止</b>：{e(shanghai(due.at))}</p>")
-    for a in n.actions:
-        who = f"（{e(a.person)}）" if a.person else ""
-        parts.append(f'<p><a href="{e(a.url)}">{e(a.label)}{who}</a></p>' if a.url
-                     else f"<p>{e(a.label)}：<code>{e(a.command)}</code></p>")
-    parts.append(f"<p>编号 {e(n.incident)} · {e(shanghai(n.at))}</p>")
-    return '<html><body lang="zh-CN">' + "\n".join(parts) + "</body></html>"
-
-
 class EmailNotifier:
     def __init__(self, spec: NotifierSpec):
         self.options: EmailOptions = spec.options
         self.base_dir: Path = spec.base_dir
         self.ctx: NotifierContext | None = None
+        self.texts = ChannelTexts(self.options, self.base_dir)
 
     async def start(self, ctx: NotifierContext) -> None:
         self.ctx = ctx
 
     def message(self, n: Notification) -> EmailMessage:
-        from yuqingd_robots.render import title
-
         o = self.options
+        zone = self.ctx.clock.tz if self.ctx is not None else None
+        shown = card(n, lang=o.lang, zone=zone, texts=self.texts.get())
         msg = EmailMessage(policy=SMTP)
-        msg["Subject"] = title(n)  # the SMTP policy encodes it (=?utf-8?b?…?=)
+        msg["Subject"] = shown.title  # the SMTP policy encodes it (=?utf-8?b?…?=)
         msg["From"] = formataddr((o.sender_name, o.sender))
         msg["To"] = ", ".join(o.to)
         domain = o.sender.rpartition("@")[2] or None
         msg["Message-ID"] = make_msgid(idstring=n.id.replace("@", "."), domain=domain)
-        msg.set_content(plain_text(n))
-        msg.add_alternative(html_body(n), subtype="html")
+        msg.set_content(shown.text())
+        msg.add_alternative(f'<html><body lang="{"zh-CN" if o.lang == "zh" else "en"}">\n'
+                            f"{shown.html()}</body></html>\n", subtype="html")
         return msg
 
     async def send(self, notification: Notification) -> None:

@@ -1,4 +1,6 @@
-"""Webhook: the structured notification (``Notification.as_dict()``) as a JSON POST.
+"""Webhook: the structured notification (``Notification.as_dict()``) as a JSON POST, with
+``card`` beside it: the rendered message (``lang``, ``title``, ``markdown``, ``text``) from the
+same templates the robots and e-mail use, for a receiver that just forwards it.
 
 Headers: ``Idempotency-Key`` is the notification id (the same on every retry, so the receiver
 drops repeats); ``X-Yuqingd-Signature`` is ``sha256=<hex>``, the lowercase hex HMAC-SHA256 of
@@ -11,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel
-
+from yuqingd.cards import card
+from yuqingd.cards.custom import CardOptions, ChannelTexts
 from yuqingd.model import Notification
 from yuqingd.notifiers import DeliveryRejected, NotifierContext, NotifierSpec, RetryAfter
 from yuqingd.schema_types import STRICT, NonEmptyStr
@@ -23,7 +25,7 @@ from .signing import webhook_signature
 CONFIG_STATUSES = (401, 403, 404, 410)
 
 
-class WebhookOptions(BaseModel):
+class WebhookOptions(CardOptions):  # lang, templates: the body's ``card``
     model_config = STRICT
     url: NonEmptyStr
     secret: Secret | None = None
@@ -34,14 +36,19 @@ class Webhook:
         self.options: WebhookOptions = spec.options
         self.base_dir: Path = spec.base_dir
         self.ctx: NotifierContext | None = None
+        self.texts = ChannelTexts(self.options, self.base_dir)
 
     async def start(self, ctx: NotifierContext) -> None:
         self.ctx = ctx
 
     async def send(self, notification: Notification) -> None:
         assert self.ctx is not None
-        body = json.dumps(notification.as_dict(), ensure_ascii=False,
-                          separators=(",", ":")).encode()
+        shown = card(notification, lang=self.options.lang, zone=self.ctx.clock.tz,
+                     texts=self.texts.get())
+        payload = {**notification.as_dict(),
+                   "card": {"lang": shown.lang, "title": shown.title,
+                            "markdown": shown.markdown(), "text": shown.text()}}
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json; charset=utf-8",
                    "Idempotency-Key": notification.id}
         if self.options.secret is not None:

@@ -18,6 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# Re-exported for the command modules (from yuqingd.commands import EX_OK, …).
+from yuqingd.exit_codes import EX_CONFIG as EX_CONFIG
+from yuqingd.exit_codes import EX_FAILURE as EX_FAILURE
+from yuqingd.exit_codes import EX_OK as EX_OK
+from yuqingd.exit_codes import EX_UNAVAILABLE as EX_UNAVAILABLE
+from yuqingd.exit_codes import EX_USAGE as EX_USAGE
 from yuqingd.located import ConfigError, msg
 
 if TYPE_CHECKING:  # the core builds the services handlers use; it imports the handlers
@@ -36,11 +42,6 @@ AREAS = (
     "yuqingd.commands.tokens",
 )
 
-EX_OK = 0
-EX_FAILURE = 1
-EX_USAGE = 64
-EX_UNAVAILABLE = 69
-EX_CONFIG = 78
 
 
 class CommandError(Exception):

@@ -8,7 +8,7 @@ from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
 from yuqingd.located import msg
 from yuqingd.reports import misses
 from yuqingd.reports.audit import action_text, actor_text, note_text
-from yuqingd.reports.labels import EXCUSED
+from yuqingd.reports.labels import EXCUSED, NOTIFICATIONS
 from yuqingd.runtime.deadlines import KIND_ZH, STAGE_ZH
 from yuqingd.runtime.incidents import AckError
 from yuqingd.store.api import IncidentRow
@@ -61,7 +61,7 @@ def ack(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
 @handler("report")
 def report(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     incident = resolve_incident(core, args.get("incident"))
-    stage = str(args.get("stage") or "first")
+    stage = stage_of(args.get("stage") or "first")
     try:
         core.escalation.report(incident.id, stage, _person(args), str(args.get("note") or ""),
                                now, via=via(args))
@@ -106,7 +106,26 @@ def incident(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
                       for d in store.incident_deadlines(row.id)],
         "items": [{"title": i["title"], "url": i["url"]} for i in store.incident_items(row.id)],
         "misses": _misses(core, row, now),
+        "deliveries": _deliveries(core, row),
     }
+
+
+def _deliveries(core: Core, row: IncidentRow) -> list[dict[str, Any]]:
+    """Each notification of the incident: the channel that took it (after a fallback, the
+    one it moved to, and from where), whom it named, whether it was delivered."""
+    fmt = core.clock.format
+    out = []
+    for r in core.store.incident_outbox(row.id):
+        payload = r.payload
+        out.append({
+            "id": r.id, "kind": payload.get("kind", ""), "level": payload.get("level", 0),
+            "channel": r.channel, "fallback_from": r.fallback_from,
+            "to": list(dict.fromkeys(t.get("person", "") for t in payload.get("to", ())
+                                     if t.get("person"))),
+            "at": fmt(r.created_at),
+            "delivered_at": fmt(r.delivered_at) if r.delivered_at is not None else None,
+            "attempts": r.attempts, "last_error": r.last_error})
+    return out
 
 
 def _misses(core: Core, row: IncidentRow, now: float) -> list[dict[str, Any]]:
@@ -173,6 +192,29 @@ def cmd_ack(args) -> int:
 
 
 STAGE_ARG_ZH = {"first": "首报", "follow_up": "续报", "final": "终报"}
+
+
+def stages_told() -> str:
+    """The three stages as a person is told them, e.g. when one is missing or mistyped."""
+    return msg("首报、续报 或 终报（也可写 first、follow_up、final）",
+               "first, follow_up or final (or 首报, 续报, 终报)")
+
+
+def stage_of(typed: object) -> str:
+    """The report stage (first | follow_up | final) from what an officer types: the Chinese
+    names they use (首报/续报/终报) or the English ones."""
+    word = str(typed or "").strip()
+    if word in STAGE_ARG_ZH:
+        return word
+    for stage, zh in STAGE_ARG_ZH.items():
+        if word == zh:
+            return stage
+    told = stages_told()
+    raise CommandError(msg(f"报告阶段须为 {told}" + (f"，不是 {word!r}" if word else ""),
+                           f"the report stage must be {told}"
+                           + (f", not {word!r}" if word else "")))
+
+
 STATE_ZH = {"pending": "待完成", "met": "按时完成", "cancelled": "已取消", "fired": "逾期"}
 
 
@@ -181,9 +223,9 @@ def cmd_report(args) -> int:
                               "stage": args.stage, "by": args.by, "note": args.note})
     if code:
         return code
-    stage = STAGE_ARG_ZH[args.stage]
-    print(msg(f"事件 {reply['incident']} 已记录{stage}（{args.by}）",
-              f"incident {reply['incident']}: {args.stage} report recorded ({args.by})"))
+    stage = reply["stage"]
+    print(msg(f"事件 {reply['incident']} 已记录{STAGE_ARG_ZH[stage]}（{args.by}）",
+              f"incident {reply['incident']}: {stage} report recorded ({args.by})"))
     return EX_OK
 
 
@@ -251,8 +293,27 @@ def cmd_incident(args) -> int:
     for m in reply.get("misses", ()):
         during = "（事件处置期间）" if m["during"] else ""
         print(f"  {m['at']}  {m['what']}{during}  {m['holder']}  时限 {m['due_at']}  {m['held']}")
+    if reply.get("deliveries"):
+        print("通知送达：")
+    for n in reply.get("deliveries", ()):
+        print("  " + _delivery_line(n))
     if reply["items"]:
         print("最新信息：")
     for item in reply["items"]:
         print(f"  - {item['title']} {item['url']}".rstrip())
     return EX_OK
+
+
+def _delivery_line(n: dict[str, Any]) -> str:
+    """``10:00 第1级事件生成 经 mail 送达 张明 10:15（由 robot 转来）``."""
+    told = NOTIFICATIONS.get(n["kind"], n["kind"])
+    what = f"第{n['level']}级{told}" if n["level"] else told
+    who = "、".join(n["to"]) or "（渠道）"
+    if n["delivered_at"]:
+        state = f"已送达 {n['delivered_at']}"
+    elif n["attempts"]:
+        state = f"未送达（已尝试 {n['attempts']} 次：{n['last_error'] or ''}）"
+    else:
+        state = "待发送"
+    moved = f"（由 {n['fallback_from']} 转来）" if n.get("fallback_from") else ""
+    return f"{n['at']}  {what}  经 {n['channel']} → {who}  {state}{moved}"

@@ -75,6 +75,8 @@ def kept_or_fresh(store: Any, config: Any, clock: Any, args: dict[str, Any],
 def _periods(config: Any, clock: Any, args: dict[str, Any]) -> list[Period]:
     kind, text = str(args.get("kind") or ""), str(args.get("period") or "")
     try:
+        if kind == "weekly" and not text:  # the briefing a person asks for: last week's
+            return [periods.report_period("weekly", clock.now())]
         if kind == "weekly":
             return [periods.weekly(text, clock.tz)]
         if kind == "duty":
@@ -98,17 +100,18 @@ def add_subcommands(sub: Any, with_config) -> None:
     # One `report` subcommand for both uses the issue names: `report ID --stage …` records a
     # report to superiors (首报/续报/终报); `report duty|weekly …` shows a kept report.
     report = with_socket(with_config(sub.add_parser(
-        "report", help="report an incident to superiors (report ID --stage first|follow_up|final"
-                       " --by NAME), or show a kept report (report duty --shift DATE[/班次], "
+        "report", help="report an incident to superiors (report ID --stage 首报|续报|终报 "
+                       "--by NAME), or show a kept report (report duty --shift DATE[/班次], "
                        "report weekly --week 2026-W47)")))
     report.add_argument("what", metavar="ID|duty|weekly",
                         help="an incident id, or duty / weekly")
-    report.add_argument("--stage", choices=["first", "follow_up", "final"],
-                        help="incident report stage: 首报 first, 续报 follow_up, 终报 final")
+    report.add_argument("--stage", metavar="首报|续报|终报",
+                        help="incident report stage: 首报 (first), 续报 (follow_up), 终报 (final)")
     report.add_argument("--by", help="who reports (name)")
     report.add_argument("--note", default="", help="what was reported, for the record")
     report.add_argument("--shift", help="duty day, optionally /shift name (report duty)")
-    report.add_argument("--week", help="ISO week, e.g. 2026-W47 (report weekly)")
+    report.add_argument("--week",
+                        help="ISO week, e.g. 2026-W47 (report weekly); default: the last full week")
     report.add_argument("--html", action="store_true", help="print the HTML page")
     report.add_argument("--fresh", action="store_true",
                         help="render from the store now instead of the kept report")
@@ -118,12 +121,20 @@ def add_subcommands(sub: Any, with_config) -> None:
 def cmd_report_any(args) -> int:
     from yuqingd.commands import incidents
 
-    needed = {"duty": ("shift",), "weekly": ("week",)}.get(args.what, ("stage", "by"))
+    needed = {"duty": ("shift",), "weekly": ()}.get(args.what, ("stage", "by"))
     missing = [f"--{name}" for name in needed if not getattr(args, name)]
+    if "--stage" in missing:  # say what the stages are
+        missing[missing.index("--stage")] = f"--stage（{incidents.stages_told()}）"
     if missing:
         print(msg(f"yuqingd report {args.what}: 需要 {' '.join(missing)}",
                   f"yuqingd report {args.what}: {' '.join(missing)} required"), file=sys.stderr)
         return EX_USAGE
+    if args.what not in ("duty", "weekly"):
+        try:
+            args.stage = incidents.stage_of(args.stage)
+        except CommandError as exc:
+            print(f"yuqingd report {args.what}: {exc}", file=sys.stderr)
+            return EX_USAGE
     if args.what in ("duty", "weekly"):
         args.kind = args.what
         return cmd_report(args)

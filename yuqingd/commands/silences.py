@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
 from yuqingd.commands.incidents import via
 from yuqingd.commands.watches import duration, person
-from yuqingd.located import msg
+from yuqingd.located import did_you_mean, msg
 from yuqingd.runtime.silences import SCOPE_NAMES, SCOPES
 
 if TYPE_CHECKING:  # the core builds the services handlers use; it imports the handlers
@@ -23,10 +23,14 @@ def add(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
                                "give exactly one of --rule, --key, --source"))
     scope = given[0]
     target = str(args[scope]).strip()
-    if scope == "rule" and target not in core.config.ruleset.all_rule_ids:
-        raise CommandError(msg(f"没有编号为 {target} 的规则", f"no rule {target}"))
-    if scope == "source" and target not in {s.name for s in core.config.sources}:
-        raise CommandError(msg(f"没有名为 {target} 的信息源", f"no source {target}"))
+    rule_ids = core.config.ruleset.all_rule_ids
+    if scope == "rule" and target not in rule_ids:
+        raise CommandError(msg(f"没有编号为 {target} 的规则", f"no rule {target}")
+                           + did_you_mean(target, rule_ids))
+    source_names = [s.name for s in core.config.sources]
+    if scope == "source" and target not in source_names:
+        raise CommandError(msg(f"没有名为 {target} 的信息源", f"no source {target}")
+                           + did_you_mean(target, source_names))
     if args.get("for") in (None, ""):
         raise CommandError(msg("需要 --for 时长（如 2h）", "--for DURATION is required"))
     length = duration(args, "for", 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
-from yuqingd.located import msg
+from yuqingd.located import did_you_mean, msg
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
 from yuqingd.runtime.watches import KIND_NAMES, WatchRequest
 from yuqingd.time.durations import format_duration, parse_duration
@@ -54,10 +54,21 @@ def _target(core: Core, args: dict[str, Any]) -> tuple[str, str, str]:
         return kind, key, f"报道：{row['title']}"
     if kind == "topic" and key not in ruleset.topics:
         raise CommandError(msg(f"未定义的主题 {key}（已定义：{'、'.join(ruleset.topics)}）",
-                               f"unknown topic {key}"))
-    if kind == "entity" and key not in {e.name for e in ruleset.entities}:
-        raise CommandError(msg(f"监测名单中没有 {key}", f"{key} is not on the watch list"))
+                               f"unknown topic {key}") + did_you_mean(key, ruleset.topics))
+    if kind == "entity":
+        key = _entity_named(ruleset.entities, key)
     return kind, key, f"{KIND_NAMES[kind]}：{key}"
+
+
+def _entity_named(entities: Any, typed: str) -> str:
+    """The watched name ``typed`` means: itself, or the entity it is an alias of (people type
+    六处 for 六处学校, as the items do); else the error suggests the nearest."""
+    for entity in entities:
+        if typed == entity.name or typed in entity.aliases:
+            return str(entity.name)
+    spellings = [e.name for e in entities] + [a for e in entities for a in e.aliases]
+    raise CommandError(msg(f"监测名单中没有 {typed}", f"{typed} is not on the watch list")
+                       + did_you_mean(typed, spellings))
 
 
 @handler("watch.start")

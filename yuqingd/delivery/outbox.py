@@ -14,6 +14,9 @@ import structlog
 import trio
 
 from yuqingd.backoff import backoff
+from yuqingd.delivery.fallback import Fallback
+from yuqingd.delivery.rate import Limiter
+from yuqingd.events import Events
 from yuqingd.health import Health
 from yuqingd.model import Notification, Recipient
 from yuqingd.notifiers import (
@@ -23,6 +26,7 @@ from yuqingd.notifiers import (
     NotifierSpec,
     RetryAfter,
 )
+from yuqingd.schema_types import Rate
 from yuqingd.store.api import Store
 from yuqingd.time.clock import Clock
 from yuqingd.wakeup import Wakeup
@@ -42,8 +46,12 @@ class ChannelWorker:
         *,
         http: httpx.AsyncClient | None = None,
         state_dir: Path | None = None,
+        fallback: Fallback | None = None,
     ):
         self.spec = spec
+        self.fallback = fallback  # moves people's notifications off this channel when it fails
+        self._failing: bool | None = None  # None: unknown (the store knows, after a restart)
+        self._fallback_at: float | None = None
         self.state_dir = state_dir
         self.name = spec.name
         self.notifier = notifier
@@ -62,10 +70,12 @@ class ChannelWorker:
         self.started = False  # the notifier's own start(ctx) has returned
         self._start_retry: float | None = None  # after a failed start, not before this
         self._rejected = False  # the last failure was a DeliveryRejected
-        # A notifier may declare ``rate_per_minute`` (the robots do: 20); sends of the last
-        # minute are kept here, and a backlog larger than what is left goes as one digest.
-        self.rate: int | None = getattr(notifier, "rate_per_minute", None)
-        self._sent: list[float] = []
+        # The channel's ``rate_limit:``, else what the notifier declares as
+        # ``rate_per_minute`` (the robots: 20); a backlog larger than what the window has left
+        # goes as one digest.
+        declared = getattr(notifier, "rate_per_minute", None)
+        rate = spec.rate or (Rate(int(declared), 60.0) if declared else None)
+        self.limiter = Limiter(rate) if rate is not None else None
         self._rate_until: float | None = None
 
     def context(self) -> NotifierContext:
@@ -102,6 +112,7 @@ class ChannelWorker:
                 self._failed(error)
                 self._start_retry = self.clock.time() + backoff(self.health.restarts,
                                                                 self.max_backoff)
+                self._channel_failed()
                 log.error("notifier.start_failed", channel=self.name, error=error)
                 return False
         self.started = True
@@ -121,6 +132,40 @@ class ChannelWorker:
                 log.error("notifier.close_failed", channel=self.name,
                           error=f"{type(exc).__name__}: {exc}")
 
+    def _channel_failed(self) -> None:
+        """Remember in the store that the channel fails (its first failure since a success
+        starts the time people's fallback is measured from)."""
+        if self._failing is not True:
+            self.store.channel_failed(self.name, self.clock.time())
+            self._failing = True
+
+    def _channel_ok(self) -> None:
+        if self._failing is not False:
+            self.store.channel_recovered(self.name)
+            self._failing = False
+
+    def _hand_over(self, *, before_trying: bool = False) -> None:
+        """Move waiting notifications of people whose fallback time has come (see
+        :mod:`yuqingd.delivery.fallback`); note when the next one's comes."""
+        self._fallback_at = None
+        if self.fallback is None:
+            return
+        if self._failing is None and before_trying:
+            # Just (re)started: try the channel once first. It failed before the stop, but the
+            # daemon may have been down for a day and the channel back for hours; the failing
+            # time the store kept still counts if this try fails too.
+            return
+        if self._failing is None:  # first time since a (re)start: the store knows
+            self._failing = self.store.channel_failing_since(self.name) is not None
+        if self._failing:
+            self._fallback_at = self.fallback.hand_over(self.name, self.clock.time())
+
+    def _wake_at(self, at: float | None) -> float | None:
+        """The earlier of ``at`` and the next fallback time."""
+        if self._fallback_at is None:
+            return at
+        return self._fallback_at if at is None else min(at, self._fallback_at)
+
     def _failed(self, error: str) -> None:
         self.last_error = f"{self.name}: {error}"
         self.health.last_error = error
@@ -136,16 +181,20 @@ class ChannelWorker:
             if not await self._start():
                 if self.stopping:
                     return
-                retry_start = self._start_retry or self.clock.time()
+                self._hand_over()
+                retry_start = self._wake_at(self._start_retry or self.clock.time())
+                assert retry_start is not None
                 with trio.move_on_at(self.clock.trio_deadline(retry_start)):
                     await self.wakeup.wait()
                 continue
             await self.deliver_due()
             if self.stopping:
                 return
+            self._hand_over()
             retry = self.store.next_retry(self.name)
             if self._rate_until is not None:
                 retry = min(retry, self._rate_until) if retry else self._rate_until
+            retry = self._wake_at(retry)
             with trio.move_on_at(self.clock.trio_deadline(retry) if retry else math.inf):
                 await self.wakeup.wait()
 
@@ -153,15 +202,15 @@ class ChannelWorker:
         """Try every notification due now; returns how many were delivered."""
         delivered = 0
         self._rate_until = None
+        # before trying: a channel failing long enough is not tried again for them
+        self._hand_over(before_trying=True)
         while rows := self.store.pending_outbox(self.name, self.clock.time()):
             batches: list[tuple[list[str], Notification]] = [
                 ([row.id], Notification.from_dict(row.payload)) for row in rows]
-            if self.rate:
-                now = self.clock.time()
-                self._sent = [t for t in self._sent if t > now - 60]
-                budget = self.rate - len(self._sent)
+            if self.limiter is not None:
+                budget = self.limiter.budget(self.clock.time())
                 if budget <= 0:
-                    self._rate_until = self._sent[0] + 60
+                    self._rate_until = self.limiter.free_at()
                     return delivered
                 if len(rows) > budget:  # a burst: everything waiting as one message
                     batches = [([r.id for r in rows],
@@ -186,6 +235,7 @@ class ChannelWorker:
                         self.store.mark_failed(failed_id, error, self.clock.time() + wait)
                     if not isinstance(exc, RetryAfter):
                         self._failed(error)
+                    self._channel_failed()  # asked to wait or not, it does not reach people
                     log.error(
                         "notification.failed",
                         channel=self.name,
@@ -201,8 +251,9 @@ class ChannelWorker:
                 else:
                     for delivered_id in ids:
                         self.store.mark_delivered(delivered_id, self.clock.time())
-                    if self.rate:
-                        self._sent.append(self.clock.time())
+                    self._channel_ok()
+                    if self.limiter is not None:
+                        self.limiter.sent(self.clock.time())
                     if self._rejected:  # the failing state was ours: the fix took effect
                         self._rejected = False
                         if self.health.plugin_state == "failing":
@@ -250,13 +301,20 @@ def digest(notifications: list[Notification]) -> Notification:
 class Delivery:
     """The set of channel workers; rebuilt on reload when notifiers change."""
 
-    def __init__(self, store: Store, clock: Clock):
+    def __init__(self, store: Store, clock: Clock, events: Events | None = None):
         self.store = store
         self.clock = clock
         self.workers: dict[str, ChannelWorker] = {}
+        self.fallback = Fallback(store, events, self.wake_channel)
 
     def wake(self) -> None:
         for worker in self.workers.values():
+            worker.wakeup.set()
+
+    def wake_channel(self, channel: str) -> None:
+        """Wake one channel's worker (a person's notifications were moved to it)."""
+        worker = self.workers.get(channel)
+        if worker is not None:
             worker.wakeup.set()
 
     async def drain(self) -> None:

@@ -79,6 +79,11 @@ def _said(action: str, f: Fields, actor: str) -> str | None:
                 return (f"第{f['level']}级{told}通知（{f['channel']}）被静默 #{f['silence']} "
                         f"拦下")
             return f"通知被静默 #{f['silence']} 拦下"
+        if action == "notification.fallback" and "to_channel" in f:
+            told = NOTIFICATIONS.get(f.get("kind", ""), "")
+            what = f"第{f['level']}级{told}通知" if told and f.get("level") else "通知"
+            return (f"{what}：{'、'.join(f['people'])} 经 {f['channel']} 发送失败已"
+                    f"{duration_zh(float(f['failing']))}，改经 {f['to_channel']} 发送")
         if action == "silence.added" and "silence" in f:
             scope = SCOPES.get(f["scope"], f["scope"])
             return (f"静默 #{f['silence']}：{scope} {f['target']}，至 {f['until']}，"

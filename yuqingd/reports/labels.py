@@ -55,6 +55,7 @@ ACTIONS = {
     "downgraded": "无新信息，降低严重程度",
     "closed": "结案",
     "notification.silenced": "通知被静默，未发出",
+    "notification.fallback": "渠道发送失败，改用备用渠道",
     "silence.added": "设置静默",
     "silence.removed": "解除静默",
     "watch.started": "开始跟踪",

@@ -146,10 +146,23 @@ class _Merger:
         self.files = files
         self.names = names
         self.errors = errors
+        self._first: dict[tuple[str, str], str] = {}  # (what, name) → "file:line"
         self.lists: dict[str, tuple[list[str], _File, Loc]] = {}
 
     def error(self, f: _File, loc: Loc, zh: str, en: str, *, key: bool = False) -> None:
         self.errors.append(f.doc.at(loc, msg(zh, en), key=key))
+
+    def first_seen(self, what: str, name: str, f: _File, loc: Loc, *, key: bool = False) -> None:
+        """Remember where ``name`` (a rule id, a list, …) was first defined."""
+        at = f.doc.at(loc, "", key=key)
+        self._first.setdefault((what, name), f"{at.file}:{at.line}")
+
+    def duplicate(self, what: str, name: str, f: _File, loc: Loc, zh: str, en: str, *,
+                  key: bool = False) -> None:
+        """A second definition of ``name``: the error names the line of the first."""
+        first = self._first.get((what, name), "?")
+        self.error(f, loc, f"{zh}（首次定义于 {first}）", f"{en} (first defined at {first})",
+                   key=key)
 
     def merge(self) -> RuleSet:
         self._merge_lists()
@@ -204,10 +217,11 @@ class _Merger:
                 if isinstance(value, Append):
                     appends.append((f, name, value))
                 elif name in self.lists:
-                    self.error(f, ("lists", name), f"列表 '{name}' 重复定义",
-                               f"list '{name}' defined twice", key=True)
+                    self.duplicate("list", name, f, ("lists", name), f"列表 '{name}' 重复定义",
+                                   f"list '{name}' defined twice", key=True)
                 else:
                     self.lists[name] = (list(value), f, ("lists", name))
+                    self.first_seen("list", name, f, ("lists", name), key=True)
         for f, name, value in appends:
             if name not in self.lists:
                 self.error(f, ("lists", name), f"要追加的列表 '{name}' 未定义"
@@ -256,9 +270,10 @@ class _Merger:
                     appends.append((f, name, value, loc))
                     continue
                 if name in defined:
-                    self.error(f, loc, f"主题 '{name}' 重复定义", f"topic '{name}' defined twice",
-                               key=True)
+                    self.duplicate("topic", name, f, loc, f"主题 '{name}' 重复定义",
+                                   f"topic '{name}' defined twice", key=True)
                     continue
+                self.first_seen("topic", name, f, loc, key=True)
                 if isinstance(value, Topic):
                     defined[name] = (self._expand(value.keywords, f, (*loc, "keywords")),
                                      value.severity)
@@ -279,9 +294,11 @@ class _Merger:
             for i, entity in enumerate(watch.entities if watch else ()):
                 loc = ("watchlist", "entities", i)
                 if entity.name in entities:
-                    self.error(f, (*loc, "name"), f"监测对象 '{entity.name}' 重复",
-                               f"duplicate entity '{entity.name}'")
+                    self.duplicate("entity", entity.name, f, (*loc, "name"),
+                                   f"监测对象 '{entity.name}' 重复",
+                                   f"duplicate entity '{entity.name}'")
                     continue
+                self.first_seen("entity", entity.name, f, (*loc, "name"))
                 aliases = self._expand(entity.aliases, f, (*loc, "aliases"))
                 entities[entity.name] = Entity(name=entity.name, aliases=aliases,
                                                 not_=self._expand(entity.not_, f, (*loc, "not")),
@@ -293,9 +310,11 @@ class _Merger:
         for f in self.files:
             for i, spec in f.sections.get("calendar", []):
                 if spec.name in seen:
-                    self.error(f, ("calendar", i, "name"), f"重点日期 '{spec.name}' 重复定义",
-                               f"key date '{spec.name}' defined twice")
+                    self.duplicate("key date", spec.name, f, ("calendar", i, "name"),
+                                   f"重点日期 '{spec.name}' 重复定义",
+                                   f"key date '{spec.name}' defined twice")
                     continue
+                self.first_seen("key date", spec.name, f, ("calendar", i, "name"))
                 seen[spec.name] = spec
                 specs.append(spec)
         return specs, list(seen)
@@ -305,9 +324,10 @@ class _Merger:
         for f in self.files:
             for name, match in f.sections.get("macros", {}).items():
                 if name in macros:
-                    self.error(f, ("macros", name), f"条件宏 '{name}' 重复定义",
-                               f"macro '{name}' defined twice", key=True)
+                    self.duplicate("macro", name, f, ("macros", name), f"条件宏 '{name}' 重复定义",
+                                   f"macro '{name}' defined twice", key=True)
                     continue
+                self.first_seen("macro", name, f, ("macros", name), key=True)
                 macros[name] = (match, f, ("macros", name))
         return macros
 
@@ -316,8 +336,9 @@ class _Merger:
         for f in self.files:
             for name, levels in f.sections.get("chains", {}).items():
                 if name in chains:
-                    self.error(f, ("chains", name), f"升级链 '{name}' 重复定义",
-                               f"chain '{name}' defined twice", key=True)
+                    self.duplicate("chain", name, f, ("chains", name), f"升级链 '{name}' 重复定义",
+                                   f"chain '{name}' defined twice", key=True)
+                self.first_seen("chain", name, f, ("chains", name), key=True)
                 chains[name] = tuple(levels)
         return chains
 
@@ -326,9 +347,11 @@ class _Merger:
         for f in self.files:
             for severity, spec in f.sections.get("deadlines", {}).items():
                 if severity in deadlines:
-                    self.error(f, ("deadlines", severity), f"严重程度 '{severity}' 的时限重复定义",
-                               f"deadlines for '{severity}' defined twice", key=True)
+                    self.duplicate("deadlines", severity, f, ("deadlines", severity),
+                                   f"严重程度 '{severity}' 的时限重复定义",
+                                   f"deadlines for '{severity}' defined twice", key=True)
                     continue
+                self.first_seen("deadlines", severity, f, ("deadlines", severity), key=True)
                 deadlines[severity] = spec
         return deadlines
 
@@ -350,11 +373,12 @@ class _Merger:
         for f in self.files:
             for i, rule in f.sections.get("rules", []):
                 if rule.id in rules:
-                    self.error(f, ("rules", i, "id"),
-                               f"规则 id '{rule.id}' 重复（规则 id 是状态的键，必须唯一）",
-                               f"duplicate rule id '{rule.id}'")
+                    self.duplicate("rule", rule.id, f, ("rules", i, "id"),
+                                   f"规则 id '{rule.id}' 重复，规则 id 是状态的键，必须唯一",
+                                   f"duplicate rule id '{rule.id}'")
                     continue
                 rules[rule.id] = (f, i, rule)
+                self.first_seen("rule", rule.id, f, ("rules", i, "id"))
         for f in self.files:
             for rule_id, override in f.sections.get("overrides", {}).items():
                 if rule_id not in rules:

@@ -71,6 +71,9 @@ ACTIONS: dict[str, Action] = {
     "notification.silenced": Action("notification.silenced", (
         "id", "rule", "incident", "key", "kind", "level", "channel", "silence", "scope",
         "target")),
+    # delivery: a person's notification moved to their next channel (yuqingd.delivery.fallback)
+    "notification.fallback": Action("notification.fallback", (
+        "id", "moved", "incident", "channel", "to_channel", "people", "failing"), "warning"),
     "silence.added": Action("silence.added", (
         "silence", "scope", "target", "until", "by", "reason")),
     "silence.removed": Action("silence.removed", ("silence", "by")),

@@ -20,6 +20,7 @@ from yuqingd.runtime.roster import Roster
 class StandingRole(Protocol):
     person: str
     channels: list[str]
+    fallback_after: float | None
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,13 @@ class Holder:
     role: str
     person: str
     channels: tuple[str, ...]
+    # Set: ``channels`` are a chain, the first used until it has failed this long.
+    fallback_after: float | None = None
+
+    @property
+    def reached_through(self) -> tuple[str, ...]:
+        """The channels a new notification goes to: all, or the first of a fallback chain."""
+        return self.channels[:1] if self.fallback_after is not None else self.channels
 
 
 class Directory:
@@ -41,20 +49,36 @@ class Directory:
         if self.roster is not None:
             people = self.roster.on_duty(self._to_datetime(at)).get(role)
             if people:
-                return [Holder(role, p, tuple(self.roster.channels(p))) for p in people]
+                return [Holder(role, p, tuple(self.roster.channels(p)),
+                               self.roster.fallback_after(p)) for p in people]
         standing = self.roles.get(role)
         if standing is None:
             return []
-        return [Holder(role, standing.person, tuple(standing.channels))]
+        return [Holder(role, standing.person, tuple(standing.channels),
+                       standing.fallback_after)]
+
+    def person(self, person: str) -> Holder | None:
+        """``person``'s channels (a roster person, or a ``roles:`` holder), role left empty."""
+        if self.roster is not None and person in self.roster.duty.people:
+            return Holder("", person, tuple(self.roster.channels(person)),
+                          self.roster.fallback_after(person))
+        for standing in self.roles.values():
+            if standing.person == person:
+                return Holder("", person, tuple(standing.channels), standing.fallback_after)
+        return None
 
     def channels(self, person: str) -> list[str]:
         """The channels that reach ``person`` (a roster person, or a ``roles:`` holder)."""
-        if self.roster is not None and person in self.roster.duty.people:
-            return self.roster.channels(person)
-        for standing in self.roles.values():
-            if standing.person == person:
-                return list(standing.channels)
-        return []
+        found = self.person(person)
+        return list(found.channels) if found is not None else []
+
+    def fallback(self, person: str) -> tuple[tuple[str, ...], float] | None:
+        """``person``'s fallback chain and how long each channel may fail before the next is
+        used, or None when they have none."""
+        found = self.person(person)
+        if found is None or found.fallback_after is None:
+            return None
+        return found.channels, found.fallback_after
 
     def knows(self, role: str) -> bool:
         """Whether anyone could ever hold ``role`` (the roster or ``roles:`` names it)."""

@@ -63,17 +63,20 @@ class Outreach:
                 channels: Sequence[str] = (), at: float, ident: str = "",
                 kind: str = "") -> list[Addressed]:
         """Who is reached through which channel at ``at``: named channels first (addressed to
-        nobody in particular), then the channels of each role's holders, then of ``people``."""
+        nobody in particular), then the channels of each role's holders, then of ``people``
+        (of a person with a fallback chain, the first: :mod:`yuqingd.delivery.fallback` moves
+        it on when that channel fails)."""
         targets: dict[str, list[Recipient]] = {channel: [] for channel in channels}
         for role_name in roles:
             holders = self.directory.holders(role_name, at)
             if not holders:
                 log.error("notification.no_role", ident=ident, kind=kind, role=role_name)
             for holder in holders:
-                for channel in holder.channels:
+                for channel in holder.reached_through:
                     targets.setdefault(channel, []).append(Recipient(role_name, holder.person))
         for person in people:
-            for channel in self.directory.channels(person):
+            found = self.directory.person(person)
+            for channel in found.reached_through if found is not None else ():
                 targets.setdefault(channel, []).append(Recipient("", person))
         return [Addressed(channel, tuple(dict.fromkeys(to))) for channel, to in targets.items()]
 

@@ -41,7 +41,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from yuqingd.located import Loc, did_you_mean
-from yuqingd.schema_types import STRICT, Duration, NonEmptyStr, PositiveDuration
+from yuqingd.schema_types import STRICT, Duration, NonEmptyStr, PositiveDuration, fallback_chain
 from yuqingd.time.calendar import Calendar
 from yuqingd.time.durations import format_duration
 
@@ -83,10 +83,13 @@ Holders = NonEmptyStr | list[NonEmptyStr]
 
 
 class PersonSpec(BaseModel):
-    """Someone who can be on duty, and the notifiers (by name) that reach them."""
+    """Someone who can be on duty, and the notifiers (by name) that reach them (all of them;
+    with ``fallback_after``, the first, then the next once it has failed that long)."""
 
     model_config = STRICT
     channels: Annotated[list[NonEmptyStr], Field(min_length=1)]
+    fallback_after: PositiveDuration | None = None
+    _fallback_chain = field_validator("fallback_after")(fallback_chain)
 
 
 class ShiftSpec(BaseModel):
@@ -534,6 +537,11 @@ class Roster:
     def channels(self, person: str) -> list[str]:
         """The notifier names that reach ``person``."""
         return list(self.duty.people[person].channels)
+
+    def fallback_after(self, person: str) -> float | None:
+        """How long ``person``'s current channel may fail before the next is used (None: all
+        their channels are used at once)."""
+        return self.duty.people[person].fallback_after
 
     # staffing
 

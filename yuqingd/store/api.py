@@ -149,6 +149,11 @@ class OutboxRow(_Row):
     payload: dict[str, Any]
     attempts: int
     next_attempt_at: float
+    created_at: float = 0.0
+    delivered_at: float | None = None
+    last_error: str | None = None
+    # The channel this notification was moved from (a person's fallback), else None.
+    fallback_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -593,6 +598,30 @@ class Store(Protocol):
     def undelivered_count(self) -> int: ...
     def mark_delivered(self, notification_id: str, at: float) -> None: ...
     def mark_failed(self, notification_id: str, error: str, retry_at: float) -> None: ...
+    def undelivered_outbox(self, channel: str) -> list[OutboxRow]:
+        """Every undelivered notification of ``channel``, due or not, in written order."""
+        ...
+    def move_notification(self, notification_id: str, channel: str, payload: dict[str, Any],
+                          from_channel: str, at: float) -> None:
+        """Send ``notification_id`` through ``channel`` instead (a person's fallback): its
+        attempts start again, due at ``at``; ``fallback_from`` records ``from_channel``."""
+        ...
+    def add_fallback(self, notification_id: str, channel: str, payload: dict[str, Any],
+                     from_channel: str, created_at: float, at: float) -> None:
+        """A new notification standing in on ``channel`` for some recipients of one on
+        ``from_channel``; ``created_at`` is the original's, so it keeps its place in order."""
+        ...
+    def set_outbox_payload(self, notification_id: str, payload: dict[str, Any]) -> None: ...
+    def channel_failed(self, channel: str, at: float) -> None:
+        """Note a failed send; the first one after a success starts the failing time."""
+        ...
+    def channel_recovered(self, channel: str) -> None: ...
+    def channel_failing_since(self, channel: str) -> float | None:
+        """When ``channel`` began failing (no success since), or None when it is not."""
+        ...
+    def incident_outbox(self, incident_id: str) -> list[OutboxRow]:
+        """The incident's notifications, delivered or not, in written order."""
+        ...
 
     # expectations (check-in, submissions) and roster gap warnings
     def add_expectation(self, *, kind: str, subject: str, title: str, role: str, who: str,

@@ -309,7 +309,17 @@ MIGRATIONS: list[Migration] = [
     UPDATE expectations SET missed_who = replace(missed_who, '（到期时服务未运行）', '')
         WHERE missed_who LIKE '%（到期时服务未运行）';
     """,
-    # 13: bearer tokens of the HTTP API (issue 9): the SHA-256 of each token, never the token;
+    # 13: fallback channels per person: a notification moved to a person's next channel says
+    # which channel it came from; a channel failing without a success since is remembered, so
+    # "failing for longer than fallback_after" survives a restart
+    """
+    ALTER TABLE outbox ADD COLUMN fallback_from TEXT;
+    CREATE TABLE channel_failures (
+        channel TEXT PRIMARY KEY,
+        since   REAL NOT NULL      -- the first failure after the last success
+    );
+    """,
+    # 14: bearer tokens of the HTTP API (issue 9): the SHA-256 of each token, never the token;
     # a name is unique among the live ones (a revoked name may be given again)
     """
     CREATE TABLE api_tokens (

@@ -536,11 +536,15 @@ class SqliteStore:
             (notification_id, channel, json.dumps(payload, ensure_ascii=False), at, at),
         )
 
+    @staticmethod
+    def _outbox_row(r: sqlite3.Row) -> OutboxRow:
+        return OutboxRow(r["id"], r["channel"], json.loads(r["payload"]), r["attempts"],
+                         r["next_attempt_at"], r["created_at"], r["delivered_at"],
+                         r["last_error"], r["fallback_from"])
+
     def pending_outbox(self, channel: str, now: float, limit: int = 50) -> list[OutboxRow]:
         return [
-            OutboxRow(
-                r["id"], r["channel"], json.loads(r["payload"]), r["attempts"], r["next_attempt_at"]
-            )
+            self._outbox_row(r)
             for r in self.db.execute(
                 "SELECT * FROM outbox WHERE channel=? AND delivered_at IS NULL "
                 "AND next_attempt_at<=? ORDER BY created_at, rowid LIMIT ?",  # rowid: written order
@@ -570,6 +574,48 @@ class SqliteStore:
             "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt_at=? WHERE id=?",
             (error[:500], retry_at, notification_id),
         )
+
+    def undelivered_outbox(self, channel: str) -> list[OutboxRow]:
+        return [self._outbox_row(r) for r in self.db.execute(
+            "SELECT * FROM outbox WHERE channel=? AND delivered_at IS NULL "
+            "ORDER BY created_at, rowid", (channel,))]
+
+    def move_notification(self, notification_id: str, channel: str, payload: dict[str, Any],
+                          from_channel: str, at: float) -> None:
+        self.db.execute(
+            "UPDATE outbox SET channel=?, payload=?, fallback_from=?, attempts=0, "
+            "next_attempt_at=?, last_error=NULL WHERE id=? AND delivered_at IS NULL",
+            (channel, json.dumps(payload, ensure_ascii=False), from_channel, at,
+             notification_id))
+
+    def add_fallback(self, notification_id: str, channel: str, payload: dict[str, Any],
+                     from_channel: str, created_at: float, at: float) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO outbox (id, channel, payload, created_at, next_attempt_at, "
+            "fallback_from) VALUES (?,?,?,?,?,?)",
+            (notification_id, channel, json.dumps(payload, ensure_ascii=False), created_at, at,
+             from_channel))
+
+    def set_outbox_payload(self, notification_id: str, payload: dict[str, Any]) -> None:
+        self.db.execute("UPDATE outbox SET payload=? WHERE id=?",
+                        (json.dumps(payload, ensure_ascii=False), notification_id))
+
+    def channel_failed(self, channel: str, at: float) -> None:
+        self.db.execute("INSERT OR IGNORE INTO channel_failures (channel, since) VALUES (?,?)",
+                        (channel, at))
+
+    def channel_recovered(self, channel: str) -> None:
+        self.db.execute("DELETE FROM channel_failures WHERE channel=?", (channel,))
+
+    def channel_failing_since(self, channel: str) -> float | None:
+        row = self.db.execute("SELECT since FROM channel_failures WHERE channel=?",
+                              (channel,)).fetchone()
+        return row[0] if row else None
+
+    def incident_outbox(self, incident_id: str) -> list[OutboxRow]:
+        return [self._outbox_row(r) for r in self.db.execute(
+            "SELECT * FROM outbox WHERE json_extract(payload, '$.incident')=? "
+            "ORDER BY created_at, rowid", (incident_id,))]
 
     def add_dead_letter(
         self, at: float, source: str, item_id: str, error: str, item: dict[str, Any]
