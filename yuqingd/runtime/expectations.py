@@ -37,7 +37,7 @@ from yuqingd.runtime.roster import DutySpec, Roster, Shift
 from yuqingd.runtime.submissions import SubmissionSpec
 from yuqingd.store.api import ExpectationRow, LadderStep, Store
 from yuqingd.time.clock import Clock
-from yuqingd.time.durations import format_duration
+from yuqingd.time.durations import format_duration_zh
 
 log = structlog.get_logger("yuqingd.expectations")
 
@@ -447,9 +447,9 @@ def _text(row: Any, action: str, clock: Clock, now: float) -> str:
             return (f"【值班签到提醒】{row['who']}：{row['title']}，应于 {due} 前签到，尚未签到。"
                     f"请执行 yuqingd check-in --by {row['who']}")
         return (f"【未按时签到】{row['title']}：{row['role']} {row['who']} 未在 {due} 前签到"
-                f"（已逾期 {format_duration(now - row['due_at'])}），请督促或安排替班。")
+                f"（已逾期{format_duration_zh(now - row['due_at'])}），请督促或安排替班。")
     if action == "remind":
         return (f"【报送提醒】{row['title']}，截止 {due}，尚未收到。报送后请执行 "
                 f"yuqingd submit --unit {row['role']} --by 姓名")
     return (f"【逾期未报】{row['title']}，截止 {due}，至今未报"
-            f"（已逾期 {format_duration(max(now - row['due_at'], 0))}），请催报。")
+            f"（已逾期{format_duration_zh(max(now - row['due_at'], 0))}），请催报。")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from yuqingd.model import NotifiedItem
-from yuqingd.time.durations import format_duration
+from yuqingd.time.durations import format_duration_zh
 
 
 def incident_text(
@@ -40,7 +40,7 @@ def incident_text(
     lines.append(f"通知：第{level}级 {role} {person}")
     if ack_within:
         lines.append(
-            f"请在 {format_duration(ack_within)} 内确认：yuqingd ack {incident_id} --by {person}"
+            f"请在{format_duration_zh(ack_within)}内确认：yuqingd ack {incident_id} --by {person}"
         )
     else:
         lines.append(f"请尽快确认：yuqingd ack {incident_id} --by {person}")
