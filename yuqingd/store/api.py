@@ -607,9 +607,10 @@ class Store(Protocol):
         attempts start again, due at ``at``; ``fallback_from`` records ``from_channel``."""
         ...
     def add_fallback(self, notification_id: str, channel: str, payload: dict[str, Any],
-                     from_channel: str, created_at: float, at: float) -> None:
+                     from_channel: str, created_at: float, at: float) -> bool:
         """A new notification standing in on ``channel`` for some recipients of one on
-        ``from_channel``; ``created_at`` is the original's, so it keeps its place in order."""
+        ``from_channel``; ``created_at`` is the original's, so it keeps its place in order.
+        False (nothing written) when ``notification_id`` is taken."""
         ...
     def set_outbox_payload(self, notification_id: str, payload: dict[str, Any]) -> None: ...
     def channel_failed(self, channel: str, at: float) -> None:

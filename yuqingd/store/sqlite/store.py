@@ -589,12 +589,12 @@ class SqliteStore:
              notification_id))
 
     def add_fallback(self, notification_id: str, channel: str, payload: dict[str, Any],
-                     from_channel: str, created_at: float, at: float) -> None:
-        self.db.execute(
+                     from_channel: str, created_at: float, at: float) -> bool:
+        return self.db.execute(
             "INSERT OR IGNORE INTO outbox (id, channel, payload, created_at, next_attempt_at, "
             "fallback_from) VALUES (?,?,?,?,?,?)",
             (notification_id, channel, json.dumps(payload, ensure_ascii=False), created_at, at,
-             from_channel))
+             from_channel)).rowcount == 1
 
     def set_outbox_payload(self, notification_id: str, payload: dict[str, Any]) -> None:
         self.db.execute("UPDATE outbox SET payload=? WHERE id=?",
