@@ -171,3 +171,24 @@ async def test_after_a_long_stop_the_first_channel_is_tried_again_before_anyone_
     assert (robot.sent, mail.sent) == (["n-1"], [])
     assert store.channel_failing_since("robot") is None
     store.close()
+
+
+def test_two_people_moving_to_one_channel_at_different_times_both_get_it(tmp_path):
+    """张三 (15m) and 王芳 (30m) both fall back to mail while 李四 stays: each gets their
+    own copy there, none is lost to the first one's id."""
+    store = open_store(tmp_path / "y.db")
+    fallback = Fallback(store)
+    fallback.configure(Directory({
+        "值班员": Role(person="张三", channels=["robot", "mail"], fallback_after="15m"),
+        "副班": Role(person="王芳", channels=["robot", "mail"], fallback_after="30m"),
+        "组长": Role(person="李四", channels=["robot"])}, None, lambda at: None))  # type: ignore
+    _queue(store, 1, ("值班员", "张三"), ("副班", "王芳"), ("组长", "李四"))
+    store.channel_failed("robot", T0)
+    fallback.hand_over("robot", T0 + 900)
+    fallback.hand_over("robot", T0 + 1800)
+    assert [(r.id, [t["person"] for t in r.payload["to"]])
+            for r in store.undelivered_outbox("mail")] == [
+        ("n-1>mail", ["张三"]), ("n-1>mail:王芳", ["王芳"])]
+    (robot,) = store.undelivered_outbox("robot")
+    assert [t["person"] for t in robot.payload["to"]] == ["李四"]
+    store.close()

@@ -414,6 +414,11 @@ def state_dir_path(path: Path) -> Path:
     return _state_dir(path.parent.resolve(), _raw_str(_raw_mapping(path), "state_dir"))
 
 
+def timezone_of(path: Path) -> str:
+    """The config's ``timezone:``, read without validating the rest (for offline commands)."""
+    return _raw_str(_raw_mapping(Path(path)), "timezone") or DEFAULT_TIMEZONE
+
+
 def control_socket_path(path: Path) -> Path:
     """Where the running daemon listens, read from the config without validating the rest:
     ``yuqingd ack`` must work while someone's unreloaded edit has broken a rule file."""

@@ -39,6 +39,7 @@ AREAS = (
     "yuqingd.commands.reports",
     "yuqingd.commands.watches",
     "yuqingd.commands.silences",
+    "yuqingd.commands.tokens",
 )
 
 

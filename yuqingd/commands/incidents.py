@@ -41,7 +41,7 @@ def _person(args: dict[str, Any]) -> str:
     return by
 
 
-def _via(args: dict[str, Any]) -> str:
+def via(args: dict[str, Any]) -> str:
     """How the command came, when not the control socket (the HTTP endpoint sets it)."""
     return str(args.get("via") or "")
 
@@ -51,7 +51,7 @@ def ack(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     incident = resolve_incident(core, args.get("incident"))
     try:
         acked = core.escalation.acknowledge(incident.id, _person(args),
-                                            str(args.get("note") or ""), now, via=_via(args))
+                                            str(args.get("note") or ""), now, via=via(args))
     except AckError as exc:
         raise CommandError(str(exc)) from None
     return {"incident": acked.id, "status": acked.status,
@@ -64,7 +64,7 @@ def report(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     stage = stage_of(args.get("stage") or "first")
     try:
         core.escalation.report(incident.id, stage, _person(args), str(args.get("note") or ""),
-                               now, via=_via(args))
+                               now, via=via(args))
     except AckError as exc:
         raise CommandError(str(exc)) from None
     return {"incident": incident.id, "stage": stage}
@@ -76,7 +76,7 @@ def close(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     if incident.status == "closed":
         raise CommandError(msg(f"事件 {incident.id} 已关闭", f"incident {incident.id} is closed"))
     core.escalation.close_now(incident.id, now, by=_person(args),
-                              note=str(args.get("note") or ""))
+                              note=str(args.get("note") or ""), via=via(args))
     return {"incident": incident.id}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
+from yuqingd.commands.incidents import via
 from yuqingd.commands.watches import duration, person
 from yuqingd.located import did_you_mean, msg
 from yuqingd.runtime.silences import SCOPE_NAMES, SCOPES
@@ -36,7 +37,7 @@ def add(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     reason = str(args.get("reason") or "").strip()
     if not reason:
         raise CommandError(msg("需要 --reason 说明静默原因", "--reason TEXT is required"))
-    silence_id = core.silences.add(scope, target, length, reason, by, now)
+    silence_id = core.silences.add(scope, target, length, reason, by, now, via=via(args))
     return {"silence": silence_id, "scope": scope, "target": target,
             "until": core.clock.format(now + length)}
 
@@ -59,7 +60,7 @@ def remove(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     if row is None or row["removed_at"] is not None or row["ends_at"] <= now:
         raise CommandError(msg(f"没有编号为 {target} 的生效中的静默",
                                f"no active silence {target}"))
-    core.silences.remove(row["id"], by, now)
+    core.silences.remove(row["id"], by, now, via=via(args))
     return {"silence": row["id"]}
 
 

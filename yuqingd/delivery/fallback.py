@@ -86,15 +86,18 @@ class Fallback:
             return set()
         in_place = next(iter(moving)) if not staying else None  # the row itself moves there
         for target, people in moving.items():
+            names = list(dict.fromkeys(r.person for r in people))
             moved = self._relinked(_for(
                 notification, people, target,
                 notification.id if target == in_place else f"{row.id}>{target}"), now)
             if target == in_place:
                 self.store.move_notification(row.id, target, moved.as_dict(), channel, now)
-            else:
+            elif not self.store.add_fallback(moved.id, target, moved.as_dict(), channel,
+                                             row.created_at, now):
+                # others of this notification went there before (their time came earlier)
+                moved = replace(moved, id=f"{moved.id}:{'+'.join(names)}")
                 self.store.add_fallback(moved.id, target, moved.as_dict(), channel,
                                         row.created_at, now)
-            names = list(dict.fromkeys(r.person for r in people))
             self.audit.record("notification.fallback", now, incident=notification.incident or None,
                               id=row.id, moved=moved.id, kind=notification.kind,
                               level=notification.level, people=names, channel=channel,

@@ -320,14 +320,15 @@ class Escalation:
         return True
 
     def close(self, incident_id: str, now: float, *, by: str = SYSTEM_ACTOR, note: str = "",
-              quiet: float | None = None) -> None:
+              quiet: float | None = None, via: str = "") -> None:
         """Close an incident (inside the caller's transaction): no more items, no deadlines.
         ``quiet``: closed by itself, after so long without a new item."""
         incident = self.store.incident(incident_id)
         self.store.close_incident(incident_id, now)
         self.audit.record("closed", now, incident=incident_id,
                           rule=incident.rule_id if incident else None, by=by, note=note,
-                          **({} if quiet is None else {"quiet": quiet}))
+                          **({} if quiet is None else {"quiet": quiet}),
+                          **({"via": via} if via else {}))
 
     # what a person's commands read --------------------------------------------------------
 
@@ -345,10 +346,11 @@ class Escalation:
     def next_deadline(self, incident_id: str) -> DeadlineRow | None:
         return self.store.next_incident_deadline(incident_id)
 
-    def close_now(self, incident_id: str, now: float, *, by: str, note: str) -> None:
+    def close_now(self, incident_id: str, now: float, *, by: str, note: str,
+                  via: str = "") -> None:
         """``yuqingd close``: :meth:`close` in its own transaction."""
         with self.store.transaction():
-            self.close(incident_id, now, by=by, note=note)
+            self.close(incident_id, now, by=by, note=note, via=via)
 
     # notifications ------------------------------------------------------------------------
 

@@ -43,18 +43,20 @@ class Silences:
     # commands (each in its own transaction) -----------------------------------------------
 
     def add(self, scope: str, target: str, duration: float, reason: str, by: str,
-            now: float) -> int:
+            now: float, *, via: str = "") -> int:
+        """``via``: how, when not the control socket (the HTTP API's token)."""
         with self.store.transaction():
             silence_id = self.store.add_silence(scope, target, now, now + duration, reason, by)
             self.audit.record("silence.added", now, silence=silence_id, scope=scope,
                               target=target, until=self.clock.format(now + duration), by=by,
-                              reason=reason)
+                              reason=reason, **({"via": via} if via else {}))
         return silence_id
 
-    def remove(self, silence_id: int, by: str, now: float) -> None:
+    def remove(self, silence_id: int, by: str, now: float, *, via: str = "") -> None:
         with self.store.transaction():
             self.store.remove_silence(silence_id, now, by)
-            self.audit.record("silence.removed", now, silence=silence_id, by=by)
+            self.audit.record("silence.removed", now, silence=silence_id, by=by,
+                              **({"via": via} if via else {}))
 
     def active(self, now: float) -> list[SilenceRow]:
         return self.store.active_silences(now)

@@ -285,6 +285,19 @@ class SilenceRow(_Row):
     removed_by: str | None
 
 
+@dataclass(frozen=True)
+class TokenRow(_Row):
+    """A bearer token of the HTTP API: only its SHA-256 digest is kept."""
+
+    id: int
+    name: str  # the integration or person it was made for; unique among live tokens
+    person: str | None  # who its actions are recorded as (else ``name``)
+    digest: str  # hex SHA-256 of the token
+    created_at: float
+    revoked_at: float | None
+    last_used_at: float | None
+
+
 # report aggregates ----------------------------------------------------------------------------
 
 
@@ -594,9 +607,10 @@ class Store(Protocol):
         attempts start again, due at ``at``; ``fallback_from`` records ``from_channel``."""
         ...
     def add_fallback(self, notification_id: str, channel: str, payload: dict[str, Any],
-                     from_channel: str, created_at: float, at: float) -> None:
+                     from_channel: str, created_at: float, at: float) -> bool:
         """A new notification standing in on ``channel`` for some recipients of one on
-        ``from_channel``; ``created_at`` is the original's, so it keeps its place in order."""
+        ``from_channel``; ``created_at`` is the original's, so it keeps its place in order.
+        False (nothing written) when ``notification_id`` is taken."""
         ...
     def set_outbox_payload(self, notification_id: str, payload: dict[str, Any]) -> None: ...
     def channel_failed(self, channel: str, at: float) -> None:
@@ -659,4 +673,15 @@ class Store(Protocol):
     def silence(self, silence_id: int) -> SilenceRow | None: ...
     def active_silences(self, now: float) -> list[SilenceRow]: ...
     def remove_silence(self, silence_id: int, at: float, by: str) -> None: ...
+
+    # bearer tokens of the HTTP API
+    def add_token(self, name: str, person: str | None, digest: str, at: float) -> int:
+        """A new live token; raises ValueError when a live token already has ``name``."""
+        ...
+    def tokens(self) -> list[TokenRow]: ...
+    def token_by_digest(self, digest: str) -> TokenRow | None: ...
+    def revoke_token(self, token_id: int, at: float) -> bool:
+        """Revoke a live token; False when there is none with ``token_id``."""
+        ...
+    def touch_token(self, token_id: int, at: float) -> None: ...
 

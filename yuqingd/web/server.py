@@ -21,19 +21,25 @@ from starlette.routing import Route
 
 from yuqingd.config import HttpSettings
 from yuqingd.web import pages
+from yuqingd.web.api import Api
+from yuqingd.web.body import capped_body
+from yuqingd.web.limiter import FailureLimiter
 from yuqingd.web.links import Expired, Link, Links, Tampered
 from yuqingd.web.metrics import metrics_endpoint
 
 Perform = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-MAX_FORM = 16 * 1024  # a note and a CSRF field; anything larger is not from our page
 
 log = structlog.get_logger("yuqingd.web")
 
 
 def build_app(perform: Perform, links: Links, now: Callable[[], float],
-              core: Callable[[], Any] = lambda: None) -> Starlette:
+              core: Callable[[], Any] = lambda: None,
+              limiter: FailureLimiter | None = None) -> Starlette:
     """The ASGI app. ``perform`` runs a command exactly as the control socket does; ``core``
-    gives the running core to ``/metrics``."""
+    gives the running core to ``/metrics`` and the API's token check. Failed attempts (a bad
+    token, a forged link or form) count against the client in ``limiter``."""
+    limiter = limiter or FailureLimiter()
+    api = Api(perform, lambda: getattr(core(), "store", None), now, limiter, capped_body)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -45,10 +51,19 @@ def build_app(perform: Perform, links: Links, now: Callable[[], float],
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                        "form-action 'self'"})
 
-    def opened(token: str) -> Link | Response:
+    def failed(request: Request) -> None:
+        limiter.failed(request.client.host if request.client else "-", now())
+
+    def opened(request: Request, token: str) -> Link | Response:
+        refused = api.limited(request)
+        if refused is not None:
+            page = html(pages.message_page("尝试次数过多", "失败次数过多，请稍后再试。"), 429)
+            page.headers["Retry-After"] = refused.headers["Retry-After"]
+            return page
         try:
             return links.check(token, now())
         except Tampered:
+            failed(request)
             log.warning("http.link.tampered")
             return html(pages.message_page("链接无效", "此链接无效或已被改动，无法使用。"
                                            "请使用通知中的原始链接，或通过值班电话处置。"), 403)
@@ -67,16 +82,17 @@ def build_app(perform: Perform, links: Links, now: Callable[[], float],
 
     async def link_page(request: Request) -> Response:
         token = request.path_params["token"]
-        link = opened(token)
+        link = opened(request, token)
         if isinstance(link, Response):
             return link
         if request.method == "GET":
             return await show(token, link)
-        body = await _capped_body(request)
+        body = await capped_body(request)
         if body is None:
             return html(pages.message_page("请求过大", "提交的内容过大。"), 413)
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         if not links.csrf_ok(token, form.get("csrf", "")):
+            failed(request)
             return html(pages.message_page("表单已失效", "请重新打开通知中的链接后再提交。"), 403)
         return await act(token, link, form.get("do", ""), form.get("note", "").strip())
 
@@ -104,19 +120,8 @@ def build_app(perform: Perform, links: Links, now: Callable[[], float],
 
     return Starlette(routes=[Route("/healthz", healthz),
                              Route("/l/{token}", link_page, methods=["GET", "POST"]),
-                             Route("/metrics", metrics_endpoint(core))])
-
-
-async def _capped_body(request: Request) -> bytes | None:
-    """The request body, or None past MAX_FORM (read no further than that)."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FORM:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
+                             Route("/metrics", metrics_endpoint(core)),
+                             *api.routes()])
 
 class HttpServer:
     """Serves ``build_app(...)`` on ``settings.listen`` until ``stop()``."""

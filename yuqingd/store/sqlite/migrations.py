@@ -319,4 +319,18 @@ MIGRATIONS: list[Migration] = [
         since   REAL NOT NULL      -- the first failure after the last success
     );
     """,
+    # 14: bearer tokens of the HTTP API (issue 9): the SHA-256 of each token, never the token;
+    # a name is unique among the live ones (a revoked name may be given again)
+    """
+    CREATE TABLE api_tokens (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL,
+        person       TEXT,             -- whom its actions are recorded as (NULL: the name)
+        digest       TEXT NOT NULL UNIQUE,
+        created_at   REAL NOT NULL,
+        revoked_at   REAL,
+        last_used_at REAL
+    );
+    CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL;
+    """,
 ]

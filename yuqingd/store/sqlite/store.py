@@ -34,6 +34,7 @@ from yuqingd.store.api import (
     StoreError,
     StoryItem,
     StoryRow,
+    TokenRow,
     WatchItemRow,
     WatchRow,
     WeeklyData,
@@ -588,12 +589,12 @@ class SqliteStore:
              notification_id))
 
     def add_fallback(self, notification_id: str, channel: str, payload: dict[str, Any],
-                     from_channel: str, created_at: float, at: float) -> None:
-        self.db.execute(
+                     from_channel: str, created_at: float, at: float) -> bool:
+        return self.db.execute(
             "INSERT OR IGNORE INTO outbox (id, channel, payload, created_at, next_attempt_at, "
             "fallback_from) VALUES (?,?,?,?,?,?)",
             (notification_id, channel, json.dumps(payload, ensure_ascii=False), created_at, at,
-             from_channel))
+             from_channel)).rowcount == 1
 
     def set_outbox_payload(self, notification_id: str, payload: dict[str, Any]) -> None:
         self.db.execute("UPDATE outbox SET payload=? WHERE id=?",
@@ -912,3 +913,29 @@ class SqliteStore:
     def remove_silence(self, silence_id: int, at: float, by: str) -> None:
         self.db.execute("UPDATE silences SET removed_at=?, removed_by=? WHERE id=?",
                         (at, by, silence_id))
+
+    # bearer tokens of the HTTP API (yuqingd/tokens.py) ------------------------------------
+
+    def add_token(self, name: str, person: str | None, digest: str, at: float) -> int:
+        try:
+            return _rowid(self.db.execute(
+                "INSERT INTO api_tokens (name, person, digest, created_at) VALUES (?,?,?,?)",
+                (name, person, digest, at)))
+        except sqlite3.IntegrityError as exc:
+            raise ValueError(name) from exc
+
+    def tokens(self) -> list[TokenRow]:
+        return [_row(TokenRow, r) for r in self.db.execute(
+            "SELECT * FROM api_tokens ORDER BY id")]
+
+    def token_by_digest(self, digest: str) -> TokenRow | None:
+        row = self.db.execute("SELECT * FROM api_tokens WHERE digest=?", (digest,)).fetchone()
+        return _row(TokenRow, row) if row else None
+
+    def revoke_token(self, token_id: int, at: float) -> bool:
+        return self.db.execute(
+            "UPDATE api_tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL",
+            (at, token_id)).rowcount == 1
+
+    def touch_token(self, token_id: int, at: float) -> None:
+        self.db.execute("UPDATE api_tokens SET last_used_at=? WHERE id=?", (at, token_id))
