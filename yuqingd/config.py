@@ -154,6 +154,8 @@ class ConfigFile(BaseModel):
     sources: list[PluginEntry] = []
     notifiers: list[NotifierEntry] = []
     roles: dict[NonEmptyStr, Role] = {}
+    # The office's role: also told the daily digest of overdue reports (yuqingd.runtime.reminders).
+    office: NonEmptyStr | None = None
     # The duty roster (yuqingd.runtime.roster.DutySpec), validated once the rule files' key dates
     # are known.
     duty: dict[str, Any] | None = None
@@ -338,6 +340,8 @@ def _expectation_names(doc: LocatedDocument, cfg: ConfigFile, duty: DutySpec | N
             errors.append(doc.at(loc, msg(f"未定义的角色 '{name}'", f"undefined role '{name}'")
                                  + did_you_mean(name, roles)))
 
+    if cfg.office is not None:
+        role(("office",), cfg.office)
     if duty is not None:
         if "check_in_role" in (cfg.duty or {}):
             role(("duty", "check_in_role"), duty.check_in_role)
