@@ -32,12 +32,22 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 12, 4, 11, 6, 30, tzinfo=SHANGHAI)
 
 
-def discuz_example() -> dict:
-    """The Discuz! example of docs/sources.md, as a user would copy it."""
+def doc_example(name: str) -> dict:
+    """The source ``name`` among the examples of docs/sources.md, as a user would copy it."""
     text = (REPO / "docs" / "sources.md").read_text(encoding="utf-8")
-    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
-    (entry,) = yaml.safe_load(block)["sources"]
+    blocks = [part.split("```", 1)[0] for part in text.split("```yaml\n")[1:]]
+    entries = [entry for block in blocks for entry in yaml.safe_load(block)["sources"]]
+    (entry,) = [entry for entry in entries if entry["name"] == name]
     return entry
+
+
+def discuz_example() -> dict:
+    return doc_example("耒阳家园教育版")
+
+
+def example_options(name: str, url: str) -> dict:
+    entry = doc_example(name)
+    return {**{k: v for k, v in entry.items() if k not in ("name", "kind")}, "url": url}
 
 
 @pytest.fixture
@@ -77,9 +87,8 @@ async def test_html_discuz_example_reads_the_forum_list(loopback_server, http):
     UTF-8, gives the four threads, oldest first, exact times, links made absolute by <base>."""
     url = serve(loopback_server, "/forum-2-1.html", DISCUZ_PAGE, "text/html; charset=utf-8",
                 etag='"p1"')
-    options = {k: v for k, v in discuz_example().items() if k not in ("name", "kind")}
     run = Run(http)
-    validators = await source(**{**options, "url": url}).poll(run.ctx, {})
+    validators = await source(**example_options("耒阳家园教育版", url)).poll(run.ctx, {})
     assert [(i.id, i.title, i.author, i.comments) for i in run.items] == [
         ("https://bbs.example/thread-23791-1-1.html", "实验小学课后服务收费标准有人知道吗",
          "小雨点", 0),
@@ -99,6 +108,48 @@ async def test_html_discuz_example_reads_the_forum_list(loopback_server, http):
     assert all(i.url == i.id for i in run.items)
     assert validators == {"etag": '"p1"'} and run.cursors[-1] == '{"etag": "\\"p1\\""}'
     assert run.cursors[:-1] == [None] * 3  # committed with the last item only
+
+
+async def test_html_government_list_example(loopback_server, http):
+    """The government news list example: bracketed dates, ./ and ../ links, the empty separator
+    row skipped."""
+    page = (FIXTURES / "gov-news-list.html").read_bytes()
+    url = serve(loopback_server, "/xxgk/tzgg/index.html", page)
+    run = Run(http)
+    await source(**example_options("教育局通知公告", url)).poll(run.ctx, {})
+    base = loopback_server.url("")
+    assert [(i.url, i.title, i.published_at) for i in run.items] == [
+        (f"{base}zwgk/202611/t20261128_3176310.html",
+         "2027年义务教育阶段招生入学工作方案（征求意见稿）", day(2026, 11, 28)),
+        (f"{base}xxgk/tzgg/202612/t20261201_3179944.html",
+         "关于开展2026年冬季校园安全大检查的通知", day(2026, 12, 1)),
+        (f"{base}xxgk/tzgg/202612/t20261203_3181207.html",
+         "耒阳市教育局关于六处学校有关情况的通报", day(2026, 12, 3)),
+    ]
+
+
+async def test_html_search_results_example(loopback_server, http):
+    """The search result example: highlighted names stay whole, ads are skipped,
+    protocol-relative links get the page's scheme, counts like 1.1万 are read."""
+    page = (FIXTURES / "search-results.html").read_bytes()
+    url = serve(loopback_server, "/s", page)
+    run = Run(http)
+    await source(**example_options("站内搜索-六处学校", url + "?wd=x&sort=time")).poll(run.ctx, {})
+    assert [(i.url, i.title, i.author, i.comments) for i in run.items] == [
+        ("http://m.example.cn/t/99120", "耒阳六处学校2027年招生简章", "耒阳教育", 11000),
+        ("https://news.example/local/2026-12/03/c_1122.htm", "六处学校举行冬季运动会",
+         "耒阳新闻网", 4),
+        (loopback_server.url("a/20261204/88213.html"), "家长反映六处学校老师体罚学生",
+         "耒阳热线", 326),
+    ]
+    assert run.items[2].text == "有家长在网上发帖称，孩子在六处学校被老师罚站两小时……"
+    assert [i.published_at for i in run.items] == [
+        day(2026, 11, 28), dt.datetime(2026, 12, 3, 16, 5, tzinfo=SHANGHAI).timestamp(),
+        (NOW - dt.timedelta(hours=2)).timestamp()]
+
+
+def day(year: int, month: int, date: int) -> float:
+    return dt.datetime(year, month, date, tzinfo=SHANGHAI).timestamp()
 
 
 async def test_html_unchanged_page_costs_a_304(loopback_server, http):

@@ -51,7 +51,9 @@ def read_rows(tree: LexborHTMLParser, options: Any, page_url: str, now: dt.datet
 
 
 def _text(node: LexborNode) -> str:
-    return _SPACES.sub(" ", node.text(separator=" ")).strip()
+    # No separator: search pages split a name across tags (<em>六处</em>学校), and a space
+    # inside it would stop the watched name from matching.
+    return _SPACES.sub(" ", node.text(separator="")).strip()
 
 
 def _text_of(row: LexborNode, selector: str | None) -> str:

@@ -37,7 +37,8 @@ def parse_chinese_time(text: str, now: dt.datetime) -> dt.datetime | None:
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     # NFKC folds full-width digits and colons (２０２６年, 10：21) into ASCII.
-    s = _LABEL.sub("", unicodedata.normalize("NFKC", text).strip()).strip()
+    s = unicodedata.normalize("NFKC", text).strip().strip("[]()【】〔〕<>").strip()
+    s = _LABEL.sub("", s).strip()
     if not s:
         return None
     try:
