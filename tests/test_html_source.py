@@ -88,7 +88,11 @@ async def test_html_discuz_example_reads_the_forum_list(loopback_server, http):
     url = serve(loopback_server, "/forum-2-1.html", DISCUZ_PAGE, "text/html; charset=utf-8",
                 etag='"p1"')
     run = Run(http)
-    validators = await source(**example_options("耒阳家园教育版", url)).poll(run.ctx, {})
+    # The recorded page's <base href> sends its next-page link off this machine: one page here
+    # (pagination has its own tests below).
+    options = {**example_options("耒阳家园教育版", url), "pages": 1}
+    validators = await source(**options).poll(run.ctx, {})
+    assert [r.url.path for r in loopback_server.requests] == ["/forum-2-1.html"]
     assert [(i.id, i.title, i.author, i.comments) for i in run.items] == [
         ("https://bbs.example/thread-23791-1-1.html", "实验小学课后服务收费标准有人知道吗",
          "小雨点", 0),
@@ -150,6 +154,50 @@ async def test_html_search_results_example(loopback_server, http):
 
 def day(year: int, month: int, date: int) -> float:
     return dt.datetime(year, month, date, tzinfo=SHANGHAI).timestamp()
+
+
+def forum_page(number: int, threads: list[int], *, next_link: str | None) -> bytes:
+    rows = "".join(f'<tbody id="normalthread_{t}"><tr><th><a class="xst" '
+                   f'href="thread-{t}-1-1.html">主题{t}</a></th></tr></tbody>' for t in threads)
+    pager = (f'<div class="pg"><a class="nxt" href="{next_link}">下一页</a></div>'
+             if next_link else "")
+    return f"<html><body><table>{rows}</table>{pager}</body></html>".encode("gbk")
+
+
+async def test_html_follows_next_page_links_up_to_pages(loopback_server, http):
+    """With next_page and pages: 2 a poll reads two pages, not the third; a thread that moved
+    from page 1 to page 2 between the fetches is emitted once; all oldest first."""
+    url = serve(loopback_server, "/forum-2-1.html",
+                forum_page(1, [9, 8, 7], next_link="forum-2-2.html"))
+    serve(loopback_server, "/forum-2-2.html", forum_page(2, [7, 6, 5], next_link="forum-2-3.html"))
+    serve(loopback_server, "/forum-2-3.html", forum_page(3, [4, 3], next_link=None))
+    run = Run(http)
+    await source(url=url, items='tbody[id^="normalthread_"]', title="a.xst", next_page="a.nxt",
+                 pages=2).poll(run.ctx, {})
+    assert [i.title for i in run.items] == ["主题5", "主题6", "主题7", "主题8", "主题9"]
+    assert [r.url.path for r in loopback_server.requests] == ["/forum-2-1.html",
+                                                              "/forum-2-2.html"]
+
+
+async def test_html_failing_later_page_keeps_the_first(loopback_server, http):
+    """A next page answering 500 ends that poll's pagination; the first page's rows are
+    emitted and the failure is logged with its URL. A link back to a page read is not followed."""
+    url = serve(loopback_server, "/forum-2-1.html",
+                forum_page(1, [9, 8], next_link="forum-2-2.html"))
+    loopback_server.route("GET", "/forum-2-2.html", status=500, text="oops")
+    run = Run(http)
+    with structlog.testing.capture_logs() as logs:
+        await source(url=url, items="tbody", title="a.xst", next_page="a.nxt",
+                     pages=5).poll(run.ctx, {})
+    assert [i.title for i in run.items] == ["主题8", "主题9"]
+    (failed,) = [e for e in logs if e["event"] == "html.page_failed"]
+    assert failed["url"] == loopback_server.url("forum-2-2.html") and "500" in failed["error"]
+    loop = serve(loopback_server, "/self.html", forum_page(1, [1], next_link="self.html"))
+    run = Run(http)
+    await source(url=loop, items="tbody", title="a.xst", next_page="a.nxt",
+                 pages=5).poll(run.ctx, {})
+    assert [i.title for i in run.items] == ["主题1"]
+    assert [r.url.path for r in loopback_server.requests].count("/self.html") == 1
 
 
 async def test_html_unchanged_page_costs_a_304(loopback_server, http):

@@ -30,9 +30,7 @@ class Row:
 def read_rows(tree: LexborHTMLParser, options: Any, page_url: str, now: dt.datetime) -> list[Row]:
     """Every row with a title and a link, in page order; rows without (separators, ads) are
     left out."""
-    base = page_url
-    if (base_tag := tree.css_first("base[href]")) is not None:
-        base = urljoin(page_url, base_tag.attributes.get("href") or "")
+    base = _base(tree, page_url)
     rows = []
     for node in tree.css(options.items):
         title_node = node.css_first(options.title)
@@ -48,6 +46,22 @@ def read_rows(tree: LexborHTMLParser, options: Any, page_url: str, now: dt.datet
             author=_text_of(node, options.author), summary=_text_of(node, options.summary),
             comments=_text_of(node, options.comments), reposts=_text_of(node, options.reposts)))
     return rows
+
+
+def next_page(tree: LexborHTMLParser, selector: str | None, page_url: str) -> str | None:
+    """The absolute URL of the next page's link, or None."""
+    if not selector or (link := tree.css_first(selector)) is None:
+        return None
+    href = (link.attributes.get("href") or "").strip()
+    if not href or href.startswith(("javascript:", "#")):
+        return None
+    return urljoin(_base(tree, page_url), href)
+
+
+def _base(tree: LexborHTMLParser, page_url: str) -> str:
+    if (tag := tree.css_first("base[href]")) is not None:
+        return urljoin(page_url, tag.attributes.get("href") or "")
+    return page_url
 
 
 def _text(node: LexborNode) -> str:
