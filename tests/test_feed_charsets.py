@@ -117,6 +117,20 @@ async def test_rss_undecodable_feed_is_set_aside_and_the_source_goes_on(loopback
     assert [item.title for item in got.items] == [TITLE]
 
 
+@pytest.mark.parametrize("title", ["体罚", "六处学校", "老师打人", "家长投诉老师", "校园欺凌事件"])
+def test_decode_short_gbk_title_is_not_taken_for_big5_or_korean(title: str) -> None:
+    """A feed with one short GBK title (bytes Big5 and EUC-KR also read) comes out as GBK."""
+    body = feed(title, declaration="utf-8").replace(TEXT, "").encode("gbk")
+    assert title in decode_body(body, "application/rss+xml; charset=utf-8").text
+
+
+@pytest.mark.parametrize("title", ["體罰", "六處學校", "老師打人", "家長投訴老師", "校園霸凌事件"])
+def test_decode_short_big5_title_is_not_taken_for_gbk(title: str) -> None:
+    """The same short titles in Big5 come out as Big5 (GB's reading of them is rare characters)."""
+    body = feed(title, declaration=None).replace(TEXT, "").replace("某市论坛", "").encode("big5")
+    assert title in decode_body(body).text
+
+
 def test_decode_body_order_of_trust() -> None:
     """Declared charset when it decodes strictly, else UTF-8, else detection, else gb18030;
     bytes nothing decodes raise rather than becoming mojibake."""

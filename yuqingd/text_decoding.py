@@ -2,8 +2,9 @@
 
 Chinese sites often send GBK while the header or the XML declaration says UTF-8 (or nothing).
 The order: a declared charset only when the body decodes strictly with it, then UTF-8 strict,
-then detection (charset-normalizer: "UTF-8 then gb18030" alone turns Big5 into silent mojibake),
-then gb18030. A body none of them decodes strictly raises :class:`UndecodableBody`: garbled
+then detection (GB18030 or Big5 by which reads as common characters, then charset-normalizer
+for other CJK charsets: "UTF-8 then gb18030" alone turns Big5 into silent mojibake), then
+gb18030. A body none of them decodes strictly raises :class:`UndecodableBody`: garbled
 text is never returned.
 """
 
@@ -91,6 +92,9 @@ def decode_body(body: bytes, content_type: str | None = None) -> Decoded:
     text = _strict(body, "utf-8")
     if text is not None:
         return Decoded(_strip_bom(text), "utf-8", "utf-8")
+    guess = _chinese_guess(body)
+    if guess is not None:
+        return guess
     best = charset_normalizer.from_bytes(body, cp_isolation=list(_DETECTABLE)).best()
     if best is not None:
         codec = _codec(best.encoding) or best.encoding
@@ -106,6 +110,47 @@ def decode_body(body: bytes, content_type: str | None = None) -> Decoded:
             return Decoded(_strip_bom(text), codec, "declared")
     raise UndecodableBody("正文无法按声明的字符集、UTF-8、自动识别或 GB18030 严格解码"
                           " (body decodes strictly with no charset)")
+
+
+# GB and Big5 byte ranges overlap: short GBK text is also valid Big5 (and EUC-KR), and
+# charset-normalizer scores them alike (a GBK "体罚" came out as Big5 "极楠"). Real text is
+# almost all common characters of its own charset; the other charset's reading of the same
+# bytes is about half rare ones. Measured on school-news titles: 1.0 against 0.0-0.6.
+_COMMON_SHARE = 0.9
+_BIG5_PAIR = re.compile(rb"[\x81-\xfe][\x40-\x7e\xa1-\xfe]")
+_BIG5_COMMON_LEADS = bytes(range(0xA1, 0xC7))
+_SAMPLE_CHARS = 4096  # enough to tell; bounds the cost (the Big5 pairs regex: ~0.15 µs a pair)
+
+
+def _chinese_guess(body: bytes) -> Decoded | None:
+    """GB18030 or Big5, whichever reads as common characters (GB preferred on a tie)."""
+    gb, big5 = _strict(body, "gb18030"), _strict(body, "big5hkscs")
+    gb_share = _gb2312_share(gb) if gb is not None else 0.0
+    big5_share = _big5_common_share(body) if big5 is not None else 0.0
+    if gb is not None and gb_share >= _COMMON_SHARE and gb_share >= big5_share:
+        return Decoded(_strip_bom(gb), "gb18030", "detected")
+    if big5 is not None and big5_share >= _COMMON_SHARE:
+        return Decoded(_strip_bom(big5), "big5hkscs", "detected")
+    return None
+
+
+def _gb2312_share(text: str) -> float:
+    """Share of the non-ASCII characters that GB2312 (the 7,445 common ones) has."""
+    text = text[:_SAMPLE_CHARS]
+    wide = len(text) - len(text.encode("ascii", "ignore"))
+    if not wide:
+        return 1.0
+    missing = text.encode("gb2312", "replace").count(b"?") - text.count("?")
+    return 1.0 - missing / wide
+
+
+def _big5_common_share(body: bytes) -> float:
+    """Share of Big5 pairs in the symbols and common hanzi (lead bytes A1-C6)."""
+    pairs = _BIG5_PAIR.findall(body[:2 * _SAMPLE_CHARS])
+    if not pairs:
+        return 1.0
+    rare = len(b"".join(pairs)[0::2].translate(None, _BIG5_COMMON_LEADS))
+    return 1.0 - rare / len(pairs)
 
 
 def _strip_bom(text: str) -> str:
