@@ -357,8 +357,15 @@ class Escalation:
                           **({"via": via} if via else {}))
         text = acknowledged_text(incident_id=incident_id, title=incident.title, by=by, note=note,
                                  at=self.clock.format(now))
-        for level in range(1, incident.level + 1):
-            self._enqueue(incident, "incident.acknowledged", level, now, "ack", text)
+        # One message per channel to everyone the ladder has reached: people (or a group
+        # robot) holding several of its levels hear the acknowledgement once, not once a level.
+        reached = dict.fromkeys(incident.chain[level - 1]["notify"]
+                                for level in range(1, incident.level + 1))
+        self.outreach.send(kind="incident.acknowledged", ident=incident.id, roles=list(reached),
+                           text=text, at=now, tag=f"L{incident.level}:ack",
+                           title=incident.title, rule=incident.rule_id, key=incident.group_key,
+                           incident=incident.id, severity=incident.severity,
+                           level=incident.level)
         acked = self.store.incident(incident_id)
         assert acked is not None
         return acked
