@@ -131,11 +131,19 @@ def test_decode_short_big5_title_is_not_taken_for_gbk(title: str) -> None:
     assert title in decode_body(body).text
 
 
+@pytest.mark.parametrize("title", ["体罚", "六处学校", "通报", "家长投诉老师"])
+def test_decode_utf8_page_declaring_gbk_is_utf8(title: str) -> None:
+    """A page moved to UTF-8 that kept <meta charset="gbk"> reads as UTF-8: GB18030 would
+    decode these bytes "strictly" into mojibake."""
+    page = f'<html><head><meta charset="gbk"><title>{title}</title></head></html>'
+    decoded = decode_body(page.encode(), "text/html")
+    assert (decoded.text, decoded.charset) == (page, "utf-8")
+
+
 def test_decode_body_order_of_trust() -> None:
     """Declared charset when it decodes strictly, else UTF-8, else detection, else gb18030;
     bytes nothing decodes raise rather than becoming mojibake."""
     assert decode_body("六处".encode("gbk"), "text/html; charset=gbk").how == "declared"
-    assert decode_body("六处".encode(), "text/html; charset=gbk").charset == "gb18030"
     utf8 = decode_body("六处学校老师".encode(), "text/html; charset=big5")
     assert (utf8.text, utf8.how) == ("六处学校老师", "utf-8")
     html = f'<html><head><meta charset="gbk"><title>{TITLE}</title></head></html>'
