@@ -25,6 +25,7 @@ from yuqingd.time.clock import Clock
 MAJOR_LIMIT = 20
 POSITIVE_LIMIT = 10
 MAJOR = "较大"  # and above: the items a duty report lists
+MINOR_LIMIT = 3  # lone 一般 negative items named (by spread); the rest only counted
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class DutyData:
     officers: tuple[tuple[str, tuple[str, ...]], ...]  # (role, people) as the roster has them
     misses: tuple[Miss, ...] = ()  # obligations missed in the shift (问责)
     check_ins: tuple[CheckIn, ...] = ()  # the shift's officers' check-ins, by due time
+    minor: tuple[ReportItem, ...] = ()  # lone negative items below 较大, widest spread first
+    minor_total: int = 0
 
     @property
     def opened(self) -> tuple[IncidentSummary, ...]:
@@ -100,6 +103,9 @@ def collect_duty(
         if at_least(item.severity, MAJOR) or item.incident in opened_here
     ]
     major.sort(key=lambda i: (-rank(i.severity, unknown=0), i.at))
+    # Negative items below 较大 in no incident: one line with their count and the widest spread.
+    minor = sorted((i for i in shift.negative if i not in major and not i.incident),
+                   key=lambda i: (-i.engagement, i.at))
     positive = sorted(shift.positive, key=lambda i: (-i.engagement, i.at))
     notes = shift.notes
     return DutyData(
@@ -115,6 +121,8 @@ def collect_duty(
         officers=tuple((role, tuple(people)) for role, people in (officers or {}).items()),
         misses=shift.misses,
         check_ins=_check_ins(store, period),
+        minor=tuple(minor[:MINOR_LIMIT]),
+        minor_total=len(minor),
     )
 
 
