@@ -52,7 +52,9 @@ def config(tmp_path):
 
 
 def run_cli(*args, lang="zh_CN.UTF-8", stdin=None):
-    env = {k: v for k, v in os.environ.items() if k != "LC_ALL"} | {"LANG": lang}
+    # LANG decides (YUQINGD_LANG, which `--lang` sets, would win over it).
+    unset = ("LC_ALL", "YUQINGD_LANG")
+    env = {k: v for k, v in os.environ.items() if k not in unset} | {"LANG": lang}
     return subprocess.run([sys.executable, "-m", "yuqingd", *map(str, args)], input=stdin,
                           capture_output=True, text=True, env=env, timeout=60)
 
@@ -167,10 +169,10 @@ def test_analyze_missing_file_exits_66(config, tmp_path):
 
 
 def test_analyze_help_is_chinese_first():
-    """`yuqingd analyze --help` explains itself in Chinese, with English after."""
+    """`yuqingd analyze --help` explains itself in Chinese; in English with --lang en."""
     result = run_cli("analyze", "--help")
     assert result.returncode == 0
-    text = result.stdout
-    assert "不存储、不运行规则" in text
-    assert text.index("样本文件") < text.index("JSONL sample")
+    assert "不存储、不运行规则" in result.stdout and "样本文件" in result.stdout
+    english = run_cli("analyze", "--help", "--lang", "en").stdout
+    assert "Analyse each item of a sample" in english and "JSONL sample" in english
     assert "analyze" in run_cli("--help").stdout

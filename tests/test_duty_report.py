@@ -222,6 +222,10 @@ async def test_report_duty_cli_reads_the_kept_reports_without_a_daemon(make_conf
     assert "白班交接：无异常" in day and "白班交接：无异常" not in night
     code, _, err = report("--shift", "2026-05-10/早班")
     assert code == 1 and "没有名为 '早班' 的班次" in err
+    # A shift still to come has no report, and is not shown as a finished one.
+    code, out, err = report("--shift", "2099-01-01/白班")
+    assert code == 1 and out == ""
+    assert "2099-01-01/白班 尚未开始（2099-01-01T08:00:00+08:00 开始）" in err
 
 
 async def commands_handover(daemon, by: str, note: str) -> None:

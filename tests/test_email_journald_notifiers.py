@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import email
 import socket
+import ssl
+import subprocess
 from email.header import decode_header, make_header
 from email.policy import default
 
@@ -102,6 +104,72 @@ async def test_email_wrong_password_is_a_configuration_error(smtp_server, tmp_pa
     (tmp_path / "smtp.pw").write_text("wrong")
     with pytest.raises(DeliveryRejected):
         await notifier.send(notification())
+    assert health.plugin_state == "failing" and inbox.messages == []
+
+
+def self_signed(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 from its own private CA (as an office's internal CA)."""
+    cert, key = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def tls_smtp_servers(tmp_path):
+    """One server that needs STARTTLS (587-style) and one that speaks TLS from the first byte
+    (465-style), both with the same internal-CA certificate and the password check."""
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox = Inbox()
+    starttls = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=context,
+                          require_starttls=True, authenticator=authenticator)
+    # aiosmtpd offers AUTH only on a session it upgraded itself; this one is TLS throughout.
+    implicit = Controller(inbox, hostname="127.0.0.1", port=free_port(), ssl_context=context,
+                          authenticator=authenticator, auth_require_tls=False)
+    starttls.start()
+    implicit.start()
+    try:
+        yield starttls.port, implicit.port, inbox
+    finally:
+        starttls.stop()
+        implicit.stop()
+
+
+async def tls_mailer(tmp_path, port: int, security: str, ca: str | None,
+                     health: Health | None = None) -> EmailNotifier:
+    (tmp_path / "smtp.pw").write_text(PASSWORD + "\n")
+    options = EmailOptions.model_validate({
+        "host": "127.0.0.1", "port": port, "security": security, "username": "yuqingd",
+        "password": {"file": "smtp.pw"}, "sender": "yuqingd@edu.example.org",
+        "to": ["duty@edu.example.org"], **({"tls_ca": ca} if ca else {})})
+    notifier = EmailNotifier(NotifierSpec("mail", "email", options, tmp_path))
+    await notifier.start(NotifierContext("mail", http=httpx.AsyncClient(), clock=Clock(),
+                                         health=health))
+    return notifier
+
+
+async def test_email_over_starttls_and_ssl_with_an_internal_ca(tls_smtp_servers, tmp_path):
+    starttls, implicit, inbox = tls_smtp_servers
+    for port, security in ((starttls, "starttls"), (implicit, "ssl")):
+        notifier = await tls_mailer(tmp_path, port, security, "smtp-cert.pem")
+        await notifier.send(notification())
+    assert [str(make_header(decode_header(m["Subject"]))) for m in inbox.messages] == [
+        "【舆情升级】某小学校车超载"] * 2
+
+
+async def test_email_certificate_not_trusted_is_a_configuration_error(tls_smtp_servers,
+                                                                       tmp_path):
+    """Without tls_ca the internal CA is unknown: refused, not retried, and nothing sent —
+    the password never goes over an unverified connection."""
+    starttls, _, inbox = tls_smtp_servers
+    health = Health()
+    notifier = await tls_mailer(tmp_path, starttls, "starttls", None, health)
+    with pytest.raises(DeliveryRejected) as rejected:
+        await notifier.send(notification())
+    assert "证书校验失败" in str(rejected.value) and "tls_ca" in str(rejected.value)
     assert health.plugin_state == "failing" and inbox.messages == []
 
 

@@ -78,3 +78,28 @@ def test_the_alerts_ack_command_pasted_as_printed_stops_the_escalation(tmp_path,
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(timeout=60)
     assert code == 0
+
+
+def readme_blocks() -> list[str]:
+    """The README's shell blocks, continuation lines joined."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    return [block.replace("\\\n", " ") for block in re.findall(r"```sh\n(.*?)```", readme, re.S)]
+
+
+def test_the_readmes_simulate_command_runs_as_written():
+    """Pasted from the README into a shell at the checkout: the demo's simulated week, the
+    same output the fixture keeps (tests/test_simulate_fixtures.py)."""
+    (block,) = [b for b in readme_blocks() if "yuqingd simulate" in b]
+    env = {k: v for k, v in os.environ.items() if k != "YUQINGD_CONFIG"}
+    done = subprocess.run(["bash", "-ec", block], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    fixture = (REPO / "tests/fixtures/simulate/demo.jsonl").read_text(encoding="utf-8")
+    assert done.stdout == fixture
+
+
+def test_the_readmes_export_line_is_the_one_make_demo_prints():
+    (block,) = [b for b in readme_blocks() if "yuqingd ack" in b and "export" in b]
+    export = block.splitlines()[0]
+    printed = export_line_of_make_demo("$PWD/etc/demo/yuqingd.yaml")
+    assert printed == f"cd {REPO} && {export}"

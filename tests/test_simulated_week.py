@@ -139,9 +139,16 @@ def test_on_the_key_date_a_major_incident_opens_sooner_with_halved_deadlines(out
         (at(3, "15:00"), "first_report", "王强"),   # 1 h halved; the leader held it then
         (at(3, "15:07:30"), "first_report", "孙强"),  # the new level's own (halved) time
         (at(3, "19:00"), "follow_up", "孙强"),      # 4 h halved after the 17:00 first report
-        (at(3, "21:00"), "follow_up", "孙强"),      # reminded every 2 h …
-        (at(3, "23:00"), "follow_up", "孙强"),      # … at most twice (repeat_times: 2)
     ]
+    # The follow-up is missed once; 孙强 is reminded every 2 h, at most twice (repeat_times: 2),
+    # then in the daily digest at 09:00, until the final report at 11:00.
+    reminded = events(out, "incident.reminded", incident=incident)
+    assert [(r["at"], r["what"], r["count"]) for r in reminded] == [
+        (at(3, "21:00"), "follow_up", 1), (at(3, "23:00"), "follow_up", 2)]
+    told = [(n["at"], n["kind"]) for n in events(out, "notification", incident=incident)
+            if n["kind"].startswith("incident.overdue")]
+    assert told[-3:] == [(at(3, "21:00"), "incident.overdue"), (at(3, "23:00"), "incident.overdue"),
+                         (at(4, "09:00"), "incident.overdue_digest")]
     (escalated,) = events(out, "incident.escalated", incident=incident, overdue="first_report")
     assert (escalated["at"], escalated["level"]) == (at(3, "15:00"), 3)
     (closed,) = events(out, "incident.closed", incident=incident)

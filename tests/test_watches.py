@@ -117,6 +117,7 @@ async def test_watch_person_started_by_command(make_config, autojump_clock):
                  "by": "李华"}
         reply = await daemon.handle(start)  # what the control socket runs
         assert reply["ok"] and reply["until"] == "2026-05-10T13:00:00+08:00"
+        assert reply["title"] == "监测对象：六处学校" and reply["every_zh"] == "1小时"
         refused = await daemon.handle({**start, "entity": "无名学校"})
         assert not refused["ok"] and "无名学校" in refused["error"]
         typo = await daemon.handle({**start, "entity": "城关第二中"})

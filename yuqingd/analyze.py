@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from yuqingd import json_errors
 from yuqingd.config import Config
 from yuqingd.explain import ItemError, item_from_record
 from yuqingd.located import msg
@@ -47,8 +48,7 @@ def read_sample(lines: Iterable[str], sources: Sequence[str], name: str) -> list
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ItemError(msg(f"{where}:{exc.colno}: 不是有效的 JSON: {exc.msg}",
-                                f"{where}:{exc.colno}: not valid JSON: {exc.msg}")) from None
+            raise ItemError(f"{where}:{exc.colno}: {json_errors.describe(exc)}") from None
         if isinstance(data, dict) and "action" in data:
             continue
         item = item_from_record(data, sources, where, default_id=str(number))

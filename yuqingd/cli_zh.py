@@ -157,6 +157,17 @@ HELP_ZH = {
     "who starts it (receives the summaries)": "发起人（接收摘要）",
     "watch id": "跟踪编号",
     "who stops it": "结束人",
+    # tokens of the HTTP API
+    "bearer tokens of the HTTP API (访问令牌)": "HTTP API 的访问令牌",
+    "make a token (printed once; only its hash is kept)": "生成令牌（只显示一次，仅保存其散列值）",
+    "live tokens": "有效的令牌",
+    "revoke a token now (its next request gets 401)": "立即吊销令牌（之后的请求得到 401）",
+    "the integration or person it is for, e.g. oa-system":
+        "令牌的使用方（系统或个人），例如 oa-system",
+    "record its actions as this person (default: NAME)": "以此人的名义记录操作（默认: 令牌名称）",
+    "revoked tokens too": "包括已吊销的令牌",
+    "token id (or name), as `yuqingd token list` shows":
+        "令牌编号（或名称），同 `yuqingd token list` 所列",
     # silences
     "mute a rule, key or source's notifications (静默)": "静默某条规则、分组键或信息源的通知",
     "silence for a while (never hides a 重大 incident from the leader level)":

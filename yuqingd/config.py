@@ -143,9 +143,15 @@ class HttpSettings(BaseModel):
         return self.external_url or f"http://{self.listen}"
 
 
+MAX_UNIT = 40  # characters of ``unit:`` (a report's title line)
+DEFAULT_UNIT = "教育局"
+
+
 class ConfigFile(BaseModel):
     model_config = STRICT
     timezone: NonEmptyStr = DEFAULT_TIMEZONE
+    # The bureau's name, at the head of every report (值班报告, 信息周报); default 教育局.
+    unit: NonEmptyStr | None = None
     # Defaults: systemd's $STATE_DIRECTORY, else /var/lib/yuqingd (see default_state_dir).
     state_dir: NonEmptyStr | None = None
     # Default: $RUNTIME_DIRECTORY/control.sock under systemd, else <state_dir>/control.sock.
@@ -154,6 +160,8 @@ class ConfigFile(BaseModel):
     sources: list[PluginEntry] = []
     notifiers: list[NotifierEntry] = []
     roles: dict[NonEmptyStr, Role] = {}
+    # The office's role: also told the daily digest of overdue reports (yuqingd.runtime.reminders).
+    office: NonEmptyStr | None = None
     # The duty roster (yuqingd.runtime.roster.DutySpec), validated once the rule files' key dates
     # are known.
     duty: dict[str, Any] | None = None
@@ -172,6 +180,13 @@ class ConfigFile(BaseModel):
     watchdog: PositiveDuration = 10.0
     # How long personal information is kept (PIPL; yuqingd.runtime.retention): 180 days.
     retention: PositiveDuration = 180 * 86400.0
+
+    @field_validator("unit")
+    @classmethod
+    def _one_line_unit(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > MAX_UNIT or any(c in value for c in "\r\n\t")):
+            raise ValueError(f"单位名称须为一行、不超过 {MAX_UNIT} 个字（示例: 耒阳市教育局）")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -202,6 +217,11 @@ class Config:
     @property
     def roles(self) -> dict[str, Role]:
         return self.file.roles
+
+    @property
+    def unit(self) -> str:
+        """The bureau's name as report titles say it."""
+        return self.file.unit or DEFAULT_UNIT
 
     @functools.cached_property
     def roster(self) -> Roster | None:
@@ -338,6 +358,8 @@ def _expectation_names(doc: LocatedDocument, cfg: ConfigFile, duty: DutySpec | N
             errors.append(doc.at(loc, msg(f"未定义的角色 '{name}'", f"undefined role '{name}'")
                                  + did_you_mean(name, roles)))
 
+    if cfg.office is not None:
+        role(("office",), cfg.office)
     if duty is not None:
         if "check_in_role" in (cfg.duty or {}):
             role(("duty", "check_in_role"), duty.check_in_role)

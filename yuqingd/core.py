@@ -90,7 +90,8 @@ class Core:
         directory = config.directory(self.clock)
         self.outreach.configure(directory)
         self.delivery.fallback.configure(directory)
-        self.escalation.configure(directory, config.ruleset.chains, config.ruleset.deadlines)
+        self.escalation.configure(directory, config.ruleset.chains, config.ruleset.deadlines,
+                                 config.file.office)
         self.expectations.configure(config.roster, config.submissions, self.clock.time())
         self.reports.configure(config, self.clock.time())
         self.retention.keep = config.file.retention

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from yuqingd import records
+from yuqingd import json_errors, records
 from yuqingd.config import Config
 from yuqingd.located import did_you_mean, english, msg
 from yuqingd.model import Item
@@ -62,8 +62,7 @@ def read_item(path: Path, sources: Sequence[str]) -> Item:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ItemError(msg(f"{path}:{exc.lineno}:{exc.colno}: 不是有效的 JSON: {exc.msg}",
-                            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}")) from exc
+        raise ItemError(f"{path}:{exc.lineno}:{exc.colno}: {json_errors.describe(exc)}") from exc
     return item_from_record(data, sources, str(path))
 
 

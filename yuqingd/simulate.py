@@ -33,7 +33,7 @@ from typing import Any
 import trio
 import trio.testing
 
-from yuqingd import commands
+from yuqingd import commands, json_errors
 from yuqingd.config import Config
 from yuqingd.core import Core, open_core
 from yuqingd.events import Events
@@ -75,6 +75,10 @@ def parse_inputs(lines: Iterable[str], *, name: str = "<input>",
             continue
         try:
             record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SimulationInputError(
+                f"{name}:{number}:{exc.colno}: {json_errors.describe(exc)}") from None
+        try:
             if not isinstance(record, dict):
                 raise ValueError(msg("每行应为 JSON 对象", "each line must be a JSON object"))
             inputs.append(parse_record(record, number, default_source))

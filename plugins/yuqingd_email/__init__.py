@@ -35,6 +35,9 @@ class EmailOptions(CardOptions):  # lang, templates
     host: NonEmptyStr
     port: int = 587
     security: Literal["starttls", "ssl", "none"] = "starttls"  # none: only a local relay
+    # A CA bundle (PEM) for a server whose certificate is from an internal CA: the system's
+    # CAs otherwise. The certificate is always verified, host name included.
+    tls_ca: str | None = None
     username: str = ""
     password: Secret | None = None
     sender: NonEmptyStr  # From: address
@@ -73,6 +76,12 @@ class EmailNotifier:
         password = self.options.password.reveal(self.base_dir) if self.options.password else ""
         try:
             await trio.to_thread.run_sync(self._deliver, msg, password, self.ctx.timeout)
+        except ssl.SSLCertVerificationError as exc:
+            # Retrying cannot make the certificate right: someone must (or name the CA).
+            message = (f"邮件服务器证书校验失败（{exc.verify_message}）：请检查 host，"
+                       "内部 CA 签发的证书请用 tls_ca 指定 CA 文件。")
+            self.ctx.set_health("failing", message)
+            raise DeliveryRejected(message) from exc
         except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused,
                 smtplib.SMTPSenderRefused) as exc:
             code = getattr(exc, "smtp_code", "")
@@ -83,7 +92,8 @@ class EmailNotifier:
 
     def _deliver(self, msg: EmailMessage, password: str, timeout: float) -> None:
         o = self.options
-        context = ssl.create_default_context()
+        ca = o.tls_ca and str(self.base_dir / o.tls_ca)  # relative to the config's folder
+        context = ssl.create_default_context(cafile=ca or None)
         smtp: smtplib.SMTP
         if o.security == "ssl":
             smtp = smtplib.SMTP_SSL(o.host, o.port, timeout=timeout, context=context)

@@ -9,8 +9,9 @@ from yuqingd.located import msg
 from yuqingd.reports import misses
 from yuqingd.reports.audit import action_text, actor_text, note_text
 from yuqingd.reports.labels import EXCUSED, NOTIFICATIONS
-from yuqingd.runtime.deadlines import KIND_ZH, STAGE_ZH
+from yuqingd.runtime.deadlines import KIND_ZH, REPORT_KINDS, STAGE_ZH
 from yuqingd.runtime.incidents import AckError
+from yuqingd.runtime.reminders import reminder_counts
 from yuqingd.store.api import IncidentRow
 from yuqingd.time.durations import format_duration
 
@@ -106,6 +107,7 @@ def incident(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
                       for d in store.incident_deadlines(row.id)],
         "items": [{"title": i["title"], "url": i["url"]} for i in store.incident_items(row.id)],
         "misses": _misses(core, row, now),
+        "reminders": reminder_counts(store.incident_audit(row.id)),
         "deliveries": _deliveries(core, row),
     }
 
@@ -277,9 +279,13 @@ def cmd_incident(args) -> int:
         note = note_text(t["action"], t["fields"], t["by"])
         print(f"  {t['at']}  {action_text(t['action'], t['fields'])}  {actor_text(t['by'])}"
               + (f"  {note}" if note else ""))
-    if reply["deadlines"]:
+    # A report deadline said again after its miss (a reminder, a daily digest) is counted in
+    # 提醒, not listed: two weeks unreported are a few lines, not hundreds.
+    listed = [d for d in reply["deadlines"]
+              if not (d["state"] == "fired" and d["kind"] in REPORT_KINDS and not d["role"])]
+    if listed:
         print("时限：")
-    for d in reply["deadlines"]:
+    for d in listed:
         state = STATE_ZH.get(d["state"], d["state"])
         if d["state"] == "fired" and d["kind"] == "repeat":
             state = "已提醒"
@@ -288,6 +294,12 @@ def cmd_incident(args) -> int:
         held = f"（{d['role']} {d['who']}{excused}）" if d["who"] else ""
         print(f"  {KIND_ZH.get(d['kind'], d['kind'])}  第{d['level']}级  应于 {d['due_at']}  "
               f"{state}{when}{held}")
+    reminded = reply.get("reminders") or {}
+    if reminded:
+        print("提醒：")
+    for kind, n in reminded.items():
+        digest = f"，每日逾期汇总 {n['digest']} 次" if n["digest"] else ""
+        print(f"  {KIND_ZH.get(kind, kind)}逾期  已提醒 {n['reminded']} 次{digest}")
     if reply.get("misses"):
         print("问责：")
     for m in reply.get("misses", ()):

@@ -59,7 +59,12 @@ def kept_or_fresh(store: Any, config: Any, clock: Any, args: dict[str, Any],
     """The reports ``args`` names ({kind, period, fresh}): kept ones as they were made, else
     (or with ``fresh``) rendered from the store now."""
     found = []
+    now = clock.time()
     for period in _periods(config, clock, args):
+        if period.start > now:  # nothing to report yet: never show it as a finished shift
+            raise CommandError(msg(
+                f"{period.id} 尚未开始（{clock.format(period.start)} 开始），还没有报告",
+                f"{period.id} has not started yet (starts {clock.format(period.start)})"))
         row = None if args.get("fresh") else store.kept_report(period.kind, period.id)
         if row is not None:
             markdown, html, made, kept = row["markdown"], row["html"], row["created_at"], True
@@ -67,6 +72,7 @@ def kept_or_fresh(store: Any, config: Any, clock: Any, args: dict[str, Any],
             markdown, html = render(store, config, clock, period, health)
             made, kept = None, False
         found.append({"kind": period.kind, "period": period.id, "kept": kept,
+                      "in_progress": period.end > now,
                       "created_at": clock.format(made) if made is not None else None,
                       "markdown": markdown, "html": html})
     return found
@@ -180,7 +186,11 @@ def cmd_report(args) -> int:
     for n, found in enumerate(reply["reports"]):
         if n:
             print("\n" + "-" * 40 + "\n")
-        if not found["kept"]:
+        if found.get("in_progress"):
+            print(msg(f"（{found['period']} 尚未结束，以下为截至目前的情况）",
+                      f"({found['period']} is still running; what there is so far)"),
+                  file=sys.stderr)
+        elif not found["kept"]:
             print(msg(f"（{found['period']} 没有留存的报告，以下按当前数据生成）",
                       f"(no kept report for {found['period']}; rendered from the store now)"),
                   file=sys.stderr)

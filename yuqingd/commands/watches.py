@@ -8,7 +8,7 @@ from yuqingd.commands import EX_OK, CommandError, call, handler, with_socket
 from yuqingd.located import did_you_mean, msg
 from yuqingd.rules.model import DEFAULT_SUMMARY_EVERY, DEFAULT_WATCH
 from yuqingd.runtime.watches import KIND_NAMES, WatchRequest
-from yuqingd.time.durations import format_duration, parse_duration
+from yuqingd.time.durations import format_duration, format_duration_zh, parse_duration
 
 if TYPE_CHECKING:  # the core builds the services handlers use; it imports the handlers
     from yuqingd.core import Core
@@ -91,8 +91,9 @@ def start(core: Core, args: dict[str, Any], now: float) -> dict[str, Any]:
     row, new = core.watches.start_now(WatchRequest(
         kind=kind, key=key, title=title, duration=length, summary_every=every,
         longest=3 * length, roles=tuple(notify), people=people, by=by), now)
-    return {"watch": row["id"], "new": new, "kind": kind, "key": key,
-            "until": core.clock.format(row["ends_at"]), "every": format_duration(every)}
+    return {"watch": row["id"], "new": new, "kind": kind, "key": key, "title": row["title"],
+            "until": core.clock.format(row["ends_at"]), "every": format_duration(every),
+            "every_zh": format_duration_zh(every)}
 
 
 @handler("watch.list")
@@ -159,9 +160,11 @@ def cmd_start(args) -> int:
     if code:
         return code
     verb = msg("已开始", "started") if reply["new"] else msg("已延长", "extended")
-    print(msg(f"跟踪 {reply['watch']} {verb}：{reply['key']}，至 {reply['until']}，"
-              f"每 {reply['every']} 发送跟踪情况",
-              f"watch {reply['watch']} {verb}: {reply['key']} until {reply['until']}, "
+    # What is watched as people know it (报道：六处学校老师体罚学生), not a bare story number.
+    shown = reply.get("title") or reply["key"]
+    print(msg(f"跟踪 {reply['watch']} {verb}：{shown}，至 {reply['until']}，"
+              f"每{reply.get('every_zh', reply['every'])}发送跟踪情况",
+              f"watch {reply['watch']} {verb}: {shown} until {reply['until']}, "
               f"a summary every {reply['every']}"))
     return EX_OK
 

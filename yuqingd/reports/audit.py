@@ -61,6 +61,11 @@ def _said(action: str, f: Fields, actor: str) -> str | None:
             return step + (f"，超时 {duration_zh(late)}" if round(late) else "")
         if action == "repeated" and "level" in f:
             return f"第{f['level']}级"
+        if action == "reminded" and "count" in f:
+            kind = KIND_ZH.get(f["what"], f["what"])
+            return f"第{f['level']}级 {kind}逾期，第{f['count']}次提醒（共{f['times']}次）"
+        if action == "digest" and "what" in f:
+            return "仍未" + "、".join(KIND_ZH.get(k, k) for k in f["what"])
         if action == "repeats.done" and "times" in f:
             return f"第{f['level']}级已提醒 {f['times']} 次"
         if action == "opened" and "rule" in f:

@@ -40,6 +40,20 @@ class SourceHealth:
 
 
 @dataclass(frozen=True)
+class CheckIn:
+    """One officer's check-in of the shift, as the report says it."""
+
+    who: str
+    state: str  # on_time | late | missed | pending
+    due_at: float
+    at: float | None  # when they checked in (None: not yet)
+
+
+CHECK_IN_STATES = {"on_time": "按时签到", "late": "迟到签到", "missed": "未签到",
+                   "pending": "尚未签到"}
+
+
+@dataclass(frozen=True)
 class DutyData:
     """Everything a duty report shows for ``period``."""
 
@@ -54,6 +68,7 @@ class DutyData:
     notes: tuple[Note, ...]
     officers: tuple[tuple[str, tuple[str, ...]], ...]  # (role, people) as the roster has them
     misses: tuple[Miss, ...] = ()  # obligations missed in the shift (问责)
+    check_ins: tuple[CheckIn, ...] = ()  # the shift's officers' check-ins, by due time
 
     @property
     def opened(self) -> tuple[IncidentSummary, ...]:
@@ -99,7 +114,25 @@ def collect_duty(
         notes=notes,
         officers=tuple((role, tuple(people)) for role, people in (officers or {}).items()),
         misses=shift.misses,
+        check_ins=_check_ins(store, period),
     )
+
+
+def _check_ins(store: Store, period: Period) -> tuple[CheckIn, ...]:
+    """The check-ins owed for the shift (none without a roster's shift, or when nobody has
+    to check in); an officer excused from it (not on the shift after all) is left out."""
+    if period.shift is None:
+        return ()
+    out = []
+    for row in store.expectations("check_in", prefix=f"{period.id}/"):
+        if row.state == "skipped":
+            continue
+        if row.met_at is not None:
+            state = "late" if row.met_at > row.due_at else "on_time"
+        else:
+            state = "missed" if row.state == "missed" else "pending"
+        out.append(CheckIn(row.met_by or row.who, state, row.due_at, row.met_at))
+    return tuple(out)
 
 
 def _state(name: str, count: int, dead: Mapping[str, int],
@@ -133,6 +166,7 @@ def render_duty(data: DutyData, clock: Clock, unit_name: str = "教育局") -> t
         "miss_holder": misses.holder,
         "miss_held": misses.held,
         "miss_late": misses.late_record,
+        "check_in_state": CHECK_IN_STATES,
         # Timeline entries within the shift, with their index in the whole timeline.
         "steps": lambda incident: [(k, e) for k, e in enumerate(incident.timeline)
                                    if data.period.start <= e.at < data.period.end],

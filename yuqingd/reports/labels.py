@@ -46,6 +46,8 @@ ACTIONS = {
     "escalated": "超时未确认，升级",
     "repeated": "仍未确认，再次提醒",
     "repeats.done": "提醒次数已满，停止提醒",
+    "reminded": "报告逾期，再次提醒",
+    "digest": "逾期汇总提醒",
     "unacknowledged": "末级仍未确认",
     "acknowledged": "确认",
     "report.first": "首报",
@@ -68,5 +70,6 @@ NOTIFICATIONS = {
     "incident.escalated": "升级",
     "incident.repeated": "再次提醒",
     "incident.overdue": "报告逾期",
+    "incident.overdue_digest": "逾期汇总",
     "incident.acknowledged": "确认",
 }

@@ -58,6 +58,9 @@ ACTIONS: dict[str, Action] = {
     "escalated": Action("incident.escalated", (*_INCIDENT, "level", "overdue"), "warning"),
     "repeated": Action("incident.repeated", (*_INCIDENT, "level"), "warning"),
     "repeats.done": Action(None),
+    # a report deadline already missed, said again (yuqingd.runtime.reminders)
+    "reminded": Action("incident.reminded", (*_INCIDENT, "what", "level", "count", "times")),
+    "digest": Action(None),
     **{f"missed.{kind}": Action("expectation.missed", (
         "what", *_INCIDENT, "level", "role", "who", "silenced"), "warning")
        for kind in DEADLINE_KINDS},

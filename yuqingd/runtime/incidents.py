@@ -25,6 +25,7 @@ from yuqingd.events import Events
 from yuqingd.metrics import UNUSED
 from yuqingd.model import Action, Due, NotifiedItem
 from yuqingd.rules.model import ChainLevel, Deadlines, Rule
+from yuqingd.runtime import reminders
 from yuqingd.runtime.audit import Audit
 from yuqingd.runtime.deadlines import (
     KIND_ZH,
@@ -34,7 +35,12 @@ from yuqingd.runtime.deadlines import (
     plan,
 )
 from yuqingd.runtime.directory import Directory
-from yuqingd.runtime.messages import acknowledged_text, incident_text, overdue_text
+from yuqingd.runtime.messages import (
+    acknowledged_text,
+    digest_text,
+    incident_text,
+    overdue_text,
+)
 from yuqingd.runtime.obligations import SILENCED, excuse, record_miss
 from yuqingd.runtime.outreach import Addressed, Outreach
 from yuqingd.severity import LOWEST, lower
@@ -59,6 +65,7 @@ class Escalation:
         self.directory = Directory({}, None, clock.to_datetime)
         self.chains: Mapping[str, tuple[ChainLevel, ...]] = {}
         self.deadlines: Mapping[str, Deadlines] = {}
+        self.office: str | None = None  # also told the daily overdue digest
         self.meters = UNUSED  # the daemon's, once it runs
 
     def _met(self, kind: str, count: int) -> None:
@@ -66,13 +73,15 @@ class Escalation:
             self.meters.deadlines.labels(kind, "met").inc(count)
 
     def configure(self, directory: Directory, chains: Mapping[str, tuple[ChainLevel, ...]],
-                  deadlines: Mapping[str, Deadlines] | None = None) -> None:
+                  deadlines: Mapping[str, Deadlines] | None = None,
+                  office: str | None = None) -> None:
         """Take a (re)loaded config. Open incidents keep the chain and deadlines they were
         opened with; role holders are looked up when a notification is written, so roster
         changes and swaps apply at once."""
         self.directory = directory
         self.chains = chains
         self.deadlines = deadlines or {}
+        self.office = office
 
     # opening ------------------------------------------------------------------------------
 
@@ -157,7 +166,15 @@ class Escalation:
         return level, role, who
 
     def _report_missed(self, incident: IncidentRow, deadline: DeadlineRow, now: float) -> None:
-        """A report not made in time: escalate one level (or remind the last) and re-arm."""
+        """A report not made in time: the first time at a level, record the miss, escalate one
+        level (or tell the last again) and re-arm; later, remind or digest (``reminders.py``)."""
+        level = min(incident.level, len(incident.chain))
+        since = self._owed_since(incident, deadline.kind)
+        first = reminders.first_miss(self.store.incident_misses(incident.id), deadline.kind,
+                                     level, since)
+        if first is not None:
+            self._remind(incident, deadline, level, first.at, now)
+            return
         level, role, who = self._missed(incident, deadline, now)
         target = min(level + 1, len(incident.chain))
         if target != level:
@@ -169,6 +186,28 @@ class Escalation:
                 self.store.cancel_ladder(incident.id, now)
                 self._schedule(incident, target, now)
         step = incident.chain[target - 1]
+        self._send_overdue(incident, deadline, level, role, who, target, now)
+        if target != level:  # the new level gets its own time to act
+            again = step.get("ack_within") or step.get("repeat_every")
+        else:  # the last level, already told: remind it like its ladder does, no more often
+            again = step.get("repeat_every") if reminders.repeat_times(step) else None
+        self.store.add_deadline(incident.id, deadline.kind, target,
+                                now + again if again else self._digest_at(now))
+
+    def _owed_since(self, incident: IncidentRow, kind: str) -> float:
+        """From when the report of ``kind`` is owed: each follow-up anew after a report."""
+        if kind != "follow_up":
+            return 0.0
+        return max(self.store.last_audit(incident.id, "report.first") or 0.0,
+                   self.store.last_audit(incident.id, "report.follow_up") or 0.0)
+
+    def _digest_at(self, now: float) -> float:
+        return reminders.next_digest(self.clock.to_datetime(now)).timestamp()
+
+    def _send_overdue(self, incident: IncidentRow, deadline: DeadlineRow, level: int,
+                      role: str, who: str, target: int, now: float, reminder: str = "") -> None:
+        """The ``incident.overdue`` notification to level ``target``."""
+        step = incident.chain[target - 1]
         items = self._items(incident)
         what, stage = KIND_ZH[deadline.kind], STAGE_OF_KIND[deadline.kind]
 
@@ -179,22 +218,81 @@ class Escalation:
                 due=self.clock.format(deadline.due_at), level=level, role=role, who=who,
                 target=target, target_role=step["notify"],
                 person=self.directory.names(step["notify"], now), items=items,
-                item_count=incident.item_count, at=self.clock.format(now))
+                item_count=incident.item_count, at=self.clock.format(now), reminder=reminder)
 
         self._enqueue(incident, "incident.overdue", target, now, f"d{deadline.id}", render,
                       items, deadlines=(self.outreach.due(deadline.kind, what, deadline.due_at),),
                       actions=(Action("report", what,
                                       f"yuqingd report {incident.id} --stage {stage} --by 姓名"),))
-        if target != level:  # the new level gets its own time to act
-            again = step.get("ack_within") or step.get("repeat_every")
-        else:  # the last level, already told: remind it like its ladder does, no more often
-            again = step.get("repeat_every")
-            times = step.get("repeat_times")
-            if times is not None and self.store.fired_deadlines(
-                    incident.id, deadline.kind, level) > times:
-                again = None
-        if again:
-            self.store.add_deadline(incident.id, deadline.kind, target, now + again)
+
+    def _remind(self, incident: IncidentRow, deadline: DeadlineRow, level: int,
+                missed_at: float, now: float) -> None:
+        """A report deadline already missed at ``level`` fell due again: remind its holder (at
+        most ``repeat_times``), then once a day in the incident's overdue digest."""
+        step = incident.chain[level - 1]
+        times = reminders.repeat_times(step)
+        n = reminders.reminders(self.store.incident_deadlines(incident.id), deadline.kind,
+                                level, missed_at)
+        every = step.get("repeat_every")
+        if every and n <= times:
+            self.audit.record("reminded", now, incident=incident.id, rule=incident.rule_id,
+                              key=incident.group_key, what=deadline.kind, level=level,
+                              count=n, times=times)
+            role = step["notify"]
+            self._send_overdue(incident, deadline, level, role,
+                               self.directory.names(role, deadline.due_at), level, now,
+                               reminder=f"第{n}次提醒（共{times}次）；之后每天 "
+                                        f"{reminders.DIGEST_HOUR:02d}:00 汇总提醒一次，"
+                                        "直到报告或结案。")
+            self.store.add_deadline(incident.id, deadline.kind, level,
+                                    now + every if n < times else self._digest_at(now))
+            return
+        self._digest(incident, level, now)
+        self.store.add_deadline(incident.id, deadline.kind, level, self._digest_at(now))
+
+    def _digest(self, incident: IncidentRow, level: int, now: float) -> None:
+        """The incident's daily overdue digest: every stage still owed, one message a day to
+        the last level's holder and the ``office`` role (several stages due together: one)."""
+        day = self.clock.to_datetime(now).strftime("%Y%m%d")
+        tag = f"L{level}:digest{day}"
+        if any(f":incident.overdue_digest:{tag}:" in r.id
+               for r in self.store.incident_outbox(incident.id)):
+            return  # another stage of this incident already folded into today's digest
+        owed = self._owed(incident, level)
+        if not owed:
+            return
+        counts = reminders.reminder_counts(self.store.incident_audit(incident.id))
+        lines = [f"{KIND_ZH[kind]}（时限 {self.clock.format(due)} 已过，已提醒 "
+                 f"{counts.get(kind, {}).get('reminded', 0)} 次）" for kind, due in owed]
+        roles = list(dict.fromkeys([incident.chain[level - 1]["notify"],
+                                    *([self.office] if self.office else [])]))
+        self.audit.record("digest", now, incident=incident.id, rule=incident.rule_id,
+                          key=incident.group_key, what=[kind for kind, _ in owed], level=level,
+                          roles=roles)
+        stage = STAGE_OF_KIND[owed[0][0]]
+        text = digest_text(incident_id=incident.id, title=incident.title,
+                           severity=incident.severity, key=incident.group_key, owed=lines,
+                           stage=stage, at=self.clock.format(now))
+        self.outreach.send(kind="incident.overdue_digest", ident=incident.id, roles=roles,
+                           text=text, at=now, tag=tag, title=incident.title,
+                           rule=incident.rule_id, key=incident.group_key, incident=incident.id,
+                           severity=incident.severity, level=level,
+                           actions=(Action("report", KIND_ZH[owed[0][0]],
+                                           f"yuqingd report {incident.id} --stage {stage} "
+                                           f"--by 姓名"),))
+
+    def _owed(self, incident: IncidentRow, level: int) -> list[tuple[str, float]]:
+        """The report kinds missed and still owed, with when each was first due."""
+        misses = self.store.incident_misses(incident.id)
+        rows = self.store.incident_deadlines(incident.id)
+        owed = []
+        for kind in REPORT_KINDS:
+            since = self._owed_since(incident, kind)
+            missed = [m for m in misses if m.kind == kind and m.at > since]
+            latest = max((d for d in rows if d.kind == kind), key=lambda d: d.id, default=None)
+            if missed and latest is not None and latest.state != "met":
+                owed.append((kind, min(m.due_at for m in missed)))
+        return owed
 
     def _on_missed(
         self,
@@ -217,8 +315,8 @@ class Escalation:
             self.audit.record("repeated", now, incident=incident.id, rule=incident.rule_id,
                               key=incident.group_key, level=level)
             self._notify(incident, "incident.repeated", level, now, tag=f"d{deadline_id}")
-            times = chain[level - 1].get("repeat_times")
-            if times is None or self.store.repeats_done(incident.id) < times:
+            times = reminders.repeat_times(chain[level - 1])
+            if self.store.repeats_done(incident.id) < times:
                 self.store.add_deadline(
                     incident.id, "repeat", level, now + chain[level - 1]["repeat_every"]
                 )
@@ -266,8 +364,15 @@ class Escalation:
                           **({"via": via} if via else {}))
         text = acknowledged_text(incident_id=incident_id, title=incident.title, by=by, note=note,
                                  at=self.clock.format(now))
-        for level in range(1, incident.level + 1):
-            self._enqueue(incident, "incident.acknowledged", level, now, "ack", text)
+        # One message per channel to everyone the ladder has reached: people (or a group
+        # robot) holding several of its levels hear the acknowledgement once, not once a level.
+        reached = dict.fromkeys(incident.chain[level - 1]["notify"]
+                                for level in range(1, incident.level + 1))
+        self.outreach.send(kind="incident.acknowledged", ident=incident.id, roles=list(reached),
+                           text=text, at=now, tag=f"L{incident.level}:ack",
+                           title=incident.title, rule=incident.rule_id, key=incident.group_key,
+                           incident=incident.id, severity=incident.severity,
+                           level=incident.level)
         acked = self.store.incident(incident_id)
         assert acked is not None
         return acked

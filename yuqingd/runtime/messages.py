@@ -59,8 +59,9 @@ def acknowledged_text(*, incident_id: str, title: str, by: str, note: str, at: s
 def overdue_text(*, incident_id: str, title: str, severity: str, key: str, what: str,
                  stage: str, due: str, level: int, role: str, who: str, target: int,
                  target_role: str, person: str, items: Sequence[NotifiedItem], item_count: int,
-                 at: str) -> str:
-    """A report (首报/续报/终报) not made in time, sent to the next level (or the last again)."""
+                 at: str, reminder: str = "") -> str:
+    """A report (首报/续报/终报) not made in time, sent to the next level (or the last again);
+    ``reminder``: which reminder of how many this is, when it is one."""
     lines = [
         f"【{what}逾期】{title}（{severity}）",
         f"事件编号：{incident_id}",
@@ -70,8 +71,25 @@ def overdue_text(*, incident_id: str, title: str, severity: str, key: str, what:
         f"通知：第{target}级 {target_role} {person}",
         f"请督促{what}：yuqingd report {incident_id} --stage {stage} --by 姓名",
     ]
+    if reminder:
+        lines.append(reminder)
     if items:
         lines.append("最新信息：")
         lines += [f"- {i.title} {i.url}".rstrip() for i in items]
     lines.append(f"时间：{at}")
+    return "\n".join(lines)
+
+
+def digest_text(*, incident_id: str, title: str, severity: str, key: str, owed: Sequence[str],
+                stage: str, at: str) -> str:
+    """The daily overdue digest: the reports an incident still owes, once a day."""
+    lines = [
+        f"【逾期汇总】{title}（{severity}）",
+        f"事件编号：{incident_id}",
+        f"监测对象：{key}",
+        "仍未报告：" + "；".join(owed),
+        f"请尽快报告：yuqingd report {incident_id} --stage {stage} --by 姓名",
+        "每天汇总提醒一次，直到报告或结案。",
+        f"时间：{at}",
+    ]
     return "\n".join(lines)

@@ -42,12 +42,12 @@ def render(store: Store, config: Any, clock: Clock, period: Period,
         key_dates = dict.fromkeys(
             a.name for n in range(7) for a in calendar.active_on(end + dt.timedelta(days=n)))
         return render_weekly(collect_weekly(store, period.start, period.end), clock,
-                             key_dates=list(key_dates))
+                             key_dates=list(key_dates), unit_name=config.unit)
     roster = config.roster
     officers = roster.holders(period.shift) if roster is not None and period.shift else None
     data = collect_duty(store, period, sources=[s.name for s in config.sources],
                         health=health, officers=officers)
-    return render_duty(data, clock)
+    return render_duty(data, clock, unit_name=config.unit)
 
 
 def current_period(config: Any, clock: Clock, now: float) -> Period:
@@ -179,7 +179,10 @@ class Reports:
         directory = self.outreach.directory
         recipients = [{"role": role, "person": h.person}
                       for role in roles for h in directory.holders(role, at)]
-        title = f"{KIND_NAMES[period.kind]}（{period.id}）"
+        # The unit's name leads the title only when configured: the default keeps titles as
+        # they were.
+        unit = self.config.file.unit if self.config is not None else None
+        title = f"{unit or ''}{KIND_NAMES[period.kind]}（{period.id}）"
         # Addressed at ``at`` (the incoming shift's holders), written at ``now``.
         self.outreach.send(kind=f"report.{period.kind}", ident=f"report:{period.id}",
                            roles=roles, channels=list(channels), text=notification_text(
