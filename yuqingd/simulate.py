@@ -15,8 +15,9 @@ Output (see docs/simulate.md): one JSON object per line, ordered by ``at``, each
 ``watch.started``, ``watch.ended``, ``expectation.missed``, ``expectation.reminded``,
 ``expectation.escalated``, ``expectation.met``, ``duty.gap``, ``handover``, ``watch.summary``,
 ``notification.silenced``, and also ``rule.fired``,
-``flatline``, ``incident.repeated``. Nothing leaves the machine: notifications are written to the
-output instead of being delivered, and the state lives in a temporary database.
+``flatline``, ``incident.repeated``, ``incident.reminded``. Nothing leaves the machine:
+notifications are written to the output instead of being delivered, and the state lives in a
+temporary database.
 """
 
 from __future__ import annotations

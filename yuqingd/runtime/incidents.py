@@ -12,7 +12,8 @@ Report-within-time (see ``deadlines.py`` for how an incident's deadlines are set
 final reports are due counted from opening, each follow-up from the last report. A missed ack or
 report deadline is recorded with who held the responsible role when it passed (问责), emits
 ``expectation.missed``, and escalates one level; a missed report deadline re-arms after the new
-level's ``ack_within`` (else ``repeat_every``), so it keeps climbing until the report comes.
+level's ``ack_within`` (else ``repeat_every``), so it climbs to the last level. There it is
+missed once, then reminded and folded into a daily digest (``reminders.py``): no floods.
 """
 
 from __future__ import annotations
