@@ -212,7 +212,8 @@ async def alert_latency(items: list[Item], names: list[str], opener: dict[str, s
         return fired
 
     pipeline.process = timed  # type: ignore[method-assign]
-    send, receive = trio.open_memory_channel[tuple[Item, str | None]](256)  # the daemon's
+    # the daemon's channel: (item, cursor, when the source emitted it on trio's clock)
+    send, receive = trio.open_memory_channel[tuple[Item, str | None, float]](256)
     async with trio.open_nursery() as nursery:
         await nursery.start(worker.run)
         await nursery.start(pipeline.run, receive)
@@ -221,7 +222,7 @@ async def alert_latency(items: list[Item], names: list[str], opener: dict[str, s
             for i, item in enumerate(items):
                 await trio.sleep_until(trio.current_time() + max(
                     0.0, started + i / rate - time.perf_counter()))
-                await send.send((item, None))
+                await send.send((item, None, trio.current_time()))
         taken = len(items) / (time.perf_counter() - started)
         with trio.move_on_after(60):
             await done.wait()

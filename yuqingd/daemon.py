@@ -26,6 +26,7 @@ from yuqingd.delivery.outbox import ChannelWorker, Delivery
 from yuqingd.events import Events
 from yuqingd.located import ConfigError, LocatedError
 from yuqingd.log import configure_logging
+from yuqingd.metrics import Meters, measure_loop_lag
 from yuqingd.pipeline.stage import Pipeline
 from yuqingd.plugins import Plugins
 from yuqingd.quarantine import Quarantined
@@ -77,6 +78,7 @@ class Daemon:
         self.quarantined: dict[str, Quarantined] = {}
         self._running_sources: tuple | None = None
         self.http_server: HttpServer | None = None  # when the config has an `http:` section
+        self.meters = Meters()  # what /metrics serves besides what it reads at scrape time
 
     # the core's parts, as tests and the bench reach them ----------------------------------
 
@@ -170,6 +172,7 @@ class Daemon:
         core = self.core = open_core(self._config, self.plugins, clock=self.clock,
                                      events=self.events, database=self.database)
         core.status_notes = self._plugin_notes
+        core.pipeline.meters = core.escalation.meters = self.meters
         # Enrichers of quarantined plugins do not run (the analyzer is built by _apply).
         core.pipeline.enrichers = tuple((name, e) for name, e in core.pipeline.enrichers
                                         if name not in self.quarantined)
@@ -195,7 +198,7 @@ class Daemon:
                     core.delivery.fallback.links = links  # moved notifications' links
                     self.http_server = HttpServer(settings, perform=self.handle, links=links,
                                                   now=self.clock.time,
-                                                  core=lambda: self.core,
+                                                  core=lambda: self.core, meters=self.meters,
                                                   grace=self.config.file.shutdown_grace)
                     await nursery.start(self.http_server.run)
                     if settings.external_url is None and self.http_server.bound:
@@ -208,6 +211,7 @@ class Daemon:
                 await nursery.start(self.sd.run)
                 nursery.start_soon(self._status_loop)
                 nursery.start_soon(self._resync_clock)
+                nursery.start_soon(measure_loop_lag, self.meters)
                 self.sd.ready(self.status_line())
                 log.info(
                     "daemon.ready",
@@ -278,6 +282,7 @@ class Daemon:
             workers[spec.name] = ChannelWorker(
                 spec, notifier, self.store, self.clock, settings.timeout, settings.max_backoff,
                 http=self.http, state_dir=config.state_dir, fallback=self.delivery.fallback,
+                meters=self.meters,
             )
         if errors:
             raise ConfigError(errors)
@@ -312,6 +317,7 @@ class Daemon:
             http=self.http,
             stall_after=config.file.supervisor.stall_after,
             max_backoff=config.file.supervisor.max_backoff,
+            meters=self.meters,
         )
         await self._nursery.start(self._sources.run)
 

@@ -16,6 +16,7 @@ import trio
 
 from yuqingd.backoff import backoff
 from yuqingd.health import Health
+from yuqingd.metrics import UNUSED, Meters
 from yuqingd.model import Item
 from yuqingd.sources import SourceContext, SourceKind, SourceSpec
 from yuqingd.store.api import Store
@@ -52,7 +53,9 @@ class SourceSupervisor:
         http: httpx.AsyncClient,
         stall_after: float,
         max_backoff: float,
+        meters: Meters = UNUSED,
     ):
+        self.meters = meters
         self.specs = specs
         self.kinds = kinds
         self.send = send
@@ -92,6 +95,7 @@ class SourceSupervisor:
                     health.finished = True
                     return
                 failures += 1
+                self.meters.source_errors.labels(spec.name, "failed").inc()
                 health.healthy = False
                 health.restarts += 1
                 health.last_error = error
@@ -108,9 +112,10 @@ class SourceSupervisor:
         async def emit(item: Item, cursor: str | None) -> None:
             # Cleaned here, in the plugin's task: text the store cannot encode must not reach
             # the pipeline (a crash there would repeat on the same item after every restart).
-            await self.send.send((item.cleaned(source=spec.name), cursor))
+            await self.send.send((item.cleaned(source=spec.name), cursor, trio.current_time()))
 
         def dead_letter(where: str, reason: str, record: str) -> None:
+            self.meters.source_errors.labels(spec.name, "bad_record").inc()
             try:
                 with self.store.transaction():
                     self.store.add_dead_letter(self.clock.time(), spec.name, where, reason,

@@ -18,6 +18,7 @@ from yuqingd.delivery.fallback import Fallback
 from yuqingd.delivery.rate import Limiter
 from yuqingd.events import Events
 from yuqingd.health import Health
+from yuqingd.metrics import UNUSED, Meters
 from yuqingd.model import Notification, Recipient
 from yuqingd.notifiers import (
     DeliveryRejected,
@@ -47,7 +48,9 @@ class ChannelWorker:
         http: httpx.AsyncClient | None = None,
         state_dir: Path | None = None,
         fallback: Fallback | None = None,
+        meters: Meters = UNUSED,
     ):
+        self.meters = meters
         self.spec = spec
         self.fallback = fallback  # moves people's notifications off this channel when it fails
         self._failing: bool | None = None  # None: unknown (the store knows, after a restart)
@@ -233,6 +236,9 @@ class ChannelWorker:
                         self._rejected = True
                     for failed_id in ids:
                         self.store.mark_failed(failed_id, error, self.clock.time() + wait)
+                    outcome = ("retry_later" if isinstance(exc, RetryAfter) else "rejected"
+                               if isinstance(exc, DeliveryRejected) else "failed")
+                    self.meters.notifications.labels(self.name, outcome).inc(len(ids))
                     if not isinstance(exc, RetryAfter):
                         self._failed(error)
                     self._channel_failed()  # asked to wait or not, it does not reach people
@@ -251,6 +257,7 @@ class ChannelWorker:
                 else:
                     for delivered_id in ids:
                         self.store.mark_delivered(delivered_id, self.clock.time())
+                    self.meters.notifications.labels(self.name, "delivered").inc(len(ids))
                     self._channel_ok()
                     if self.limiter is not None:
                         self.limiter.sent(self.clock.time())

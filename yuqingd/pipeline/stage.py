@@ -16,6 +16,7 @@ import dataclasses
 import structlog
 import trio
 
+from yuqingd.metrics import UNUSED
 from yuqingd.model import Item
 from yuqingd.pipeline.enrich import Analyzer
 from yuqingd.pipeline.privacy import hash_author
@@ -40,6 +41,7 @@ class Pipeline:
         self.processed = 0
         self.salt = salt  # authors are stored as salted hashes (pipeline.privacy)
         self.enrichers = enrichers
+        self.meters = UNUSED  # the daemon's, once it runs
 
     def set_rules(self, ruleset: RuleSet, source_kinds: dict[str, str]) -> None:
         """Swap in a (re)loaded rule set; windows live in the store and so survive."""
@@ -55,8 +57,9 @@ class Pipeline:
         log.info("stories.loaded", items=loaded, stories=len(self.stories.index))
         task_status.started()
         async with receive:
-            async for item, cursor in receive:
+            async for item, cursor, emitted in receive:
                 self.handle(item, cursor)
+                self.meters.pipeline_latency.observe(trio.current_time() - emitted)
                 await trio.lowlevel.checkpoint()
 
     def handle(self, item: Item, cursor: str | None) -> None:
@@ -101,6 +104,7 @@ class Pipeline:
             self.store.add_item(item, enrichment, hash_author(item.author, self.analyzer.salt), now,
                                 story_id)
             self.processed += 1
+            self.meters.items.labels(item.source).inc()
             log.info("item.stored", source=item.source, item=item.id, title=item.title,
                      sentiment=enrichment.sentiment, severity=enrichment.severity,
                      story=story_id, why=enrichment.why)

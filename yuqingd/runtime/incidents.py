@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 import structlog
 
 from yuqingd.events import Events
+from yuqingd.metrics import UNUSED
 from yuqingd.model import Action, Due, NotifiedItem
 from yuqingd.rules.model import ChainLevel, Deadlines, Rule
 from yuqingd.runtime import reminders
@@ -66,6 +67,11 @@ class Escalation:
         self.chains: Mapping[str, tuple[ChainLevel, ...]] = {}
         self.deadlines: Mapping[str, Deadlines] = {}
         self.office: str | None = None  # also told the daily overdue digest
+        self.meters = UNUSED  # the daemon's, once it runs
+
+    def _met(self, kind: str, count: int) -> None:
+        if count:
+            self.meters.deadlines.labels(kind, "met").inc(count)
 
     def configure(self, directory: Directory, chains: Mapping[str, tuple[ChainLevel, ...]],
                   deadlines: Mapping[str, Deadlines] | None = None,
@@ -151,6 +157,7 @@ class Escalation:
         record_miss(self.store, kind=deadline.kind, subject=incident.id, title=incident.title,
                     due_at=deadline.due_at, at=now, role=role, who=who, level=level,
                     reason=reason, incident_id=incident.id)
+        self.meters.deadlines.labels(deadline.kind, "missed").inc()
         self.store.record_miss(deadline.id, role, who, reason or None)
         extra = {"silenced": True} if silenced else {}
         self.audit.record(f"missed.{deadline.kind}", now, what=deadline.kind,
@@ -352,7 +359,7 @@ class Escalation:
                      via: str = "") -> IncidentRow:
         """The acknowledgement itself, inside the caller's transaction."""
         incident_id = incident.id
-        self.store.acknowledge(incident_id, by, note, now)
+        self._met("ack", self.store.acknowledge(incident_id, by, note, now))
         self.audit.record("acknowledged", now, incident=incident_id, rule=incident.rule_id,
                           key=incident.group_key, by=by, note=note, level=incident.level,
                           **({"via": via} if via else {}))
@@ -393,7 +400,8 @@ class Escalation:
                                f"--stage first --by 姓名")
             if incident.status == "open":
                 self._acknowledge(incident, by, note, now, via=via)
-            self.store.meet_deadlines(incident_id, meets, now)
+            for kind in meets:
+                self._met(kind, self.store.meet_deadlines(incident_id, (kind,), now))
             self.store.set_stage(incident_id, reached)
             self.audit.record(f"report.{stage}", now, incident=incident_id,
                               rule=incident.rule_id, key=incident.group_key, stage=stage,

@@ -13,9 +13,22 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from yuqingd.metrics import Meters
+
+
+class _Counted(Collector):
+    """The metrics of a :class:`Meters`, served from the endpoint's registry."""
+
+    def __init__(self, meters: Meters):
+        self._meters = meters
+
+    def collect(self) -> Iterator[Any]:
+        yield from self._meters.registry.collect()
+
 
 class CoreCollector(Collector):
-    """Open incidents by severity, outbox depth, source health; ``core()`` may be None."""
+    """Open incidents by severity, outbox depth and age, source health; ``core()`` may be
+    None."""
 
     def __init__(self, core: Callable[[], Any]):
         self._core = core
@@ -33,6 +46,11 @@ class CoreCollector(Collector):
         yield open_
         yield GaugeMetricFamily("yuqingd_outbox_depth", "待投递通知数",
                                 value=core.store.undelivered_count())
+        oldest = core.store.oldest_undelivered()
+        yield GaugeMetricFamily("yuqingd_outbox_oldest_age_seconds",
+                                "最早一条待投递通知已等待的秒数（无待投递时为 0）",
+                                value=0.0 if oldest is None
+                                else max(0.0, core.clock.time() - oldest))
         restarts = CounterMetricFamily("yuqingd_source_restarts", "信息源重启次数",
                                        labels=["source"])
         healthy = GaugeMetricFamily("yuqingd_source_healthy", "信息源是否正常（1 正常）",
@@ -44,10 +62,14 @@ class CoreCollector(Collector):
         yield healthy
 
 
-def metrics_endpoint(core: Callable[[], Any]) -> Callable[[Request], Any]:
-    """The Starlette endpoint serving the text format of the daemon's registry."""
+def metrics_endpoint(core: Callable[[], Any],
+                     meters: Meters | None = None) -> Callable[[Request], Any]:
+    """The Starlette endpoint serving the text format of the daemon's registry: what the
+    daemon counted as it happened (``meters``) and what is read from the core at scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(CoreCollector(core))
+    if meters is not None:
+        registry.register(_Counted(meters))
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

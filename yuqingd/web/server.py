@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from yuqingd.config import HttpSettings
+from yuqingd.metrics import Meters
 from yuqingd.web import pages
 from yuqingd.web.api import Api
 from yuqingd.web.body import capped_body
@@ -34,7 +35,8 @@ log = structlog.get_logger("yuqingd.web")
 
 def build_app(perform: Perform, links: Links, now: Callable[[], float],
               core: Callable[[], Any] = lambda: None,
-              limiter: FailureLimiter | None = None) -> Starlette:
+              limiter: FailureLimiter | None = None,
+              meters: Meters | None = None) -> Starlette:
     """The ASGI app. ``perform`` runs a command exactly as the control socket does; ``core``
     gives the running core to ``/metrics`` and the API's token check. Failed attempts (a bad
     token, a forged link or form) count against the client in ``limiter``."""
@@ -120,7 +122,7 @@ def build_app(perform: Perform, links: Links, now: Callable[[], float],
 
     return Starlette(routes=[Route("/healthz", healthz),
                              Route("/l/{token}", link_page, methods=["GET", "POST"]),
-                             Route("/metrics", metrics_endpoint(core)),
+                             Route("/metrics", metrics_endpoint(core, meters)),
                              *api.routes()])
 
 class HttpServer:
@@ -128,11 +130,11 @@ class HttpServer:
 
     def __init__(self, settings: HttpSettings, *, perform: Perform, links: Links,
                  now: Callable[[], float], core: Callable[[], Any] = lambda: None,
-                 grace: float = 5.0):
+                 meters: Meters | None = None, grace: float = 5.0):
         self.settings = settings
         self.grace = grace
         self.links = links
-        self.app = build_app(perform, links, now, core)
+        self.app = build_app(perform, links, now, core, meters=meters)
         self.bound: list[str] = []  # e.g. ["http://127.0.0.1:8470"], once listening
         self._stop = trio.Event()
         self.stopped = trio.Event()

@@ -484,18 +484,20 @@ class SqliteStore:
     def set_level(self, incident_id: str, level: int) -> None:
         self.db.execute("UPDATE incidents SET level=? WHERE id=?", (level, incident_id))
 
-    def acknowledge(self, incident_id: str, by: str, note: str, at: float) -> None:
+    def acknowledge(self, incident_id: str, by: str, note: str, at: float) -> int:
         self.db.execute(
             "UPDATE incidents SET status='acknowledged', acked_at=?, acked_by=?, ack_note=?, "
             "stage=CASE stage WHEN 'opened' THEN 'acknowledged' ELSE stage END WHERE id=?",
             (at, by, note, incident_id),
         )
         # Only the ladder stops: report deadlines run on after an acknowledgement.
+        met = self.db.execute(
+            "UPDATE deadlines SET state='met', settled_at=? WHERE incident_id=? "
+            "AND state='pending' AND kind='ack'", (at, incident_id)).rowcount
         self.db.execute(
-            "UPDATE deadlines SET state=CASE kind WHEN 'ack' THEN 'met' ELSE 'cancelled' END, "
-            "settled_at=? WHERE incident_id=? AND state='pending' AND kind IN ('ack','repeat')",
-            (at, incident_id),
-        )
+            "UPDATE deadlines SET state='cancelled', settled_at=? WHERE incident_id=? "
+            "AND state='pending' AND kind='repeat'", (at, incident_id))
+        return met
 
     # deadlines ----------------------------------------------------------------------------
 
@@ -562,6 +564,10 @@ class SqliteStore:
         return self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()[
             0
         ]
+
+    def oldest_undelivered(self) -> float | None:
+        return self.db.execute(
+            "SELECT min(created_at) FROM outbox WHERE delivered_at IS NULL").fetchone()[0]
 
     def mark_delivered(self, notification_id: str, at: float) -> None:
         self.db.execute(
