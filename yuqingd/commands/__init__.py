@@ -109,3 +109,17 @@ def call(args: Any, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         print(f"yuqingd: {reply.get('error')}", file=sys.stderr)
         return EX_FAILURE, reply
     return EX_OK, reply
+
+
+def open_offline(database: Path) -> Any:
+    """The state database, for a command that found no daemon answering (reports, tokens);
+    None, after saying so, when a daemon holds it all the same (its socket did not answer)."""
+    from yuqingd.store import StateInUse, open_store
+
+    try:
+        return open_store(database)
+    except StateInUse:
+        print(msg("yuqingd 正在运行但控制套接字无应答，请稍后再试",
+                  "yuqingd is running but its control socket does not answer; try again"),
+              file=sys.stderr)
+        return None

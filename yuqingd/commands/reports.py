@@ -20,6 +20,7 @@ from yuqingd.commands import (
     CommandError,
     call,
     handler,
+    open_offline,
     with_socket,
 )
 from yuqingd.located import msg
@@ -202,7 +203,6 @@ def _without_daemon(config_path, payload: dict[str, Any]) -> tuple[int, dict[str
     from yuqingd.config import load_config
     from yuqingd.located import ConfigError
     from yuqingd.plugins import Plugins, get_plugin_manager
-    from yuqingd.store import StateInUse, open_store
     from yuqingd.time.clock import Clock
 
     try:
@@ -214,12 +214,8 @@ def _without_daemon(config_path, payload: dict[str, Any]) -> tuple[int, dict[str
     if not config.database.exists():
         return EX_OK, {"ok": False, "error": msg(f"没有状态数据库 {config.database}",
                                                  f"no state database at {config.database}")}
-    try:
-        store = open_store(config.database)
-    except StateInUse:
-        print(msg("yuqingd 正在运行但控制套接字无应答，请稍后再试",
-                  "yuqingd is running but its control socket does not answer; try again"),
-              file=sys.stderr)
+    store = open_offline(config.database)
+    if store is None:
         return EX_UNAVAILABLE, {}
     try:
         found = kept_or_fresh(store, config, Clock(config.file.timezone), payload)

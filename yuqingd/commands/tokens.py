@@ -17,6 +17,7 @@ from yuqingd.commands import (
     EX_UNAVAILABLE,
     CommandError,
     handler,
+    open_offline,
     with_socket,
 )
 from yuqingd.located import msg
@@ -132,7 +133,6 @@ def _without_daemon(config_path, payload: dict[str, Any]) -> tuple[int, dict[str
     like ``yuqingd migrate``: a broken rule file does not stop token management)."""
     from yuqingd.config import DATABASE_NAME, state_dir_path, timezone_of
     from yuqingd.located import ConfigError
-    from yuqingd.store import StateInUse, open_store
     from yuqingd.time.clock import Clock, wall_time
 
     try:
@@ -142,12 +142,8 @@ def _without_daemon(config_path, payload: dict[str, Any]) -> tuple[int, dict[str
         for error in exc.errors:
             print(error, file=sys.stderr)
         return EX_CONFIG, {}
-    try:
-        store = open_store(database)
-    except StateInUse:
-        print(msg("yuqingd 正在运行但控制套接字无应答，请稍后再试",
-                  "yuqingd is running but its control socket does not answer; try again"),
-              file=sys.stderr)
+    store = open_offline(database)
+    if store is None:
         return EX_UNAVAILABLE, {}
     try:
         operation = OPERATIONS[payload["command"]]
