@@ -15,7 +15,8 @@ test:
 	packaging/dev/bootstrap.sh test
 	.venv/bin/ruff check .
 	.venv/bin/mypy
-	.venv/bin/python -m pytest -q
+	# --durations: the slowest tests, to see where the CI time goes
+	.venv/bin/python -m pytest -q --durations=12
 	for bench in bench/*.py; do .venv/bin/python $$bench --smoke > /dev/null || exit 1; done
 	# The plugin template as an outside package: a fresh venv with the built yuqingd, its tests
 	# (and a daemon end to end on loopback). A step here, not a pytest test: the suite stays one
