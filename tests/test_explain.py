@@ -170,7 +170,7 @@ def test_explain_cli_prints_explanation_and_exits_0(setup, tmp_path):
         ('{"title": "六处"', "item.json:1:15: 不是有效的 JSON"),
         ('{"title": "六处"} {"title": "二中"}',
          "item.json:1:17: 不是有效的 JSON：一个 JSON 值之后还有多余内容"),
-        ('{"title": "六处",}', "item.json:1:16: 不是有效的 JSON：字段名须用英文双引号括起"),
+        ("{'title': '六处'}", "item.json:1:2: 不是有效的 JSON：字段名须用英文双引号括起"),
         ('["六处"]', "应为一个 JSON 对象"),
         ('{"title": "六处", "reposts": "many"}', "字段 reposts 应为非负整数"),
         ('{"title": "六处", "source": "froum"}', "配置中没有信息源 'froum'"),

@@ -51,9 +51,11 @@ def test_simulate_reports_incident_escalation_and_ack_in_time_order(make_config,
         ("10:25", "incident.escalated", 2, None),
         ("10:25", "notification", 2, "incident.escalated"),
         ("10:40", "incident.acknowledged", None, None),
-        ("10:40", "notification", 1, "incident.acknowledged"),
+        # One message on the channel both levels use, to both their holders (not one a level).
         ("10:40", "notification", 2, "incident.acknowledged"),
     ]
+    acked = next(o for o in out if o.get("kind") == "incident.acknowledged")
+    assert [r["role"] for r in acked["to"]] == ["值班员", "办公室主任"]
     opened = out[1]
     assert opened["at"] == "2026-05-10T10:10:00+08:00"
     assert (opened["rule"], opened["key"], opened["severity"]) == ("negative-burst", "六处学校",

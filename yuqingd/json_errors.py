@@ -12,6 +12,7 @@ _PROBLEMS_ZH = {
     "Extra data": "一个 JSON 值之后还有多余内容（每行只能有一个 JSON 对象）",
     "Expecting property name enclosed in double quotes":
         "字段名须用英文双引号括起（最后一项后不能有逗号）",
+    "Illegal trailing comma": "最后一项后不能有逗号",  # Python 3.13's words for it
     "Expecting ',' delimiter": "缺少逗号 ','",
     "Expecting ':' delimiter": "缺少冒号 ':'",
     "Unterminated string starting at": "字符串的引号没有闭合",
